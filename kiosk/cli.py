@@ -1,0 +1,155 @@
+"""The `kiosk` command line: one entry point, a subcommand per task.
+
+Usage errors (bad arguments, a missing folder, a bad config) print one line on stderr and exit 2;
+a command that ran exits 0 even when some photos were skipped (they are reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from kiosk.config import Config, ConfigError, load_config
+from kiosk.store import Store, StoreError
+
+log = logging.getLogger("kiosk")
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed as one line, exit status 2."""
+
+
+def setup_logging(level: str) -> None:
+    """Level, component and message on stderr: journald adds the time and keeps it readable."""
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def open_store(config: Config, *, create: bool = False) -> Store:
+    return Store(config.data_path(), create=create)
+
+
+# --- enroll / identify / people ---------------------------------------------------------
+
+def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.enroll import import_folder
+    folder = Path(args.photos_dir)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder of person folders")
+    with open_store(config, create=True) as store:
+        report = import_folder(store, folder, config.enrollment)
+        total_people, total_samples = store.counts()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        print(f"added {report.added} photo(s) for {report.people} people, "
+              f"{report.duplicates} duplicate(s), {len(report.skipped)} skipped")
+        for item in report.skipped:
+            print(f"  skipped {item.file}: {item.reason}")
+        print(f"store: {total_people} people, {total_samples} samples")
+    return 0
+
+
+def cmd_identify(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.engine import EngineSettings, FaceEngine
+    from kiosk.enroll import image_limits
+    from kiosk.images import ImageRejected, load_image
+    with open_store(config, create=True) as store:
+        gallery = store.load_gallery()
+    enrollment = config.enrollment
+    engine = FaceEngine(EngineSettings(enrollment.detector, None, enrollment.upsample,
+                                       enrollment.landmarks, config.detection.jitters))
+    limits = image_limits(enrollment)
+    results = []
+    for name in args.images:
+        entry = {"image": name, "faces": [], "error": None}
+        try:
+            path = Path(name)
+            if path.is_file() and path.stat().st_size > limits.max_bytes:
+                raise ImageRejected(f"file too large (limit {limits.max_bytes / 1e6:.1f} MB)")
+            image = load_image(path.read_bytes(), limits)
+        except (OSError, ImageRejected) as exc:
+            entry["error"] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            results.append(entry)
+            continue
+        boxes, encodings = engine.detect_and_encode(image.pixels)
+        for box, match in zip(boxes, gallery.match(encodings, config.recognition.tolerance)):
+            full_box = [round(v * image.scale) for v in box]
+            entry["faces"].append({"name": match.name, "distance": round(match.distance, 4), "box": full_box})
+        results.append(entry)
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False))
+    else:
+        for entry in results:
+            if entry["error"]:
+                print(f"{entry['image']}: error: {entry['error']}")
+            elif not entry["faces"]:
+                print(f"{entry['image']}: no face found")
+            for face in entry["faces"]:
+                print(f"{entry['image']}: {face['name']} (distance {face['distance']:.2f}) at {face['box']}")
+    return 0
+
+
+def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config, create=True) as store:
+        people = store.people()
+    if args.json:
+        print(json.dumps([{"name": p.name, "samples": p.samples} for p in people], ensure_ascii=False))
+    else:
+        for person in people:
+            print(f"{person.name}\t{person.samples} sample(s)")
+        if not people:
+            print("nobody enrolled yet")
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Face-recognition kiosk.")
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: $KIOSK_CONFIG, ./config.yaml, /etc/kiosk/config.yaml)")
+    parser.add_argument("--data-dir", metavar="DIR", help="data directory (default: $KIOSK_DATA_DIR or config)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    enroll = commands.add_parser("enroll", help="add people from PHOTOS_DIR/<name>/<photos>",
+                                 description="Enroll people from a folder holding one folder per person.")
+    enroll.add_argument("photos_dir", metavar="PHOTOS_DIR")
+    enroll.add_argument("--json", action="store_true", help="print one JSON object")
+    enroll.set_defaults(handler=cmd_enroll)
+
+    identify = commands.add_parser("identify", help="name the faces in photos",
+                                   description="Name each face found in each image.")
+    identify.add_argument("images", metavar="IMAGE", nargs="+")
+    identify.add_argument("--json", action="store_true", help="print a JSON list, one object per image")
+    identify.set_defaults(handler=cmd_identify)
+
+    people = commands.add_parser("people", help="list and manage enrolled people",
+                                 description="List and manage enrolled people.")
+    people_commands = people.add_subparsers(dest="people_command", metavar="ACTION", required=True)
+    people_list = people_commands.add_parser("list", help="each person with their number of samples")
+    people_list.add_argument("--json", action="store_true")
+    people_list.set_defaults(handler=cmd_people_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, args.data_dir)
+        setup_logging(config.log_level)
+        return args.handler(args, config)
+    except (ConfigError, UsageError, StoreError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kiosk: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

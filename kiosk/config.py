@@ -1,0 +1,204 @@
+"""One typed configuration object, loaded once from YAML and validated strictly.
+
+Every key has a type and, where it matters, a range or a set of allowed values. Unknown keys,
+wrong types and out-of-range values raise ConfigError with a message that names the key, so a
+typo in /etc/kiosk/config.yaml is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SYSTEM_CONFIG = Path("/etc/kiosk/config.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration file or value that cannot be used; the message names the key."""
+
+
+def _choice(*allowed: str, pattern: str | None = None, forms: str = "") -> dict:
+    """Allowed literal values, plus an optional regex for parameterised forms described by `forms`."""
+    return {"choices": allowed, "pattern": pattern, "forms": forms}
+
+
+def _range(low: float | None = None, high: float | None = None) -> dict:
+    return {"low": low, "high": high}
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    # auto | picamera | usb:N | usb:/dev/videoN | file:PATH | dir:PATH
+    source: str = field(default="auto", metadata=_choice(
+        "auto", "picamera", pattern=r"(usb:(\d+|/dev/video\d+)|file:.+|dir:.+)",
+        forms="usb:N, usb:/dev/videoN, file:PATH, dir:PATH"))
+    width: int = field(default=640, metadata=_range(160, 4096))
+    height: int = field(default=480, metadata=_range(120, 3072))
+    fps: float = field(default=30.0, metadata=_range(1, 120))
+    rotation: int = field(default=0, metadata=_choice("0", "90", "180", "270"))
+    mirror: bool = False
+    capture_timeout: float = field(default=2.0, metadata=_range(0.1, 60))
+    retry_max_delay: float = field(default=30.0, metadata=_range(0.5, 600))
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    # auto | fullscreen | window | headless | fb:/dev/fbN
+    mode: str = field(default="auto", metadata=_choice(
+        "auto", "fullscreen", "window", "headless", pattern=r"fb:/dev/fb\d+", forms="fb:/dev/fbN"))
+    width: int = field(default=480, metadata=_range(160, 7680))
+    height: int = field(default=320, metadata=_range(120, 4320))
+    rotation: int = field(default=0, metadata=_choice("0", "90", "180", "270"))
+    mirror: bool = False
+    greeting: str = "Welcome, {name}"
+    greeting_seconds: float = field(default=3.0, metadata=_range(0, 60))
+    snapshot_path: str = ""
+    snapshot_interval: float = field(default=5.0, metadata=_range(0.5, 3600))
+    show_status: bool = True
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Settings for live frames: fast, one jitter, HOG on a downscaled copy."""
+    model: str = field(default="hog", metadata=_choice("hog", "cnn"))
+    width: int = field(default=320, metadata=_range(80, 4096))
+    upsample: int = field(default=0, metadata=_range(0, 3))
+    landmarks: int = field(default=5, metadata=_choice("5", "68"))
+    jitters: int = field(default=1, metadata=_range(1, 100))
+    workers: int = field(default=1, metadata=_range(1, 16))
+
+
+@dataclass(frozen=True)
+class EnrollmentConfig:
+    """Settings for enrolled photos: accuracy over speed, and limits for untrusted files."""
+    detector: str = field(default="hog", metadata=_choice("hog", "cnn"))
+    upsample: int = field(default=1, metadata=_range(0, 3))
+    landmarks: int = field(default=5, metadata=_choice("5", "68"))
+    jitters: int = field(default=5, metadata=_range(1, 100))
+    max_side: int = field(default=1600, metadata=_range(200, 10000))
+    max_file_mb: float = field(default=30.0, metadata=_range(0.1, 1000))
+    max_megapixels: float = field(default=60.0, metadata=_range(1, 500))
+    keep_photos: bool = True
+    workers: int = field(default=0, metadata=_range(0, 64))  # 0 = all cores
+
+
+@dataclass(frozen=True)
+class RecognitionConfig:
+    tolerance: float = field(default=0.6, metadata=_range(0.1, 1.0))
+    confirm_votes: int = field(default=2, metadata=_range(1, 20))
+    vote_window: int = field(default=5, metadata=_range(1, 50))
+    recheck_seconds: float = field(default=1.0, metadata=_range(0.1, 60))
+    track_timeout: float = field(default=1.0, metadata=_range(0.1, 30))
+    event_cooldown: float = field(default=60.0, metadata=_range(0, 86400))
+    capture_unknown: bool = False
+    unknown_max_count: int = field(default=200, metadata=_range(1, 100000))
+    unknown_max_age_days: float = field(default=30.0, metadata=_range(0.01, 3650))
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str = "./var"
+    log_level: str = field(default="info", metadata=_choice("debug", "info", "warning", "error"))
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    enrollment: EnrollmentConfig = field(default_factory=EnrollmentConfig)
+    recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
+    source_path: str = field(default="", metadata={"internal": True})
+
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+
+def _check_value(key: str, value: object, kind: type, meta: typing.Mapping) -> object:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, kind)):
+        raise ConfigError(f"{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{key}: expected text, got {value!r}")
+    low, high = meta.get("low"), meta.get("high")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{key}: {value!r} is out of range, allowed {low} to {high}")
+    choices = meta.get("choices")
+    if choices:
+        text = str(value)
+        pattern = meta.get("pattern")
+        if text not in choices and not (pattern and re.fullmatch(pattern, text)):
+            allowed = ", ".join(choices + ((meta["forms"],) if meta.get("forms") else ()))
+            raise ConfigError(f"{key}: {value!r} is not allowed, allowed values: {allowed}")
+    return value
+
+
+def _build(cls: type, raw: object, prefix: str) -> object:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of keys, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(map(str, raw)) - set(fields))
+    if unknown:
+        key = f"{prefix}{unknown[0]}"
+        raise ConfigError(f"{key}: unknown key, allowed keys here: {', '.join(fields)}")
+    values = {}
+    for name, f in fields.items():
+        if name not in raw:
+            continue
+        key = f"{prefix}{name}"
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, raw[name], f"{key}.")
+        else:
+            values[name] = _check_value(key, raw[name], kind, f.metadata)
+    return cls(**values)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Parse YAML text into a validated Config; errors name the source and the key."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}".replace("\n", " ")) from None
+    try:
+        config = _build(Config, raw, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return dataclasses.replace(config, source_path=source)
+
+
+def find_config_file(explicit: str | None = None) -> Path | None:
+    """--config PATH, else $KIOSK_CONFIG, else ./config.yaml, else /etc/kiosk/config.yaml."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("KIOSK_CONFIG"):
+        return Path(os.environ["KIOSK_CONFIG"])
+    for candidate in (Path("config.yaml"), SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(explicit: str | None = None, data_dir: str | None = None) -> Config:
+    """Load the config once; data dir: --data-dir, else $KIOSK_DATA_DIR, else the config's value."""
+    path = find_config_file(explicit)
+    if path is None:
+        config = Config()
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+        config = parse_config(text, str(path))
+    chosen_dir = data_dir or os.environ.get("KIOSK_DATA_DIR") or config.data_dir
+    return dataclasses.replace(config, data_dir=chosen_dir)

@@ -1,0 +1,293 @@
+"""The encodings store: one SQLite file (standard library) in the data directory, plus kept photos.
+
+- WAL mode with synchronous=FULL: readers (the daemon) never block the writer (an admin command),
+  and a committed enrollment survives a power cut of the SD card.
+- Every write is one transaction; a person row is only ever created together with its first
+  sample, so a crash mid-import leaves committed photos intact and no half-written person.
+- Embeddings are raw little-endian float32 BLOBs (never pickle).
+- `meta.gallery_generation` is bumped by triggers on any change to people or samples, so a
+  running daemon notices any writer's change with one cheap query.
+- Kept photos are stored as `photos/<sha256>` with mode 0600, written before the sample that
+  refers to them is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.matcher import Gallery
+
+DB_NAME = "kiosk.db"
+PHOTOS_DIR = "photos"
+EMBEDDING_DTYPE = "<f4"
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
+MIGRATIONS = [
+    """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE samples (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+        encoder TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        landmarks INTEGER NOT NULL,
+        jitters INTEGER NOT NULL,
+        photo_sha256 TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX samples_person ON samples(person_id);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        name TEXT NOT NULL,
+        distance REAL,
+        track_id INTEGER
+    );
+    CREATE INDEX events_at ON events(at);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta VALUES ('gallery_generation', 0);
+    CREATE TRIGGER people_insert AFTER INSERT ON people BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER people_update AFTER UPDATE ON people BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER people_delete AFTER DELETE ON people BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER samples_insert AFTER INSERT ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER samples_update AFTER UPDATE ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER samples_delete AFTER DELETE ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used (wrong file, newer schema, permissions)."""
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """How an embedding was made, recorded with every sample so retraining can compare."""
+    encoder: str
+    detector: str
+    landmarks: int
+    jitters: int
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    name: str
+    samples: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: float
+    name: str
+    distance: float | None
+    track_id: int | None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Store:
+    """A connection to the store in one data directory. Not shared between threads."""
+
+    def __init__(self, data_dir: str | os.PathLike, *, create: bool = True):
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_NAME
+        if create:
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Create the file ourselves so it is 0600 from the start; SQLite gives the
+                # -wal and -shm files the same mode.
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        elif not self.path.exists():
+            raise StoreError(f"{self.path}: no store here (enroll someone first)")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable kiosk store ({exc})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self):
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema {version} is newer than this program ({SCHEMA_VERSION})")
+        if version == 0:
+            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables:
+                raise StoreError(f"{self.path}: this SQLite file is not a kiosk store")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as db:
+                for statement in _split_sql(MIGRATIONS[target - 1]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    # --- gallery -------------------------------------------------------------------------
+
+    def gallery_generation(self) -> int:
+        return self.db.execute("SELECT value FROM meta WHERE key = 'gallery_generation'").fetchone()[0]
+
+    def load_gallery(self) -> Gallery:
+        """All samples as one matrix, rows grouped by person, read in one consistent snapshot."""
+        with self.transaction():
+            generation = self.gallery_generation()
+            rows = self.db.execute(
+                "SELECT p.name, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
+                "ORDER BY p.name, s.id").fetchall()
+        if not rows:
+            return Gallery.empty(generation)
+        names: list[str] = []
+        counts: list[int] = []
+        for name, _ in rows:
+            if names and names[-1] == name:
+                counts[-1] += 1
+            else:
+                names.append(name)
+                counts.append(1)
+        matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=EMBEDDING_DTYPE).reshape(-1, 128)
+        return Gallery(names, counts, matrix, generation)
+
+    # --- enrollment ----------------------------------------------------------------------
+
+    def owner_of_photo(self, sha256: str) -> str | None:
+        row = self.db.execute(
+            "SELECT p.name FROM samples s JOIN people p ON p.id = s.person_id WHERE s.photo_sha256 = ?",
+            (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def add_sample(self, person: str, embedding: np.ndarray, settings: SampleSettings,
+                   photo_sha256: str, source: str, photo: bytes | None = None) -> None:
+        """Add one sample (creating the person if new) in one transaction; keep the photo if given."""
+        if photo is not None:
+            self.keep_photo(photo_sha256, photo)
+        blob = np.asarray(embedding, dtype=EMBEDDING_DTYPE).reshape(128).tobytes()
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                       (person, now))
+            person_id = db.execute("SELECT id FROM people WHERE name = ?", (person,)).fetchone()[0]
+            db.execute(
+                "INSERT INTO samples (person_id, embedding, encoder, detector, landmarks, jitters, "
+                "photo_sha256, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (person_id, blob, settings.encoder, settings.detector, settings.landmarks,
+                 settings.jitters, photo_sha256, source, now))
+
+    def photo_path(self, sha256: str) -> Path:
+        return self.data_dir / PHOTOS_DIR / sha256
+
+    def keep_photo(self, sha256: str, data: bytes) -> Path:
+        """Write the photo as photos/<sha256> (0600), durably, unless it is already there."""
+        target = self.photo_path(sha256)
+        if target.exists():
+            return target
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        temporary = target.with_name(f".{sha256}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, target)
+        return target
+
+    def people(self) -> list[PersonSummary]:
+        rows = self.db.execute(
+            "SELECT p.name, count(s.id), p.created_at FROM people p LEFT JOIN samples s ON s.person_id = p.id "
+            "GROUP BY p.id ORDER BY p.name").fetchall()
+        return [PersonSummary(*row) for row in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """(people, samples)."""
+        return (self.db.execute("SELECT count(*) FROM people").fetchone()[0],
+                self.db.execute("SELECT count(*) FROM samples").fetchone()[0])
+
+    # --- recognition events --------------------------------------------------------------
+
+    def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None) -> int:
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            cursor = db.execute(
+                "INSERT INTO events (at, person_id, name, distance, track_id) VALUES (?, ?, ?, ?, ?)",
+                (time.time() if at is None else at, row[0] if row else None, name, distance, track_id))
+            return cursor.lastrowid
+
+    def events(self, since: float | None = None, until: float | None = None,
+               person: str | None = None, limit: int | None = None) -> list[Event]:
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("at >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("at < ?")
+            params.append(until)
+        if person is not None:
+            clauses.append("name = ?")
+            params.append(person)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "ORDER BY at DESC, id DESC LIMIT ?" if limit else "ORDER BY at, id"
+        if limit:
+            params.append(limit)
+        rows = self.db.execute(f"SELECT id, at, name, distance, track_id FROM events {where} {order}",
+                               params).fetchall()
+        return [Event(*row) for row in rows]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (triggers contain inner semicolons)."""
+    statements, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
