@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from kiosk.config import Config, ConfigError, load_config
+from kiosk.config import CameraConfig, Config, ConfigError, DisplayConfig, check_setting, load_config
 from kiosk.store import Store, StoreError
 
 log = logging.getLogger("kiosk")
@@ -106,6 +106,55 @@ def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError("--max-frames must be at least 1")
+    try:
+        if args.source:
+            check_setting(CameraConfig, "source", args.source, "--source")
+        if args.display:
+            check_setting(DisplayConfig, "mode", args.display, "--display")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    from kiosk.daemon import RunOptions, run
+    options = RunOptions(source=args.source, display=args.display, snapshot=args.snapshot,
+                         max_frames=args.max_frames, fast=args.fast, loop=args.loop, stats_json=args.stats_json)
+    return run(config, options)
+
+
+def cmd_import_usb(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.usb import import_stick
+    mount = Path(args.mountpoint)
+    if not mount.is_dir():
+        raise UsageError(f"{mount}: not a mounted folder")
+    report = import_stick(config, mount, write_report=args.write_report)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        imported = report.imported
+        print(f"added {imported.added} photo(s) for {imported.people} people, {imported.duplicates} duplicate(s), "
+              f"{len(imported.skipped)} skipped, {len(report.removed)} removed")
+        for item in imported.skipped:
+            print(f"  skipped {item.file}: {item.reason}")
+        for name in report.not_found:
+            print(f"  not removed {name}: nobody of that name")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.events import daily_summary, event_rows, parse_when, print_rows
+    try:
+        since = parse_when(args.since, "--since") if args.since else None
+        until = parse_when(args.until, "--until") if args.until else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    with open_store(config, create=True) as store:
+        events = store.events(since=since, until=until, person=args.person)
+    rows = daily_summary(events) if args.daily else event_rows(events)
+    print_rows(rows, "json" if args.json else "csv" if args.csv else "text")
+    return 0
+
+
 # --- parser ------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +182,37 @@ def build_parser() -> argparse.ArgumentParser:
     people_list = people_commands.add_parser("list", help="each person with their number of samples")
     people_list.add_argument("--json", action="store_true")
     people_list.set_defaults(handler=cmd_people_list)
+
+    usb = commands.add_parser("import-usb", help="enroll from a mounted USB stick (faces/<name>/<photos>)",
+                              description="Import faces/<name>/<photos> from a stick and apply remove.txt.")
+    usb.add_argument("mountpoint", metavar="MOUNTPOINT")
+    usb.add_argument("--json", action="store_true", help="print one JSON object")
+    usb.add_argument("--write-report", action="store_true",
+                     help="also write a summary file onto the stick (only if it is mounted writable)")
+    usb.set_defaults(handler=cmd_import_usb)
+
+    run = commands.add_parser("run", help="the live kiosk: camera, recognition, screen",
+                              description="Run the kiosk: recognize faces from the camera and show names.")
+    run.add_argument("--source", help="auto, picamera, usb:N, usb:/dev/videoN, file:PATH or dir:PATH "
+                                      "(default: camera.source)")
+    run.add_argument("--display", help="fullscreen, window, headless or fb:/dev/fbN (default: display.mode)")
+    run.add_argument("--snapshot", metavar="PATH.png", help="save what the screen shows every few seconds")
+    run.add_argument("--max-frames", type=int, metavar="N", help="exit after N frames")
+    run.add_argument("--fast", action="store_true", help="play a video file as fast as possible")
+    run.add_argument("--loop", action="store_true", help="play a video file or photo folder forever")
+    run.add_argument("--stats-json", metavar="PATH", help="write run figures to PATH on exit")
+    run.set_defaults(handler=cmd_run)
+
+    events = commands.add_parser("events", help="who was seen, and when",
+                                 description="List recognition events (the attendance log).")
+    events.add_argument("--since", metavar="DATE", help="YYYY-MM-DD, ISO time, today, or an age like 2h / 7d")
+    events.add_argument("--until", metavar="DATE")
+    events.add_argument("--person", metavar="NAME")
+    events.add_argument("--daily", action="store_true", help="first and last seen per person per day")
+    form = events.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true")
+    form.add_argument("--csv", action="store_true")
+    events.set_defaults(handler=cmd_events)
     return parser
 
 

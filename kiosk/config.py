@@ -67,11 +67,11 @@ class DisplayConfig:
 class DetectionConfig:
     """Settings for live frames: fast, one jitter, HOG on a downscaled copy."""
     model: str = field(default="hog", metadata=_choice("hog", "cnn"))
-    width: int = field(default=320, metadata=_range(80, 4096))
+    width: int = field(default=640, metadata=_range(80, 4096))
     upsample: int = field(default=0, metadata=_range(0, 3))
     landmarks: int = field(default=5, metadata=_choice("5", "68"))
     jitters: int = field(default=1, metadata=_range(1, 100))
-    workers: int = field(default=1, metadata=_range(1, 16))
+    workers: int = field(default=2, metadata=_range(1, 16))
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,12 @@ def _check_value(key: str, value: object, kind: type, meta: typing.Mapping) -> o
             allowed = ", ".join(choices + ((meta["forms"],) if meta.get("forms") else ()))
             raise ConfigError(f"{key}: {value!r} is not allowed, allowed values: {allowed}")
     return value
+
+
+def check_setting(section: type, name: str, value: object, label: str) -> object:
+    """Validate one value as the config file would (for command-line overrides such as --source)."""
+    f = {f.name: f for f in dataclasses.fields(section)}[name]
+    return _check_value(label, value, typing.get_type_hints(section)[name], f.metadata)
 
 
 def _build(cls: type, raw: object, prefix: str) -> object:

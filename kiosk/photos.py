@@ -127,7 +127,10 @@ def read_photo(root: str | os.PathLike, relative: str, max_bytes: int) -> bytes:
     parts = relative.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise ValueError("path leaves the photo folder")
-    dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ValueError(f"photo folder unreadable: {exc.strerror} (drive removed?)") from None
     try:
         for part in parts[:-1]:
             next_fd = _open_nofollow(part, os.O_RDONLY | os.O_DIRECTORY, dir_fd)
@@ -147,7 +150,10 @@ def read_photo(root: str | os.PathLike, relative: str, max_bytes: int) -> bytes:
         chunks = []
         remaining = info.st_size + 1  # read one byte more to notice a file still growing
         while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
+            try:
+                chunk = os.read(fd, min(remaining, 1 << 20))
+            except OSError as exc:  # EIO when a USB stick is pulled mid-read
+                raise ValueError(f"read error: {exc.strerror} (drive removed?)") from None
             if not chunk:
                 break
             chunks.append(chunk)

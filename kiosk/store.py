@@ -251,6 +251,27 @@ class Store:
         return (self.db.execute("SELECT count(*) FROM people").fetchone()[0],
                 self.db.execute("SELECT count(*) FROM samples").fetchone()[0])
 
+    def remove_person(self, name: str, *, events: bool = False) -> int | None:
+        """Forget a person: samples, kept photos and (optionally) events; None if unknown.
+
+        secure_delete overwrites the freed pages and the WAL checkpoint moves them into the main
+        file and truncates the WAL, so the removed encodings are not left readable on disk.
+        """
+        self.db.execute("PRAGMA secure_delete = ON")
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return None
+            digests = [d for (d,) in db.execute("SELECT photo_sha256 FROM samples WHERE person_id = ?", row)]
+            db.execute("DELETE FROM samples WHERE person_id = ?", row)
+            db.execute("DELETE FROM people WHERE id = ?", row)
+            if events:
+                db.execute("DELETE FROM events WHERE person_id = ? OR name = ?", (row[0], name))
+        for digest in digests:
+            self.photo_path(digest).unlink(missing_ok=True)
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(digests)
+
     # --- recognition events --------------------------------------------------------------
 
     def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None) -> int:

@@ -1,0 +1,296 @@
+"""`kiosk run`: the live loop. Capture and drawing run here; recognition runs beside it.
+
+Each pass reads the newest frame (the source paces itself at the camera's rate), offers it to the
+recognizer, and draws it with the newest results, so the screen never waits for recognition.
+Twice a second the loop also checks the store for changes (reloading the gallery within 2 s of
+any `kiosk enroll`), publishes its state for `kiosk status` and systemd, and shows the progress
+of a USB import. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the gallery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.display import Display, FaceLabel, Scene, Status
+from kiosk.engine import EngineSettings, FaceEngine
+from kiosk.matcher import UNKNOWN
+from kiosk.notify import Notifier, WatchdogGate, watchdog_interval
+from kiosk.recognition import Confirmation, Recognizer
+from kiosk.sources import open_source
+from kiosk.status import STALE_AFTER_SECONDS, import_progress_path, read_json_file, status_file_path, write_json_file
+from kiosk.store import Store
+
+log = logging.getLogger("kiosk.daemon")
+
+HOUSEKEEPING_SECONDS = 0.5
+IMPORT_SUMMARY_SECONDS = 10.0
+
+
+@dataclass
+class RunOptions:
+    source: str | None = None  # overrides camera.source
+    display: str | None = None  # overrides display.mode
+    snapshot: str | None = None  # overrides display.snapshot_path
+    max_frames: int | None = None
+    fast: bool = False
+    loop: bool = False
+    stats_json: str | None = None
+
+
+@dataclass
+class RunStats:
+    """Figures of one run, written with --stats-json (benchmarks, tests)."""
+    started: float = field(default_factory=time.monotonic)
+    frames_displayed: int = 0
+    frame_names: list[dict] = field(default_factory=list)
+    shown_at: dict[int, float] = field(default_factory=dict)
+    confirmed_shown_at: dict[int, float] = field(default_factory=dict)
+
+
+class FpsMeter:
+    """Frames per second over the last two seconds."""
+
+    def __init__(self):
+        self.times: list[float] = []
+
+    def tick(self, now: float) -> None:
+        self.times.append(now)
+        if len(self.times) > 400 or now - self.times[0] > 2.0:
+            self.times = [t for t in self.times if now - t <= 2.0]
+
+    def rate(self, now: float) -> float:
+        recent = [t for t in self.times if now - t <= 2.0]
+        return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+
+
+class Daemon:
+    def __init__(self, config: Config, options: RunOptions):
+        self.config = config
+        self.options = options
+        self.stop_requested = False
+        self.reload_requested = False
+        self.store = Store(config.data_path())
+        self.gallery = self.store.load_gallery()
+        engine = FaceEngine(EngineSettings.live(config.detection))
+        self.recognizer = Recognizer(engine, self.gallery, config.recognition, config.detection.workers,
+                                     record_tracks=bool(options.stats_json))
+        self.source = open_source(options.source or config.camera.source, config.camera,
+                                  fast=options.fast, loop=options.loop)
+        self.display = Display(config.display, options.display, options.snapshot)
+        self.notifier = Notifier()
+        interval = watchdog_interval()
+        self.watchdog = WatchdogGate(self.notifier, interval, stall_after=max(3 * interval, 5.0)) if interval else None
+        self.status_path = status_file_path(config)
+        self.progress_path = import_progress_path(config)
+        self.display_fps = FpsMeter()
+        self.last_event_at: dict[str, float] = {}
+        self.greeting = ""
+        self.greeting_until = 0.0
+        self.banner = ""
+        self.stats = RunStats()
+
+    # --- signals -----------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum, _frame):
+            log.info("stopping on %s", signal.Signals(signum).name)
+            self.stop_requested = True
+
+        def reload(_signum, _frame):
+            self.reload_requested = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    # --- main loop ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.install_signal_handlers()
+        self.display.open()
+        self.recognizer.start()
+        log.info("running: source %s, display %s, %d people enrolled",
+                 self.source.name, self.display.mode, self.gallery.people)
+        self.notifier.ready()
+        last_frame = None
+        next_housekeeping = 0.0
+        try:
+            while not self.stop_requested and not self.display.quit_requested:
+                frame = self.source.read()
+                now = time.monotonic()
+                if frame is not None:
+                    last_frame = frame
+                    self.recognizer.submit(frame)
+                    self.display_fps.tick(now)
+                    if self.watchdog:
+                        self.watchdog.frame_processed(now)
+                elif self.source.finished:
+                    log.info("source finished after %d frames", self.stats.frames_displayed)
+                    break
+                elif self.source.state == "unavailable":
+                    last_frame = None
+                self.handle_confirmations(now)
+                if now >= next_housekeeping:
+                    self.housekeeping(now)
+                    next_housekeeping = now + HOUSEKEEPING_SECONDS
+                self.draw(last_frame if frame is not None or self.source.state == "ok" else None, now)
+                if frame is not None:
+                    self.stats.frames_displayed += 1
+                    if self.options.max_frames and self.stats.frames_displayed >= self.options.max_frames:
+                        break
+                if self.watchdog:
+                    self.watchdog.tick(now)
+        finally:
+            self.shutdown()
+        return 0
+
+    def draw(self, frame, now: float) -> None:
+        faces = []
+        if frame is not None:
+            for view in self.recognizer.labels(frame.timestamp):
+                if view.name is None:
+                    faces.append(FaceLabel(view.box, "pending", "", view.track_id))
+                elif view.name == UNKNOWN:
+                    faces.append(FaceLabel(view.box, "unknown", "", view.track_id))
+                else:
+                    faces.append(FaceLabel(view.box, "known", view.name, view.track_id))
+        status = Status(self.source.state, self.gallery.people, self.display_fps.rate(now),
+                        self.recognizer.recognition_fps(now), self.banner or self.camera_message())
+        greeting = self.greeting if now < self.greeting_until else ""
+        self.display.draw(Scene(frame.image if frame is not None else None, tuple(faces), status, greeting))
+        if frame is not None and self.options.stats_json:
+            self.stats.shown_at.setdefault(frame.index, now - self.stats.started)
+            self.stats.frame_names.append({
+                "index": frame.index, "t": round(now - self.stats.started, 4),
+                "names": sorted(f.name if f.state == "known" else UNKNOWN for f in faces if f.state != "pending")})
+
+    def camera_message(self) -> str:
+        if self.source.state == "unavailable":
+            return "Camera unavailable, retrying"
+        return ""
+
+    def handle_confirmations(self, now: float) -> None:
+        for confirmation in self.recognizer.take_confirmations():
+            self.stats.confirmed_shown_at.setdefault(confirmation.track_id, now - self.stats.started)
+            self.record_event(confirmation, now)
+
+    def record_event(self, confirmation: Confirmation, now: float) -> None:
+        """One event per visit: a person is logged again only after the cooldown."""
+        key = confirmation.name if confirmation.name != UNKNOWN else f"track:{confirmation.track_id}"
+        last = self.last_event_at.get(key)
+        if last is not None and now - last < self.config.recognition.event_cooldown:
+            return
+        self.last_event_at[key] = now
+        self.store.add_event(confirmation.name, confirmation.distance, confirmation.track_id)
+        log.info("seen %s (distance %.2f, track %d)", confirmation.name,
+                 confirmation.distance if confirmation.distance is not None else float("nan"),
+                 confirmation.track_id)
+        if confirmation.name != UNKNOWN and self.config.display.greeting:
+            self.greeting = self.config.display.greeting.replace("{name}", confirmation.name)
+            self.greeting_until = now + self.config.display.greeting_seconds
+        elif confirmation.name == UNKNOWN and self.config.recognition.capture_unknown and confirmation.crop is not None:
+            self.capture_unknown(confirmation)
+
+    def capture_unknown(self, confirmation: Confirmation) -> None:
+        try:
+            from kiosk.unknowns import save_unknown_crop
+        except ImportError:
+            return
+        try:
+            save_unknown_crop(self.store, self.config, confirmation.crop, confirmation.embedding,
+                              confirmation.track_id)
+        except Exception as exc:  # keeping a crop is optional; recognition goes on
+            log.warning("could not keep the unknown face: %s", exc)
+
+    # --- twice a second ------------------------------------------------------------------------
+
+    def housekeeping(self, now: float) -> None:
+        self.reload_gallery_if_changed()
+        self.update_import_banner()
+        state = {
+            "pid": os.getpid(), "camera_state": self.source.state, "camera_error": self.source.last_error,
+            "source": self.source.name, "display": self.display.mode,
+            "display_fps": round(self.display_fps.rate(now), 1),
+            "recognition_fps": round(self.recognizer.recognition_fps(now), 1),
+            "people": self.gallery.people, "samples": len(self.gallery), "message": self.banner,
+        }
+        try:
+            write_json_file(self.status_path, state)
+        except OSError as exc:
+            log.debug("cannot write %s: %s", self.status_path, exc)
+        if self.source.state == "unavailable":
+            self.notifier.status("camera unavailable, retrying")
+        else:
+            self.notifier.status(f"recognizing, {self.gallery.people} people, {state['display_fps']:.0f} fps")
+
+    def reload_gallery_if_changed(self) -> None:
+        try:
+            changed = self.reload_requested or self.store.gallery_generation() != self.gallery.generation
+            if changed:
+                self.reload_requested = False
+                self.gallery = self.store.load_gallery()
+                self.recognizer.set_gallery(self.gallery)
+                log.info("gallery reloaded: %d people, %d samples", self.gallery.people, len(self.gallery))
+        except Exception as exc:  # a busy or briefly locked store is retried next time
+            log.warning("gallery reload failed: %s", exc)
+
+    def update_import_banner(self) -> None:
+        progress = read_json_file(self.progress_path)
+        self.banner = ""
+        if not progress or time.time() - progress.get("updated_at", 0) > STALE_AFTER_SECONDS + IMPORT_SUMMARY_SECONDS:
+            return
+        if progress.get("done") is False or progress.get("state") == "running":
+            self.banner = f"Importing {progress.get('processed', 0)}/{progress.get('total', '?')}…"
+        elif time.time() - progress.get("updated_at", 0) <= IMPORT_SUMMARY_SECONDS:
+            self.banner = (f"Import done: {progress.get('added', 0)} added, "
+                           f"{progress.get('skipped', 0)} skipped")
+
+    # --- stop ----------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        self.notifier.stopping()
+        self.recognizer.stop()
+        self.source.close()
+        self.display.close()
+        if self.options.stats_json:
+            self.write_stats()
+        try:
+            self.status_path.unlink()
+        except OSError:
+            pass
+        self.store.close()
+        log.info("stopped")
+
+    def write_stats(self) -> None:
+        wall = time.monotonic() - self.stats.started
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        tracks = []
+        for entry in (self.recognizer.track_log or {}).values():
+            first = entry["first_seen_index"]
+            confirmed = self.stats.confirmed_shown_at.get(entry["track_id"])
+            tracks.append({**entry, "first_seen_t": self.stats.shown_at.get(first), "confirmed_t": confirmed})
+        stats = {
+            "frames_displayed": self.stats.frames_displayed,
+            "frames_recognized": self.recognizer.frames_recognized,
+            "faces_encoded": self.recognizer.faces_encoded,
+            "wall_seconds": round(wall, 3),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "display_fps": round(self.stats.frames_displayed / wall, 2) if wall else 0.0,
+            "recognized_fps": round(self.recognizer.frames_recognized / wall, 2) if wall else 0.0,
+            "frames": self.stats.frame_names,
+            "tracks": tracks,
+        }
+        Path(self.options.stats_json).write_text(json.dumps(stats), encoding="utf-8")
+
+
+def run(config: Config, options: RunOptions) -> int:
+    return Daemon(config, options).run()

@@ -1,0 +1,75 @@
+"""`kiosk events`: the log of who was seen, as text, CSV or JSON, or per person per day."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from datetime import datetime, timedelta
+
+from kiosk.store import Event
+
+RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_when(text: str, option: str, now: datetime | None = None) -> float:
+    """YYYY-MM-DD, an ISO date-time, 'today', 'yesterday' or an age like 2h / 7d, as epoch seconds."""
+    now = now or datetime.now().astimezone()
+    text = text.strip().lower()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if text == "today":
+        return midnight.timestamp()
+    if text == "yesterday":
+        return (midnight - timedelta(days=1)).timestamp()
+    relative = RELATIVE.fullmatch(text)
+    if relative:
+        return now.timestamp() - int(relative.group(1)) * UNIT_SECONDS[relative.group(2)]
+    try:
+        parsed = datetime.fromisoformat(text.upper() if "t" in text else text)
+    except ValueError:
+        raise ValueError(f"{option}: {text!r} is not a date; use YYYY-MM-DD, an ISO date-time, "
+                         "today, yesterday, or an age like 2h or 7d") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # local time
+    return parsed.timestamp()
+
+
+def local(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def daily_summary(events: list[Event]) -> list[dict]:
+    """First and last time each person was seen on each local day."""
+    days: dict[tuple[str, str], dict] = {}
+    for event in events:
+        day = datetime.fromtimestamp(event.at).astimezone().date().isoformat()
+        entry = days.setdefault((day, event.name), {"day": day, "name": event.name, "first_seen": event.at,
+                                                   "last_seen": event.at, "visits": 0})
+        entry["first_seen"] = min(entry["first_seen"], event.at)
+        entry["last_seen"] = max(entry["last_seen"], event.at)
+        entry["visits"] += 1
+    rows = sorted(days.values(), key=lambda e: (e["day"], e["first_seen"]))
+    return [{**row, "first_seen": local(row["first_seen"]), "last_seen": local(row["last_seen"])} for row in rows]
+
+
+def event_rows(events: list[Event]) -> list[dict]:
+    return [{"time": local(e.at), "name": e.name,
+             "distance": round(e.distance, 4) if e.distance is not None else None, "track": e.track_id}
+            for e in events]
+
+
+def print_rows(rows: list[dict], fmt: str, out=sys.stdout) -> None:
+    if fmt == "json":
+        print(json.dumps(rows, ensure_ascii=False), file=out)
+    elif fmt == "csv":
+        if rows:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        if not rows:
+            print("no events", file=out)
+        for row in rows:
+            print("  ".join("" if v is None else str(v) for v in row.values()), file=out)

@@ -1,0 +1,154 @@
+"""The recognition stage: detect, track, encode and match the newest frame whenever free.
+
+The display hands every frame to `submit`, which only keeps the newest one (older frames are
+dropped, so nothing queues up). Worker threads take the newest frame, detect faces (dlib releases
+the interpreter lock, so threads use several cores), update the tracker in frame order, and
+encode only the tracks that need it. The display reads `labels()` whenever it draws.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk.config import RecognitionConfig
+from kiosk.engine import FaceEngine
+from kiosk.matcher import UNKNOWN, Gallery
+from kiosk.sources import Frame
+from kiosk.tracker import Track, Tracker
+
+log = logging.getLogger("kiosk.recognition")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A track whose name was just confirmed: one possible event and greeting."""
+    track_id: int
+    name: str
+    distance: float | None
+    frame_index: int
+    crop: np.ndarray | None = None  # the face, for capture_unknown
+    embedding: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """What the display needs of a track."""
+    track_id: int
+    box: tuple[int, int, int, int]
+    name: str | None  # None while unconfirmed
+    last_seen: float
+
+
+class Recognizer:
+    def __init__(self, engine: FaceEngine, gallery: Gallery, config: RecognitionConfig, workers: int = 1,
+                 record_tracks: bool = False):
+        self.engine = engine
+        self.gallery = gallery
+        self.config = config
+        self.tracker = Tracker(config)
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._newest: Frame | None = None
+        self._last_applied_index = -1
+        self._confirmations: list[Confirmation] = []
+        self._stopping = False
+        self.frames_recognized = 0
+        self.faces_encoded = 0
+        self._recent_done: list[float] = []
+        # Per track first-seen and confirmed frame, for run statistics only (grows with every face).
+        self.track_log: dict[int, dict] | None = {} if record_tracks else None
+        self._threads = [threading.Thread(target=self._work, name=f"recognizer-{i}", daemon=True)
+                         for i in range(workers)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 1.5) -> None:
+        with self._lock:
+            self._stopping = True
+            self._wake.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def submit(self, frame: Frame) -> None:
+        """Offer the newest frame; an unprocessed older one is dropped."""
+        with self._lock:
+            self._newest = frame
+            self._wake.notify()
+
+    def set_gallery(self, gallery: Gallery) -> None:
+        """Swap in a reloaded gallery; unconfirmed and later re-checks use it."""
+        self.gallery = gallery
+        with self._lock:
+            for track in self.tracker.visible():
+                track.last_checked = None  # re-check everyone against the new gallery
+
+    def labels(self, now: float) -> list[TrackView]:
+        """Tracks seen recently enough (in frame time) to still be drawn."""
+        with self._lock:
+            return [TrackView(t.id, t.box, t.confirmed, t.last_seen) for t in self.tracker.visible()
+                    if now - t.last_seen <= self.config.track_timeout]
+
+    def take_confirmations(self) -> list[Confirmation]:
+        with self._lock:
+            confirmations, self._confirmations = self._confirmations, []
+        return confirmations
+
+    def recognition_fps(self, now: float) -> float:
+        with self._lock:
+            self._recent_done = [t for t in self._recent_done if now - t <= 2.0]
+            return len(self._recent_done) / 2.0
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while self._newest is None and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                frame, self._newest = self._newest, None
+            try:
+                self._recognize(frame)
+            except Exception:  # a bad frame must not stop recognition for good
+                log.exception("recognition failed on frame %d", frame.index)
+
+    def _recognize(self, frame: Frame) -> None:
+        boxes = self.engine.detect(frame.image)
+        with self._lock:
+            if frame.index <= self._last_applied_index:
+                return  # another worker already applied a newer frame
+            self._last_applied_index = frame.index
+            to_encode = self.tracker.update(boxes, frame.timestamp, frame.index)
+            if self.track_log is not None:
+                for track in self.tracker.visible():
+                    self.track_log.setdefault(track.id, {
+                        "track_id": track.id, "name": None, "first_seen_index": track.first_seen_index,
+                        "confirmed_index": None})
+            jobs = [(t.id, t.box) for t in to_encode]
+        encodings = self.engine.encode(frame.image, [box for _, box in jobs])
+        gallery = self.gallery
+        matches = gallery.match(encodings, self.config.tolerance)
+        with self._lock:
+            self.frames_recognized += 1
+            self.faces_encoded += len(jobs)
+            self._recent_done.append(time.monotonic())
+            for (track_id, box), match, encoding in zip(jobs, matches, encodings):
+                if self.tracker.add_result(track_id, match, frame.timestamp, frame.index):
+                    track = self.tracker.tracks[track_id]
+                    self._confirm(track, frame, box, encoding)
+
+    def _confirm(self, track: Track, frame: Frame, box, encoding: np.ndarray) -> None:
+        top, right, bottom, left = box
+        crop = frame.image[top:bottom, left:right].copy() if track.confirmed == UNKNOWN else None
+        self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance, frame.index,
+                                                crop, encoding if crop is not None else None))
+        entry = self.track_log.get(track.id) if self.track_log is not None else None
+        if entry is not None and entry["confirmed_index"] is None:
+            entry.update(name=track.confirmed, confirmed_index=frame.index)

@@ -1,0 +1,134 @@
+"""`kiosk import-usb MOUNTPOINT`: enroll people from an operator's USB stick.
+
+Stick layout: `faces/<name>/<photos>` (or person folders at the top level when there is no
+`faces/` folder), and optionally `remove.txt` listing people to forget, one name per line.
+Everything on the stick is treated as hostile: the same safe walk and loader as `kiosk enroll`
+(same code), nothing outside MOUNTPOINT is read, and a stick pulled mid-import leaves every
+committed photo in place while the rest is reported. Progress goes to a small file the running
+kiosk shows on screen; the summary goes to the journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.enroll import ImportReport, import_folder
+from kiosk.photos import Skipped, printable, read_photo, validate_person_name
+from kiosk.status import import_progress_path, write_json_file
+from kiosk.store import Store
+
+log = logging.getLogger("kiosk.usb")
+
+FACES_FOLDER = "faces"
+REMOVE_LIST = "remove.txt"
+REPORT_NAME = "kiosk-import-report.txt"
+MAX_REMOVE_LIST_BYTES = 64 * 1024
+PROGRESS_EVERY_SECONDS = 0.3
+
+
+@dataclass
+class StickReport:
+    imported: ImportReport
+    removed: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {**self.imported.as_dict(), "removed": self.removed, "remove_not_found": self.not_found}
+
+
+def photos_root(mount: Path) -> Path:
+    """`faces/` when the stick has a real folder of that name (not a link), else the stick itself."""
+    try:
+        info = os.lstat(mount / FACES_FOLDER)
+    except OSError:
+        return mount
+    return mount / FACES_FOLDER if stat.S_ISDIR(info.st_mode) else mount
+
+
+def read_remove_list(mount: Path, skipped: list[Skipped]) -> list[str]:
+    """Names from remove.txt (blank lines and # comments ignored); bad names are reported."""
+    if not os.path.lexists(mount / REMOVE_LIST):
+        return []
+    try:
+        text = read_photo(mount, REMOVE_LIST, MAX_REMOVE_LIST_BYTES).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        skipped.append(Skipped(REMOVE_LIST, f"unreadable list: {exc}"))
+        return []
+    names = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            names.append(validate_person_name(line))
+        except ValueError as exc:
+            skipped.append(Skipped(f"{REMOVE_LIST}:{number}", f"{exc}: {printable(line)}"))
+    return names
+
+
+class ProgressPublisher:
+    """Writes import progress for the screen, at most a few times a second."""
+
+    def __init__(self, path: Path, source: str):
+        self.path, self.source = path, source
+        self.last_write = 0.0
+
+    def publish(self, state: str, processed: int, total: int, force: bool = False, **extra) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_write < PROGRESS_EVERY_SECONDS:
+            return
+        self.last_write = now
+        try:
+            write_json_file(self.path, {"state": state, "source": self.source, "processed": processed,
+                                        "total": total, **extra})
+        except OSError as exc:
+            log.debug("cannot write progress to %s: %s", self.path, exc)
+
+
+def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> StickReport:
+    """Import photos and apply remove.txt from a mounted stick."""
+    if not mount.is_dir():
+        raise FileNotFoundError(f"{mount}: not a mounted folder")
+    progress = ProgressPublisher(import_progress_path(config), str(mount))
+    progress.publish("running", 0, 0, force=True)
+    extra_skipped: list[Skipped] = []
+    to_remove = read_remove_list(mount, extra_skipped)
+    with Store(config.data_path()) as store:
+        imported = import_folder(
+            store, photos_root(mount), config.enrollment,
+            on_progress=lambda done, total, _file: progress.publish("running", done, total))
+        imported.skipped.extend(extra_skipped)
+        report = StickReport(imported)
+        for name in to_remove:
+            if store.remove_person(name, events=False) is None:
+                report.not_found.append(name)
+            else:
+                report.removed.append(name)
+    progress.publish("done", imported.photos, imported.photos, force=True, added=imported.added,
+                     duplicates=imported.duplicates, skipped=len(imported.skipped), removed=len(report.removed))
+    log.info("USB import from %s: %d added for %d people, %d duplicates, %d skipped, %d removed",
+             mount, imported.added, imported.people, imported.duplicates, len(imported.skipped), len(report.removed))
+    for item in imported.skipped:
+        log.info("skipped %s: %s", item.file, item.reason)
+    if write_report:
+        _write_report(mount, report)
+    return report
+
+
+def _write_report(mount: Path, report: StickReport) -> None:
+    """Only with --write-report: a plain text summary back onto a writable stick."""
+    lines = [f"added {report.imported.added}, duplicates {report.imported.duplicates}, "
+             f"skipped {len(report.imported.skipped)}, removed {len(report.removed)}"]
+    lines += [f"skipped {item.file}: {item.reason}" for item in report.imported.skipped]
+    try:
+        fd = os.open(mount / REPORT_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        log.warning("cannot write the report to %s: %s", mount, exc.strerror)
