@@ -41,6 +41,7 @@ def write_json_file(path: Path, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    os.fchmod(fd, 0o644)  # the service runs with UMask=0077; the admin must still read it
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump({**state, "updated_at": time.time()}, handle, ensure_ascii=False)
     os.replace(temporary, path)

@@ -1,0 +1,427 @@
+"""The display: what the screen shows, checked on the pixels of saved snapshots and framebuffers."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pygame
+import pytest
+from PIL import Image
+
+from kiosk.config import DisplayConfig
+from kiosk.display import (
+    BACKGROUND, ELLIPSIS, GREETING_COLOUR, KNOWN_COLOUR, KNOWN_TEXT, MESSAGE_COLOUR, NOTICE_TEXT,
+    PENDING_LABEL, STATUS_COLOUR, TEXT_CACHE_SIZE, UNKNOWN_COLOUR, UNKNOWN_TEXT, Display, FaceLabel,
+    Scene, Status, choose_mode, displayable, fit_rect, fit_text, place_label)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+OBAMA_BOX = (204, 932, 590, 546)  # the face in probes/obama1.jpg, (top, right, bottom, left)
+STATUS = Status(camera_state="ok", people=6, display_fps=29.7, recognition_fps=4.2)
+
+
+@pytest.fixture(autouse=True)
+def dummy_video(monkeypatch):
+    """SDL without a real screen; the display module is shut down after every test."""
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    yield
+    pygame.display.quit()
+
+
+@pytest.fixture(scope="module")
+def photo() -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The real obama1.jpg with its face box, or a synthetic frame with a drawn face when absent."""
+    path = DATA / "probes" / "obama1.jpg"
+    if path.is_file():
+        return np.asarray(Image.open(path).convert("RGB")), OBAMA_BOX
+    frame = np.full((832, 1480, 3), 90, np.uint8)
+    frame[204:590, 546:932] = (200, 160, 130)
+    return frame, OBAMA_BOX
+
+
+def snapshot_pixels(display: Display, tmp_path: Path, name: str = "shot.png") -> np.ndarray:
+    """Save a snapshot and load it back as an HxWx3 array."""
+    path = tmp_path / name
+    display.snapshot(path)
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def region(pixels: np.ndarray, rect: pygame.Rect) -> np.ndarray:
+    return pixels[rect.top:rect.bottom, rect.left:rect.right]
+
+
+def count(pixels: np.ndarray, colour: tuple[int, int, int]) -> int:
+    """Pixels exactly of the colour."""
+    return int(np.all(pixels == np.array(colour, np.uint8), axis=-1).sum())
+
+
+def draw_one(config: DisplayConfig, scene: Scene, tmp_path: Path) -> tuple[Display, np.ndarray]:
+    """Draw a scene headless and return the display and its snapshot pixels."""
+    display = Display(config, "headless")
+    display.open()
+    display.draw(scene)
+    return display, snapshot_pixels(display, tmp_path)
+
+
+# --- choosing the mode ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("environ, dri_present, expected", [
+    ({}, True, "fullscreen"),
+    ({}, False, "headless"),
+    ({"DISPLAY": ":0"}, True, "window"),
+    ({"DISPLAY": ":0"}, False, "window"),
+    ({"WAYLAND_DISPLAY": "wayland-0"}, True, "window"),
+    ({"DISPLAY": ""}, False, "headless"),
+])
+def test_choose_mode(environ, dri_present, expected):
+    assert choose_mode(environ, dri_present) == expected
+
+
+# --- layout helpers -------------------------------------------------------------------------------
+
+def test_fit_rect_letterboxes_and_centres():
+    area = pygame.Rect(0, 0, 480, 300)
+    assert fit_rect((640, 480), area) == pygame.Rect(40, 0, 400, 300)
+    assert fit_rect((1600, 600), area) == pygame.Rect(0, 60, 480, 180)
+
+
+def test_place_label_below_above_or_inside():
+    bounds = pygame.Rect(0, 0, 480, 300)
+    below = place_label(pygame.Rect(100, 50, 60, 60), (80, 30), bounds)
+    assert below.top == 110 and below.centerx == 130
+    above = place_label(pygame.Rect(100, 250, 60, 40), (80, 30), bounds)
+    assert above.bottom == 250
+    tall_box = pygame.Rect(100, 10, 60, 285)
+    inside = place_label(tall_box, (80, 30), bounds)
+    assert inside.bottom == tall_box.bottom and bounds.contains(inside)
+    at_edge = place_label(pygame.Rect(460, 50, 20, 20), (200, 30), bounds)
+    assert at_edge.right == 480
+
+
+def test_fit_text_truncates_with_ellipsis():
+    pygame.font.init()
+    font = pygame.font.Font(None, 30)
+    assert fit_text(font, "Ada", 300) == "Ada"
+    short = fit_text(font, "Wolfeschlegelsteinhausenbergerdorff", 120)
+    assert short.endswith(ELLIPSIS) and font.size(short)[0] <= 120
+
+
+def test_displayable_removes_what_the_renderer_refuses():
+    assert displayable("bad\udcffname") == "bad?name"
+    assert displayable("two\nlines\x00here") == "two lines here"
+    assert displayable("Zoë 王小明") == "Zoë 王小明"
+
+
+# --- faces and labels -----------------------------------------------------------------------------
+
+def test_known_face_has_green_label_with_the_name(photo, tmp_path):
+    frame, box = photo
+    scene = Scene(frame, (FaceLabel(box, "known", "obama", 1),), STATUS)
+    display, pixels = draw_one(DisplayConfig(), scene, tmp_path)
+    (layout,) = display.last_layout
+    assert layout.state == "known" and layout.label.top >= layout.box.bottom - 1  # below the face
+    label = region(pixels, layout.label)
+    assert count(label, KNOWN_COLOUR) > 0.5 * label.shape[0] * label.shape[1]
+    assert count(label, KNOWN_TEXT) > 40  # the name's letters
+    assert count(region(pixels, layout.box), KNOWN_COLOUR) > 3 * 2 * (layout.box.width + layout.box.height) * 0.8
+
+    other = Scene(frame, (FaceLabel(box, "known", "biden", 1),), STATUS)
+    display.draw(other)
+    other_label = region(snapshot_pixels(display, tmp_path, "other.png"), display.last_layout[0].label)
+    assert other_label.shape != label.shape or not np.array_equal(other_label, label)
+
+
+def test_unknown_face_has_red_label(photo, tmp_path):
+    frame, box = photo
+    display, pixels = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "unknown"),), STATUS), tmp_path)
+    label = region(pixels, display.last_layout[0].label)
+    assert count(label, UNKNOWN_COLOUR) > 0.5 * label.shape[0] * label.shape[1]
+    assert count(label, UNKNOWN_TEXT) > 40
+    assert count(label, KNOWN_COLOUR) == 0
+
+
+def test_pending_face_is_neither_green_nor_red(photo, tmp_path):
+    frame, box = photo
+    display, pixels = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "pending"),), STATUS), tmp_path)
+    layout = display.last_layout[0]
+    label = region(pixels, layout.label)
+    assert count(label, PENDING_LABEL) > 0.3 * label.shape[0] * label.shape[1]
+    assert count(label, KNOWN_COLOUR) == 0 and count(label, UNKNOWN_COLOUR) == 0
+    assert count(region(pixels, layout.box), KNOWN_COLOUR) == 0
+
+
+def test_three_faces_get_three_labels(photo, tmp_path):
+    frame, box = photo
+    faces = (FaceLabel(box, "known", "obama", 1), FaceLabel((50, 300, 250, 100), "unknown", "", 2),
+             FaceLabel((50, 1400, 250, 1200), "pending", "", 3))
+    display, pixels = draw_one(DisplayConfig(), Scene(frame, faces, STATUS), tmp_path)
+    assert [layout.track_id for layout in display.last_layout] == [1, 2, 3]
+    assert count(region(pixels, display.last_layout[1].label), UNKNOWN_COLOUR) > 0
+
+
+@pytest.mark.parametrize("name", [
+    "Zoë Ñandú", "王小明", "😀 smile", "bad\udcffbytes", "nul\x00inside", "", "   ",
+    "Wolfeschlegelsteinhausenbergerdorff Hubert Blaine the Third of Many Names"])
+def test_any_name_is_drawn_without_crashing(photo, tmp_path, name):
+    frame, box = photo
+    display, pixels = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "known", name, 1),), STATUS), tmp_path)
+    label_rect = display.last_layout[0].label
+    assert display.canvas_size[0] >= label_rect.width
+    assert count(region(pixels, label_rect), KNOWN_COLOUR) > 0
+
+
+def test_face_box_outside_the_frame_is_skipped(photo, tmp_path):
+    frame, _ = photo
+    display, _ = draw_one(DisplayConfig(), Scene(frame, (FaceLabel((-500, -100, -300, -400), "known", "x"),),
+                                                 STATUS), tmp_path)
+    assert display.last_layout == []
+
+
+# --- banners, status and the no-camera screen -------------------------------------------------------
+
+def test_greeting_banner_across_the_top(photo, tmp_path):
+    frame, box = photo
+    _, with_greeting = draw_one(DisplayConfig(), Scene(frame, (), STATUS, greeting="Welcome, Ada"), tmp_path)
+    _, without = draw_one(DisplayConfig(), Scene(frame, (), STATUS), tmp_path)
+    top_rows = with_greeting[:20]
+    assert count(top_rows, GREETING_COLOUR) > 0.5 * top_rows.shape[0] * top_rows.shape[1]
+    assert count(without[:20], GREETING_COLOUR) == 0
+
+
+def test_message_banner_and_status_strip(tmp_path):
+    status = Status("ok", 1, 30.0, 5.0, message="Importing 12/40…")
+    display, pixels = draw_one(DisplayConfig(), Scene(None, (), status), tmp_path)
+    assert count(pixels[:15], MESSAGE_COLOUR) > 0.5 * 15 * pixels.shape[1]
+    bottom = pixels[-8:]
+    assert count(bottom, STATUS_COLOUR) > 0.5 * bottom.shape[0] * bottom.shape[1]
+
+    _, no_status = draw_one(DisplayConfig(show_status=False), Scene(None, (), STATUS), tmp_path)
+    assert count(no_status[-8:], BACKGROUND) == 8 * no_status.shape[1]
+
+
+def test_camera_unavailable_shows_a_centred_notice(photo, tmp_path):
+    frame, _ = photo
+    unavailable = Scene(None, (), Status("unavailable", 6, 30.0, 0.0))
+    _, dark = draw_one(DisplayConfig(), unavailable, tmp_path)
+    _, live = draw_one(DisplayConfig(), Scene(frame, (), STATUS), tmp_path)
+    height, width = dark.shape[:2]
+    centre = pygame.Rect(width // 4, height // 3, width // 2, height // 3)
+    dark_centre, live_centre = region(dark, centre), region(live, centre)
+    area = centre.width * centre.height
+    assert count(dark_centre, BACKGROUND) > 0.7 * area
+    assert count(dark_centre, NOTICE_TEXT) > 30
+    assert count(live_centre, BACKGROUND) < 0.1 * area
+
+
+def test_idle_hint_only_without_faces(photo, tmp_path):
+    frame, box = photo
+    _, idle = draw_one(DisplayConfig(), Scene(frame, (), STATUS), tmp_path)
+    _, busy = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "pending"),), STATUS), tmp_path)
+    frame_bottom = slice(200, 280)
+    assert not np.array_equal(idle[frame_bottom, 120:360], busy[frame_bottom, 120:360])
+
+
+# --- rotation, mirroring and snapshots ---------------------------------------------------------------
+
+@pytest.mark.parametrize("rotation, mirror", [(0, False), (90, False), (180, False), (270, False), (0, True), (90, True)])
+def test_snapshot_is_the_physical_screen(photo, tmp_path, rotation, mirror):
+    """The canvas stays 480x320; the snapshot is the screen, turned clockwise and mirrored as mounted."""
+    frame, box = photo
+    config = DisplayConfig(rotation=rotation, mirror=mirror)
+    display, pixels = draw_one(config, Scene(frame, (FaceLabel(box, "known", "obama", 1),), STATUS), tmp_path)
+    width, height = display.canvas_size
+    assert (width, height) == (480, 320)
+    expected_size = (height, width) if rotation in (90, 270) else (width, height)
+    assert display.screen_size == expected_size
+    assert (pixels.shape[1], pixels.shape[0]) == expected_size
+
+    label = display.last_layout[0].label
+    x0, x1 = label.left, label.right - 1
+    if mirror:
+        x0, x1 = width - 1 - x1, width - 1 - x0
+    y0, y1 = label.top, label.bottom - 1
+    corners = {0: lambda x, y: (x, y), 90: lambda x, y: (height - 1 - y, x),
+               180: lambda x, y: (width - 1 - x, height - 1 - y), 270: lambda x, y: (y, width - 1 - x)}[rotation]
+    (ax, ay), (bx, by) = corners(x0, y0), corners(x1, y1)
+    on_screen = pygame.Rect(min(ax, bx), min(ay, by), abs(ax - bx) + 1, abs(ay - by) + 1)
+    area = on_screen.width * on_screen.height
+    assert count(region(pixels, on_screen), KNOWN_COLOUR) > 0.5 * area
+
+
+def test_snapshot_is_written_atomically_as_png(photo, tmp_path):
+    frame, _ = photo
+    display, _ = draw_one(DisplayConfig(), Scene(frame, (), STATUS), tmp_path)
+    target = tmp_path / "deeper" / "screen.png"
+    display.snapshot(target)
+    display.snapshot(target)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [path.name for path in target.parent.iterdir()] == ["screen.png"]
+
+
+def test_periodic_snapshot_follows_the_interval(photo, tmp_path):
+    frame, _ = photo
+    now = [100.0]
+    target = tmp_path / "periodic.png"
+    config = DisplayConfig(snapshot_path=str(target), snapshot_interval=5.0)
+    with Display(config, "headless", clock=lambda: now[0]) as display:
+        display.draw(Scene(frame, (), STATUS))
+        assert target.is_file()
+        target.unlink()
+        now[0] = 103.0
+        display.draw(Scene(frame, (), STATUS))
+        assert not target.exists()
+        now[0] = 105.0
+        display.draw(Scene(frame, (), STATUS))
+        assert target.is_file()
+
+
+def test_periodic_snapshot_failure_does_not_stop_drawing(photo, tmp_path, caplog):
+    frame, _ = photo
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("")
+    config = DisplayConfig(snapshot_path=str(blocker / "shot.png"))
+    with caplog.at_level(logging.WARNING, logger="kiosk.display"), Display(config, "headless") as display:
+        display.draw(Scene(frame, (), STATUS))
+        display.draw(Scene(frame, (), STATUS))
+    assert "cannot save the snapshot" in caplog.text
+
+
+# --- modes -----------------------------------------------------------------------------------------
+
+def test_headless_needs_no_video_driver(photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-driver")
+    pygame.display.quit()
+    frame, box = photo
+    display, pixels = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "known", "obama"),), STATUS), tmp_path)
+    assert display.mode == "headless"
+    assert not pygame.display.get_init()
+    assert count(pixels, KNOWN_COLOUR) > 100
+
+
+def test_window_mode_opens_a_window_of_the_turned_size(photo):
+    frame, _ = photo
+    with Display(DisplayConfig(rotation=90), "window") as display:
+        display.draw(Scene(frame, (), STATUS))
+        assert display.mode == "window"
+        assert pygame.display.get_surface().get_size() == (320, 480)
+        assert display.canvas_size == (480, 320)
+        pygame.event.post(pygame.event.Event(pygame.QUIT))
+        display.draw(Scene(frame, (), STATUS))
+        assert display.quit_requested
+    assert not pygame.display.get_init()
+
+
+def test_fullscreen_uses_the_native_size_and_keeps_a_chosen_driver(photo):
+    frame, _ = photo
+    with Display(DisplayConfig(rotation=270), "fullscreen") as display:
+        display.draw(Scene(frame, (), STATUS))
+        assert display.mode == "fullscreen"
+        width, height = pygame.display.get_surface().get_size()
+        assert display.canvas_size == (height, width)
+        assert os.environ["SDL_VIDEODRIVER"] == "dummy"
+
+
+@pytest.mark.skipif(bool(glob.glob("/dev/dri/card*")), reason="a real DRM screen would be opened")
+def test_fullscreen_on_a_console_picks_kmsdrm_and_falls_back_to_headless(monkeypatch, caplog):
+    monkeypatch.delenv("SDL_VIDEODRIVER")
+    with caplog.at_level(logging.WARNING, logger="kiosk.display"), Display(DisplayConfig(), "fullscreen") as display:
+        assert os.environ["SDL_VIDEODRIVER"] == "kmsdrm"
+        assert display.mode == "headless"
+        display.draw(Scene(None, (), STATUS))
+    assert "cannot open the fullscreen display" in caplog.text
+
+
+def test_window_that_cannot_open_falls_back_to_headless(monkeypatch, caplog):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-driver")
+    with caplog.at_level(logging.WARNING, logger="kiosk.display"), Display(DisplayConfig(), "window") as display:
+        display.draw(Scene(None, (), STATUS))
+        assert display.mode == "headless"
+        assert display.screen_size == (480, 320)
+    assert "no-such-driver" in caplog.text
+
+
+def test_config_mode_is_used_unless_overridden():
+    assert Display(DisplayConfig(mode="window")).requested_mode == "window"
+    assert Display(DisplayConfig(mode="window"), "headless").requested_mode == "headless"
+
+
+# --- framebuffer -----------------------------------------------------------------------------------
+
+def fake_framebuffer(tmp_path: Path, size: str, bits: int, stride: int | None) -> tuple[Path, Path]:
+    """A sysfs folder describing fb1 and a zero-filled file standing in for /dev/fb1."""
+    info = tmp_path / "sys" / "fb1"
+    info.mkdir(parents=True)
+    (info / "virtual_size").write_text(f"{size}\n")
+    (info / "bits_per_pixel").write_text(f"{bits}\n")
+    width, height = (int(part) for part in size.split(","))
+    row = stride or width * bits // 8
+    if stride is not None:
+        (info / "stride").write_text(f"{stride}\n")
+    device = tmp_path / "fb1"
+    device.write_bytes(bytes(row * height))
+    return info.parent, device
+
+
+def red_scene() -> Scene:
+    """A pure red camera frame filling the picture area, with no faces."""
+    return Scene(np.tile(np.array([255, 0, 0], np.uint8), (300, 480, 1)), (), STATUS)
+
+
+@pytest.mark.parametrize("bits, stride, red_bytes", [
+    (16, 960, b"\x00\xf8"),
+    (16, 1024, b"\x00\xf8"),
+    (32, None, b"\x00\x00\xff"),
+])
+def test_framebuffer_receives_the_screen(tmp_path, bits, stride, red_bytes):
+    sysfs, device = fake_framebuffer(tmp_path, "480,320", bits, stride)
+    with Display(DisplayConfig(), f"fb:{device}", sysfs_root=sysfs) as display:
+        display.draw(red_scene())
+        assert display.mode.startswith("fb:")
+    data = device.read_bytes()
+    row = stride or 480 * bits // 8
+    pixel_size = bits // 8
+    for x, y in [(240, 100), (10, 10), (470, 250)]:
+        offset = y * row + x * pixel_size
+        assert data[offset:offset + len(red_bytes)] == red_bytes, (x, y)
+    status_row = 318 * row
+    assert data[status_row:status_row + len(red_bytes)] == bytes(len(red_bytes))  # the black status strip
+    if stride and stride > 480 * pixel_size:
+        assert data[480 * pixel_size:stride] == bytes(stride - 480 * pixel_size)  # padding stays zero
+
+
+def test_framebuffer_portrait_panel_shows_the_canvas_turned(tmp_path):
+    sysfs, device = fake_framebuffer(tmp_path, "320,480", 16, None)
+    with Display(DisplayConfig(rotation=90), f"fb:{device}", sysfs_root=sysfs) as display:
+        display.draw(red_scene())
+        assert display.canvas_size == (480, 320)
+    data = device.read_bytes()
+    canvas_x, canvas_y = 240, 100
+    screen_x, screen_y = 320 - 1 - canvas_y, canvas_x
+    offset = screen_y * 640 + screen_x * 2
+    assert data[offset:offset + 2] == b"\x00\xf8"
+
+
+def test_missing_framebuffer_falls_back_to_headless(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="kiosk.display"), \
+            Display(DisplayConfig(), "fb:/dev/fb7", sysfs_root=tmp_path) as display:
+        display.draw(red_scene())
+        assert display.mode == "headless"
+    assert "fb7" in caplog.text
+
+
+# --- cost over many frames --------------------------------------------------------------------------
+
+def test_text_cache_stays_bounded_when_names_change(photo):
+    frame, box = photo
+    with Display(DisplayConfig(), "headless") as display:
+        for index in range(TEXT_CACHE_SIZE * 3):
+            status = Status("ok", index, index / 7, 1.0)
+            display.draw(Scene(frame, (FaceLabel(box, "known", f"person {index}", 1),), status,
+                               greeting=f"Welcome, person {index}"))
+            assert display.cached_text_count <= 2 * TEXT_CACHE_SIZE
+        assert display.cached_text_count > TEXT_CACHE_SIZE  # the bound was actually reached

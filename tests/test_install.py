@@ -1,0 +1,214 @@
+"""scripts/install.sh staged into a scratch root (--prefix), and the USB import helper with stubs.
+
+Under --prefix nothing touches the real system: package, user, pip and systemd commands are only
+printed as "would run: ..." lines, which these tests read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import parse_config
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / "scripts" / "install.sh"
+USB_IMPORT = REPO / "scripts" / "kiosk-usb-import"
+SHELL_SCRIPTS = [INSTALL, USB_IMPORT, REPO / "scripts" / "bootstrap.sh"]
+
+STAGED_FILES = [
+    "etc/systemd/system/kiosk.service",
+    "etc/systemd/system/kiosk-import@.service",
+    "etc/udev/rules.d/99-kiosk-usb.rules",
+    "etc/kiosk/config.yaml",
+    "opt/kiosk/bin/kiosk-usb-import",
+]
+
+
+def install(*args: str | Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(["bash", str(INSTALL), *map(str, args)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def would_run(output: str) -> list[str]:
+    return [line.removeprefix("would run: ") for line in output.splitlines() if line.startswith("would run: ")]
+
+
+def all_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def find_shellcheck() -> str | None:
+    beside_python = Path(sys.executable).with_name("shellcheck")
+    return str(beside_python) if beside_python.exists() else shutil.which("shellcheck")
+
+
+@pytest.mark.skipif(find_shellcheck() is None, reason="shellcheck not installed")
+def test_shell_scripts_are_shellcheck_clean():
+    result = subprocess.run([find_shellcheck(), *map(str, SHELL_SCRIPTS)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prefix_install_lands_every_file(tmp_path):
+    install("--prefix", tmp_path)
+    for name in STAGED_FILES:
+        assert (tmp_path / name).is_file(), name
+    assert os.access(tmp_path / "opt/kiosk/bin/kiosk-usb-import", os.X_OK)
+    for unit in ("kiosk.service", "kiosk-import@.service"):
+        assert (tmp_path / "etc/systemd/system" / unit).read_text() == (REPO / "systemd" / unit).read_text()
+    assert os.readlink(tmp_path / "usr/local/bin/kiosk") == "/opt/kiosk/venv/bin/kiosk"
+    assert (tmp_path / "var/lib/kiosk").stat().st_mode & 0o777 == 0o700
+
+    # The installed configuration is the documented default, valid, with the system data dir.
+    config_path = tmp_path / "etc/kiosk/config.yaml"
+    config = parse_config(config_path.read_text(), str(config_path))
+    assert config.data_dir == "/var/lib/kiosk"
+
+
+def test_prefix_install_only_prints_system_commands(tmp_path):
+    commands = would_run(install("--prefix", tmp_path).stdout)
+    assert any(re.search(r"\bapt-get install\b.*\bpython3-picamera2\b", c) for c in commands)
+    pip_lines = [c for c in commands if " install " in c and "/pip " in c]
+    assert pip_lines and all("--constraint" in c and "pi-constraints.txt" in c for c in pip_lines)
+    assert any("--no-deps" in c and "face_recognition==1.3.0" in c for c in pip_lines)
+    assert any("--system-site-packages" in c for c in commands)
+    assert any(c.startswith("useradd ") and c.endswith(" kiosk") for c in commands)
+    assert "systemctl enable --now kiosk.service" in commands
+    assert "udevadm control --reload" in commands
+    assert any(c.startswith("chown kiosk:kiosk ") for c in commands)
+    assert any("import picamera2, numpy, dlib, face_recognition_models" in c for c in commands)
+    assert any(c.endswith(" doctor") for c in commands)
+
+
+def test_pip_installs_every_dependency_of_the_project():
+    """The hand-written pip list in install.sh follows pyproject.toml."""
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    script = INSTALL.read_text()
+    for requirement in dependencies:
+        assert f'"{requirement}"' in script, f"install.sh does not install {requirement}"
+
+
+def test_constraints_keep_numpy_1_for_apt_picamera2():
+    lines = [line.strip() for line in (REPO / "scripts/pi-constraints.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert "numpy<2" in lines
+    assert "opencv-python-headless<4.11" in lines
+
+
+def test_reinstall_is_idempotent_and_keeps_an_edited_config(tmp_path):
+    install("--prefix", tmp_path)
+    config_path = tmp_path / "etc/kiosk/config.yaml"
+    edited = config_path.read_text().replace("greeting_seconds: 3.0", "greeting_seconds: 7.5")
+    assert edited != config_path.read_text()
+    config_path.write_text(edited)
+    before = all_files(tmp_path)
+
+    result = install("--prefix", tmp_path)
+
+    assert "keeping" in result.stdout
+    assert all_files(tmp_path) == before
+    assert parse_config(config_path.read_text()).display.greeting_seconds == 7.5
+
+
+def test_uninstall_keeps_config_and_data_unless_purged(tmp_path):
+    install("--prefix", tmp_path)
+    (tmp_path / "var/lib/kiosk/kiosk.db").write_bytes(b"encodings")
+
+    result = install("--uninstall", "--prefix", tmp_path)
+
+    for gone in ("etc/systemd/system/kiosk.service", "etc/systemd/system/kiosk-import@.service",
+                 "etc/udev/rules.d/99-kiosk-usb.rules", "opt/kiosk", "usr/local/bin/kiosk"):
+        assert not os.path.lexists(tmp_path / gone), gone
+    assert (tmp_path / "etc/kiosk/config.yaml").is_file()
+    assert (tmp_path / "var/lib/kiosk/kiosk.db").is_file()
+    assert "systemctl disable --now kiosk.service" in would_run(result.stdout)
+
+    install("--uninstall", "--purge", "--prefix", tmp_path)
+    assert not (tmp_path / "etc/kiosk").exists()
+    assert not (tmp_path / "var/lib/kiosk").exists()
+
+
+def test_dry_run_changes_nothing(tmp_path):
+    target = tmp_path / "root"
+    result = install("--dry-run", "--prefix", target)
+    assert not target.exists()
+    assert any("kiosk.service" in c for c in would_run(result.stdout))
+
+
+def test_unknown_option_is_refused():
+    result = subprocess.run(["bash", str(INSTALL), "--prefix-typo", "/tmp/x"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "unknown option" in result.stderr
+
+
+# --- kiosk-usb-import with stub commands -------------------------------------------------------
+
+@pytest.fixture
+def stubbed_path(tmp_path):
+    """A PATH whose blkid, systemd-mount, systemd-umount and runuser log their arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    for name in ("blkid", "systemd-mount", "systemd-umount", "runuser"):
+        stub = bin_dir / name
+        stub.write_text(
+            "#!/bin/bash\n"
+            f'echo "{name} $*" >> "{log}"\n'
+            f'if [ "{name}" = blkid ]; then echo "${{FAKE_FS_TYPE:-}}"; fi\n'
+            f'if [ "{name}" = runuser ]; then exit "${{FAKE_IMPORT_STATUS:-0}}"; fi\n')
+        stub.chmod(0o755)
+    return bin_dir, log
+
+
+def run_usb_import(stubbed_path, device: str, fs_type: str, import_status: int = 0):
+    bin_dir, log = stubbed_path
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "FAKE_FS_TYPE": fs_type, "FAKE_IMPORT_STATUS": str(import_status)}
+    result = subprocess.run(["bash", str(USB_IMPORT), device], capture_output=True, text=True,
+                            env=env, timeout=60)
+    calls = log.read_text().splitlines() if log.exists() else []
+    return result, calls
+
+
+def test_usb_import_mounts_read_only_imports_as_kiosk_and_unmounts(stubbed_path):
+    result, calls = run_usb_import(stubbed_path, "sda1", "vfat")
+    assert result.returncode == 0, result.stderr
+    assert [call.split()[0] for call in calls] == ["blkid", "systemd-mount", "runuser", "systemd-umount"]
+    mount = calls[1]
+    assert "--options=ro,nosuid,nodev,noexec" in mount
+    assert "--collect" in mount
+    assert mount.endswith("/dev/sda1 /run/kiosk-usb/sda1")
+    assert calls[2].startswith("runuser -u kiosk -- ")
+    assert "KIOSK_DATA_DIR=/var/lib/kiosk" in calls[2]
+    assert calls[2].endswith("--config /etc/kiosk/config.yaml import-usb /run/kiosk-usb/sda1")
+    assert calls[3] == "systemd-umount /run/kiosk-usb/sda1"
+
+
+def test_usb_import_unmounts_even_when_the_import_fails(stubbed_path):
+    result, calls = run_usb_import(stubbed_path, "sdb", "exfat", import_status=3)
+    assert result.returncode == 3
+    assert calls[-1] == "systemd-umount /run/kiosk-usb/sdb"
+
+
+def test_usb_import_leaves_other_file_systems_alone(stubbed_path):
+    result, calls = run_usb_import(stubbed_path, "sda1", "ntfs")
+    assert result.returncode == 1
+    assert "not vfat or exfat" in result.stderr
+    assert [call.split()[0] for call in calls] == ["blkid"]
+
+
+def test_usb_import_refuses_a_device_name_that_is_a_path(stubbed_path):
+    result, calls = run_usb_import(stubbed_path, "../sda1", "vfat")
+    assert result.returncode == 2
+    assert calls == []
