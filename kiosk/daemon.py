@@ -76,6 +76,7 @@ class Daemon:
         self.config = config
         self.options = options
         self.stop_requested = False
+        self.stop_signal = ""
         self.reload_requested = False
         self.store = Store(config.data_path())
         self.gallery = self.store.load_gallery()
@@ -101,7 +102,7 @@ class Daemon:
 
     def install_signal_handlers(self) -> None:
         def stop(signum, _frame):
-            log.info("stopping on %s", signal.Signals(signum).name)
+            self.stop_signal = signal.Signals(signum).name  # logged by shutdown, not in the handler
             self.stop_requested = True
 
         def reload(_signum, _frame):
@@ -256,6 +257,8 @@ class Daemon:
     # --- stop ----------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
+        if self.stop_signal:
+            log.info("stopping on %s", self.stop_signal)
         self.notifier.stopping()
         self.recognizer.stop()
         self.source.close()

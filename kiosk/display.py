@@ -21,10 +21,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 import pygame
+
+from kiosk.config import DisplayConfig
 
 log = logging.getLogger("kiosk.display")
 
@@ -50,9 +53,9 @@ STATUS_TEXT = (175, 175, 180)
 NOTICE_TEXT = (210, 210, 215)
 
 
-
 @dataclass(frozen=True)
 class FaceStyle:
+    """How one face state looks: known and unknown faces differ in colour and in text."""
     box_colour: tuple[int, int, int]
     box_width: int
     label_colour: tuple[int, int, int]
@@ -102,12 +105,9 @@ class Scene:
     greeting: str = ""
 
 
-@dataclass(frozen=True)
-class FaceLayout:
-    """Where a face's box and label were drawn, in canvas coordinates."""
-    track_id: int
-    state: str
-    box: pygame.Rect
+class FaceLayout(NamedTuple):
+    """A face as drawn, and where its label went, in canvas coordinates."""
+    face: FaceLabel
     label: pygame.Rect
 
 
@@ -239,7 +239,7 @@ class Framebuffer:
             pixels = packed.astype("<u2").view(np.uint8).reshape(height, width * 2)
         if self.stride == self.row_bytes:
             return pixels
-        pass
+        self._rows[:, :self.row_bytes] = pixels
         return self._rows
 
     def write(self, surface: pygame.Surface) -> None:
@@ -254,15 +254,18 @@ class Framebuffer:
 
 class Display:
     """The kiosk's screen. Call open() (or use it as a context manager), draw() every frame and
-    close() at the end. `mode` overrides config.mode; `mode` after open() is the one in use."""
+    close() at the end. `mode` and `snapshot_path` override the config's values; `mode` after
+    open() is the one in use."""
 
-    def __init__(self, config, mode: str | None = None, *, sysfs_root: str | os.PathLike = SYSFS_GRAPHICS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, config: DisplayConfig, mode: str | None = None, snapshot_path: str | None = None, *,
+                 sysfs_root: str | os.PathLike = SYSFS_GRAPHICS, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.requested_mode = mode or config.mode
+        self.snapshot_path = config.snapshot_path if snapshot_path is None else snapshot_path
         self.mode = ""
         self.sysfs_root = sysfs_root
-        self.last_layout: list[FaceLayout] = []
+        self.last_layout: list[FaceLayout] = []  # faces with labels in the last drawn frame
+        self.last_frame_rect: pygame.Rect | None = None  # where the camera picture went, if anywhere
         self.quit_requested = False
         self._clock = clock
         self._screen: pygame.Surface | None = None
@@ -425,6 +428,7 @@ class Display:
         area = canvas.get_rect()
         area.height -= self._status_height
         layouts: list[FaceLayout] = []
+        frame_rect = None
         if scene.frame is not None and scene.frame.ndim == 3 and scene.frame.size:
             frame_size = (scene.frame.shape[1], scene.frame.shape[0])
             frame_rect = self._draw_frame(scene.frame, area)
@@ -445,6 +449,7 @@ class Display:
         if self.config.show_status:
             self._draw_status(scene.status)
         self.last_layout = layouts
+        self.last_frame_rect = frame_rect
         self._present()
         self._snapshot_if_due()
 
@@ -478,7 +483,7 @@ class Display:
         label = place_label(box, (label_width, rendered.get_height() + padding // 2), area)
         self._canvas.fill(style.label_colour, label)
         self._canvas.blit(rendered, rendered.get_rect(center=label.center))
-        return FaceLayout(face.track_id, face.state, box, label)
+        return FaceLayout(face, label)
 
     def _draw_idle_hint(self, frame_rect: pygame.Rect) -> None:
         """A quiet "Look at the camera" near the bottom of the picture when nobody is seen."""
@@ -548,7 +553,7 @@ class Display:
 
     def _snapshot_if_due(self) -> None:
         """Save the periodic snapshot: on the first frame, then every snapshot_interval seconds."""
-        path = self.config.snapshot_path
+        path = self.snapshot_path
         if not path:
             return
         now = self._clock()

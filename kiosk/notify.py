@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def _socket_address(value: str) -> str | bytes:
     """$NOTIFY_SOCKET as a socket address: a path, or "@name" for the abstract namespace."""
     if value.startswith("@"):
-        return b"\0" + value[1:].encode()
+        return b"\0" + os.fsencode(value[1:])
     return value
 
 
@@ -50,7 +50,8 @@ class Notifier:
         try:
             if self._socket is None:
                 self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._socket.sendto("\n".join(lines).encode(), self._address)
+            # "replace": a status naming an undecodable file from a USB stick must not raise.
+            self._socket.sendto("\n".join(lines).encode("utf-8", "replace"), self._address)
             return True
         except OSError as exc:
             if not self._error_logged:

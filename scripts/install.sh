@@ -224,7 +224,10 @@ start_service() {
 check_install() {
     step "checks"
     system "$VENV/bin/python" -c "import picamera2, numpy, dlib, face_recognition_models"
-    system env KIOSK_DATA_DIR=/var/lib/kiosk "$VENV/bin/kiosk" --config /etc/kiosk/config.yaml doctor
+    # As the service user: it sees the devices and files the service sees, and anything it
+    # creates in /var/lib/kiosk is not owned by root.
+    system runuser -u kiosk -- env KIOSK_DATA_DIR=/var/lib/kiosk \
+        "$VENV/bin/kiosk" --config /etc/kiosk/config.yaml doctor
 }
 
 uninstall() {

@@ -16,7 +16,7 @@ from kiosk.config import DisplayConfig
 from kiosk.display import (
     BACKGROUND, ELLIPSIS, GREETING_COLOUR, KNOWN_COLOUR, KNOWN_TEXT, MESSAGE_COLOUR, NOTICE_TEXT,
     PENDING_LABEL, STATUS_COLOUR, TEXT_CACHE_SIZE, UNKNOWN_COLOUR, UNKNOWN_TEXT, Display, FaceLabel,
-    Scene, Status, choose_mode, displayable, fit_rect, fit_text, place_label)
+    Scene, Status, choose_mode, displayable, fit_rect, fit_text, map_box, place_label)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OBAMA_BOX = (204, 932, 590, 546)  # the face in probes/obama1.jpg, (top, right, bottom, left)
@@ -58,6 +58,12 @@ def region(pixels: np.ndarray, rect: pygame.Rect) -> np.ndarray:
 def count(pixels: np.ndarray, colour: tuple[int, int, int]) -> int:
     """Pixels exactly of the colour."""
     return int(np.all(pixels == np.array(colour, np.uint8), axis=-1).sum())
+
+
+def drawn_box(display: Display, face: FaceLabel, frame: np.ndarray) -> pygame.Rect:
+    """The canvas rectangle of a face's box in the last drawn frame."""
+    frame_rect = display.last_frame_rect
+    return map_box(face.box, (frame.shape[1], frame.shape[0]), frame_rect).clip(frame_rect)
 
 
 def draw_one(config: DisplayConfig, scene: Scene, tmp_path: Path) -> tuple[Display, np.ndarray]:
@@ -124,11 +130,12 @@ def test_known_face_has_green_label_with_the_name(photo, tmp_path):
     scene = Scene(frame, (FaceLabel(box, "known", "obama", 1),), STATUS)
     display, pixels = draw_one(DisplayConfig(), scene, tmp_path)
     (layout,) = display.last_layout
-    assert layout.state == "known" and layout.label.top >= layout.box.bottom - 1  # below the face
+    box_rect = drawn_box(display, layout.face, frame)
+    assert layout.face.name == "obama" and layout.label.top >= box_rect.bottom - 1  # below the face
     label = region(pixels, layout.label)
     assert count(label, KNOWN_COLOUR) > 0.5 * label.shape[0] * label.shape[1]
     assert count(label, KNOWN_TEXT) > 40  # the name's letters
-    assert count(region(pixels, layout.box), KNOWN_COLOUR) > 3 * 2 * (layout.box.width + layout.box.height) * 0.8
+    assert count(region(pixels, box_rect), KNOWN_COLOUR) > 3 * 2 * (box_rect.width + box_rect.height) * 0.8
 
     other = Scene(frame, (FaceLabel(box, "known", "biden", 1),), STATUS)
     display.draw(other)
@@ -148,11 +155,11 @@ def test_unknown_face_has_red_label(photo, tmp_path):
 def test_pending_face_is_neither_green_nor_red(photo, tmp_path):
     frame, box = photo
     display, pixels = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "pending"),), STATUS), tmp_path)
-    layout = display.last_layout[0]
-    label = region(pixels, layout.label)
+    face, label_rect = display.last_layout[0]
+    label = region(pixels, label_rect)
     assert count(label, PENDING_LABEL) > 0.3 * label.shape[0] * label.shape[1]
     assert count(label, KNOWN_COLOUR) == 0 and count(label, UNKNOWN_COLOUR) == 0
-    assert count(region(pixels, layout.box), KNOWN_COLOUR) == 0
+    assert count(region(pixels, drawn_box(display, face, frame)), KNOWN_COLOUR) == 0
 
 
 def test_three_faces_get_three_labels(photo, tmp_path):
@@ -160,7 +167,7 @@ def test_three_faces_get_three_labels(photo, tmp_path):
     faces = (FaceLabel(box, "known", "obama", 1), FaceLabel((50, 300, 250, 100), "unknown", "", 2),
              FaceLabel((50, 1400, 250, 1200), "pending", "", 3))
     display, pixels = draw_one(DisplayConfig(), Scene(frame, faces, STATUS), tmp_path)
-    assert [layout.track_id for layout in display.last_layout] == [1, 2, 3]
+    assert [face.track_id for face, _ in display.last_layout] == [1, 2, 3]
     assert count(region(pixels, display.last_layout[1].label), UNKNOWN_COLOUR) > 0
 
 
@@ -170,16 +177,16 @@ def test_three_faces_get_three_labels(photo, tmp_path):
 def test_any_name_is_drawn_without_crashing(photo, tmp_path, name):
     frame, box = photo
     display, pixels = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "known", name, 1),), STATUS), tmp_path)
-    label_rect = display.last_layout[0].label
-    assert display.canvas_size[0] >= label_rect.width
-    assert count(region(pixels, label_rect), KNOWN_COLOUR) > 0
+    label = region(pixels, display.last_layout[0].label)
+    edges = np.concatenate([label[:, :3], label[:, -3:]], axis=1)
+    assert count(edges, KNOWN_COLOUR) == edges.shape[0] * edges.shape[1]  # text never runs off the bar
 
 
 def test_face_box_outside_the_frame_is_skipped(photo, tmp_path):
     frame, _ = photo
     display, _ = draw_one(DisplayConfig(), Scene(frame, (FaceLabel((-500, -100, -300, -400), "known", "x"),),
                                                  STATUS), tmp_path)
-    assert display.last_layout == []
+    assert display.last_layout == [] and display.last_frame_rect is not None
 
 
 # --- banners, status and the no-camera screen -------------------------------------------------------
@@ -207,7 +214,8 @@ def test_message_banner_and_status_strip(tmp_path):
 def test_camera_unavailable_shows_a_centred_notice(photo, tmp_path):
     frame, _ = photo
     unavailable = Scene(None, (), Status("unavailable", 6, 30.0, 0.0))
-    _, dark = draw_one(DisplayConfig(), unavailable, tmp_path)
+    display, dark = draw_one(DisplayConfig(), unavailable, tmp_path)
+    assert display.last_frame_rect is None
     _, live = draw_one(DisplayConfig(), Scene(frame, (), STATUS), tmp_path)
     height, width = dark.shape[:2]
     centre = pygame.Rect(width // 4, height // 3, width // 2, height // 3)
@@ -219,11 +227,14 @@ def test_camera_unavailable_shows_a_centred_notice(photo, tmp_path):
 
 
 def test_idle_hint_only_without_faces(photo, tmp_path):
-    frame, box = photo
+    frame, _ = photo
+    corner_face = (FaceLabel((0, 200, 150, 0), "pending"),)  # top left, far from the hint
     _, idle = draw_one(DisplayConfig(), Scene(frame, (), STATUS), tmp_path)
-    _, busy = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "pending"),), STATUS), tmp_path)
-    frame_bottom = slice(200, 280)
-    assert not np.array_equal(idle[frame_bottom, 120:360], busy[frame_bottom, 120:360])
+    _, busy = draw_one(DisplayConfig(), Scene(frame, corner_face, STATUS), tmp_path)
+    _, greeted = draw_one(DisplayConfig(), Scene(frame, (), STATUS, greeting="Welcome, Ada"), tmp_path)
+    near_bottom = (slice(220, 285), slice(120, 360))
+    assert np.array_equal(busy[near_bottom], greeted[near_bottom])
+    assert not np.array_equal(idle[near_bottom], busy[near_bottom])
 
 
 # --- rotation, mirroring and snapshots ---------------------------------------------------------------
@@ -278,6 +289,18 @@ def test_periodic_snapshot_follows_the_interval(photo, tmp_path):
         now[0] = 105.0
         display.draw(Scene(frame, (), STATUS))
         assert target.is_file()
+
+
+def test_snapshot_path_argument_overrides_the_config(photo, tmp_path):
+    frame, _ = photo
+    configured, given = tmp_path / "configured.png", tmp_path / "given.png"
+    config = DisplayConfig(snapshot_path=str(configured))
+    with Display(config, "headless", str(given)) as display:
+        display.draw(Scene(frame, (), STATUS))
+    assert given.is_file() and not configured.exists()
+    with Display(config, "headless", "") as display:
+        display.draw(Scene(frame, (), STATUS))
+    assert not configured.exists()
 
 
 def test_periodic_snapshot_failure_does_not_stop_drawing(photo, tmp_path, caplog):

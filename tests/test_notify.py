@@ -55,6 +55,12 @@ def test_status_stays_on_one_line(listener):
     assert received(listener) == ["STATUS=camera lost retrying"]
 
 
+def test_undecodable_status_text_is_sent_not_raised(listener):
+    # A file name from a FAT stick with invalid UTF-8 reaches Python as a lone surrogate.
+    assert Notifier().status("importing bad\udcff.jpg")
+    assert received(listener) == ["STATUS=importing bad?.jpg"]
+
+
 def test_abstract_socket(monkeypatch):
     name = f"kiosk-test-{uuid.uuid4().hex}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -1,0 +1,236 @@
+"""`kiosk run` end to end: real models, real clip, a fake camera, a headless screen, signals."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, require_data, run_kiosk
+from kiosk.config import CameraConfig, Config, DisplayConfig
+from kiosk.daemon import Daemon, RunOptions
+from kiosk.display import KNOWN_COLOUR
+from kiosk.store import Store
+
+FAKES = str(Path(__file__).parent / "fakes")
+
+
+@pytest.fixture
+def restore_signals():
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch):
+    monkeypatch.syspath_prepend(FAKES)
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    import picamera2
+    picamera2.reset()
+    yield picamera2
+    picamera2.reset()
+    sys.modules.pop("picamera2", None)
+
+
+def _config(data_dir: Path, **camera) -> Config:
+    return dataclasses.replace(Config(), data_dir=str(data_dir),
+                               camera=CameraConfig(**{"retry_max_delay": 1.0, **camera}),
+                               display=DisplayConfig(mode="headless"))
+
+
+class SceneRecorder:
+    """Wraps Display.draw to keep what each drawn scene showed, with its time."""
+
+    def __init__(self, daemon: Daemon):
+        self.scenes: list[tuple[float, object]] = []
+        draw = daemon.display.draw
+
+        def recording_draw(scene):
+            self.scenes.append((time.monotonic(), scene))
+            draw(scene)
+        daemon.display.draw = recording_draw
+
+    def names_after(self, start: float) -> set[str]:
+        return {f.name for t, s in self.scenes if t >= start for f in s.faces if f.state == "known"}
+
+
+def _later(delay: float, action) -> threading.Thread:
+    def run():
+        time.sleep(delay)
+        action()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_clip_names_lin_manuel_miranda_and_nobody_absent(enrolled_copy, tmp_path):
+    clip = require_data("video", "short_hamilton_clip.mp4")
+    snapshot, stats_path = tmp_path / "screen.png", tmp_path / "stats.json"
+    result = run_kiosk("run", "--source", f"file:{clip}", "--display", "headless", "--snapshot", str(snapshot),
+                       "--stats-json", str(stats_path), data_dir=enrolled_copy,
+                       env={"RUNTIME_DIRECTORY": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    events = json.loads(run_kiosk("events", "--json", data_dir=enrolled_copy).stdout)
+    names = {event["name"] for event in events}
+    assert "lin_manuel_miranda" in names
+    assert names <= {"lin_manuel_miranda", "unknown"}, names
+    stats = json.loads(stats_path.read_text())
+    assert stats["frames_displayed"] == 275 and stats["frames_recognized"] > 0
+    assert snapshot.exists() and Image.open(snapshot).size == (480, 320)
+    assert "Traceback" not in result.stderr
+
+
+def test_snapshot_shows_the_name_next_to_the_face(enrolled_copy, tmp_path, restore_signals):
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    (slides / "obama.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
+    config = _config(enrolled_copy)
+    daemon = Daemon(config, RunOptions(source=f"dir:{slides}", max_frames=90, loop=True,
+                                       snapshot=str(tmp_path / "screen.png")))
+    daemon.run()
+    daemon.display.snapshot(tmp_path / "final.png")
+    known = [(label, rect) for label, rect in daemon.display.last_layout if label.state == "known"]
+    assert [label.name for label, _ in known] == ["obama"]
+    _, rect = known[0]
+    pixels = np.asarray(Image.open(tmp_path / "final.png").convert("RGB")).astype(int)
+    area = pixels[rect.top:rect.bottom, rect.left:rect.right]
+    green = np.all(np.abs(area - KNOWN_COLOUR) < 30, axis=2)
+    assert green.mean() > 0.4, "the label bar is drawn in the known colour"
+    assert (~green).sum() > 30, "text is drawn on the label bar"
+
+
+def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path, fake_picamera2, restore_signals,
+                                                        monkeypatch):
+    received = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(received))
+    listener.settimeout(0.2)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(received))
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    fake_picamera2.FRAME_IMAGE = np.asarray(Image.open(require_data("probes", "obama1.jpg")).convert("RGB"))
+    daemon = Daemon(_config(enrolled_copy, source="picamera"), RunOptions())
+    recorder = SceneRecorder(daemon)
+    messages: list[tuple[float, str]] = []
+    marks = {}
+
+    def collect():
+        while not daemon.stop_requested:
+            try:
+                messages.append((time.monotonic(), listener.recv(4096).decode()))
+            except (socket.timeout, OSError):
+                pass
+
+    def camera_dies():
+        marks["died"] = time.monotonic()
+        fake_picamera2.TIMEOUT_AFTER = 0
+
+    def camera_back():
+        fake_picamera2.reset()
+        fake_picamera2.FRAME_IMAGE = np.asarray(Image.open(require_data("probes", "obama1.jpg")).convert("RGB"))
+        marks["back"] = time.monotonic()
+
+    def during_outage():
+        daemon.display.snapshot(tmp_path / "unavailable.png")
+
+    threading.Thread(target=collect, daemon=True).start()
+    _later(4, camera_dies)
+    _later(10, during_outage)
+    _later(11, camera_back)
+    _later(17, lambda: setattr(daemon, "stop_requested", True))
+    daemon.run()
+    listener.close()
+
+    outage = [s for t, s in recorder.scenes if marks["died"] + 1 < t < marks["back"]]
+    assert outage and all(s.frame is None and s.status.camera_state == "unavailable" for s in outage)
+    assert any("unavailable" in s.status.message.lower() for s in outage)
+    assert "obama" in recorder.names_after(marks["back"]), "recognition resumes after the camera returns"
+    assert all(camera.closed for camera in fake_picamera2.INSTANCES[:-1]), "failed cameras are released"
+    assert fake_picamera2.INSTANCES[-1].closed, "the camera is released on stop"
+    texts = [m for _, m in messages]
+    assert "READY=1" in texts and any(m.startswith("STATUS=recognizing") for m in texts)
+    assert any(m.startswith("STATUS=camera unavailable") for m in texts)
+    pings = [t for t, m in messages if m == "WATCHDOG=1"]
+    assert any(t < marks["died"] for t in pings) and any(t > marks["back"] for t in pings)
+    silent_from = marks["died"] + 6  # frames stopped: no WATCHDOG once the stall limit has passed
+    assert not [t for t in pings if silent_from < t < marks["back"]]
+
+
+def test_person_enrolled_by_another_process_is_recognized_without_restart(tmp_path, people_dir, restore_signals):
+    data_dir = tmp_path / "data"
+    first = tmp_path / "first"
+    (first / "obama").mkdir(parents=True)
+    (first / "obama" / "a.jpg").write_bytes((people_dir / "obama" / "obama.jpg").read_bytes())
+    assert run_kiosk("enroll", str(first), data_dir=data_dir).returncode == 0
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    (slides / "biden.jpg").write_bytes(require_data("probes", "two_people.jpg").read_bytes())
+    daemon = Daemon(_config(data_dir), RunOptions(source=f"dir:{slides}", loop=True))
+    recorder = SceneRecorder(daemon)
+    marks = {}
+
+    def enroll_biden():
+        later = tmp_path / "later"
+        (later / "biden").mkdir(parents=True)
+        (later / "biden" / "b.jpg").write_bytes((people_dir / "biden" / "biden.jpg").read_bytes())
+        result = run_kiosk("enroll", str(later), data_dir=data_dir)
+        assert result.returncode == 0
+        marks["enrolled"] = time.monotonic()
+        _later(6, lambda: setattr(daemon, "stop_requested", True))
+
+    _later(3, enroll_biden)
+    daemon.run()
+    before = recorder.names_after(0) - recorder.names_after(marks["enrolled"])
+    assert "biden" not in before
+    assert {"obama", "biden"} <= recorder.names_after(marks["enrolled"])
+    with Store(data_dir) as store:
+        assert "biden" in {event.name for event in store.events()}
+
+
+def _start_daemon(data_dir: Path, tmp_path: Path) -> subprocess.Popen:
+    clip = require_data("video", "short_hamilton_clip.mp4")
+    env = dict(os.environ, KIOSK_CONFIG=str(REPO / "config.yaml"), RUNTIME_DIRECTORY=str(tmp_path))
+    return subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--data-dir", str(data_dir), "run",
+                             "--source", f"file:{clip}", "--loop", "--display", "headless"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.1)
+
+
+def test_sighup_reloads_and_sigterm_stops_cleanly(enrolled_copy, tmp_path):
+    process = _start_daemon(enrolled_copy, tmp_path)
+    try:
+        _wait_for(tmp_path / "status.json")
+        status = json.loads((tmp_path / "status.json").read_text())
+        assert status["pid"] == process.pid and status["people"] == 6
+        process.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        asked = time.monotonic()
+        _, stderr = process.communicate(timeout=10)
+        stopped_after = time.monotonic() - asked
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "gallery reloaded" in stderr and "stopping on SIGTERM" in stderr
+    assert stopped_after < 5, f"stopped {stopped_after:.1f} s after SIGTERM"
+    assert not (tmp_path / "status.json").exists()
