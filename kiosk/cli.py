@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
     events.set_defaults(handler=cmd_events)
+
+    from kiosk.admin import register_admin_commands
+    register_admin_commands(commands, people_commands)
     return parser
 
 
@@ -232,4 +235,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Under `python -m kiosk.cli`, let `import kiosk.cli` find this module, so there is one UsageError.
+    sys.modules.setdefault("kiosk.cli", sys.modules[__name__])
     sys.exit(main())

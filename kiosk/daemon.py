@@ -55,6 +55,11 @@ class RunStats:
     confirmed_shown_at: dict[int, float] = field(default_factory=dict)
 
 
+def shown_name(name: str) -> str:
+    """Folder names often use underscores for spaces; the screen shows spaces."""
+    return name.replace("_", " ")
+
+
 class FpsMeter:
     """Frames per second over the last two seconds."""
 
@@ -154,24 +159,24 @@ class Daemon:
         return 0
 
     def draw(self, frame, now: float) -> None:
-        faces = []
-        if frame is not None:
-            for view in self.recognizer.labels(frame.timestamp):
-                if view.name is None:
-                    faces.append(FaceLabel(view.box, "pending", "", view.track_id))
-                elif view.name == UNKNOWN:
-                    faces.append(FaceLabel(view.box, "unknown", "", view.track_id))
-                else:
-                    faces.append(FaceLabel(view.box, "known", view.name, view.track_id))
+        views = self.recognizer.labels(frame.timestamp) if frame is not None else []
+        faces = tuple(self.face_label(view) for view in views)
         status = Status(self.source.state, self.gallery.people, self.display_fps.rate(now),
                         self.recognizer.recognition_fps(now), self.banner or self.camera_message())
         greeting = self.greeting if now < self.greeting_until else ""
-        self.display.draw(Scene(frame.image if frame is not None else None, tuple(faces), status, greeting))
+        self.display.draw(Scene(frame.image if frame is not None else None, faces, status, greeting))
         if frame is not None and self.options.stats_json:
             self.stats.shown_at.setdefault(frame.index, now - self.stats.started)
-            self.stats.frame_names.append({
-                "index": frame.index, "t": round(now - self.stats.started, 4),
-                "names": sorted(f.name if f.state == "known" else UNKNOWN for f in faces if f.state != "pending")})
+            self.stats.frame_names.append({"index": frame.index, "t": round(now - self.stats.started, 4),
+                                           "names": sorted(v.name for v in views if v.name is not None)})
+
+    @staticmethod
+    def face_label(view) -> FaceLabel:
+        if view.name is None:
+            return FaceLabel(view.box, "pending", "", view.track_id)
+        if view.name == UNKNOWN:
+            return FaceLabel(view.box, "unknown", "", view.track_id)
+        return FaceLabel(view.box, "known", shown_name(view.name), view.track_id)
 
     def camera_message(self) -> str:
         if self.source.state == "unavailable":
@@ -195,7 +200,7 @@ class Daemon:
                  confirmation.distance if confirmation.distance is not None else float("nan"),
                  confirmation.track_id)
         if confirmation.name != UNKNOWN and self.config.display.greeting:
-            self.greeting = self.config.display.greeting.replace("{name}", confirmation.name)
+            self.greeting = self.config.display.greeting.replace("{name}", shown_name(confirmation.name))
             self.greeting_until = now + self.config.display.greeting_seconds
         elif confirmation.name == UNKNOWN and self.config.recognition.capture_unknown and confirmation.crop is not None:
             self.capture_unknown(confirmation)
@@ -272,6 +277,11 @@ class Daemon:
         self.store.close()
         log.info("stopped")
 
+    def measured_display_fps(self) -> float:
+        """Frames shown per second between the first and the last frame (start-up excluded)."""
+        times = sorted(self.stats.shown_at.values())
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
     def write_stats(self) -> None:
         wall = time.monotonic() - self.stats.started
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -287,7 +297,7 @@ class Daemon:
             "wall_seconds": round(wall, 3),
             "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "display_fps": round(self.stats.frames_displayed / wall, 2) if wall else 0.0,
+            "display_fps": round(self.measured_display_fps(), 2),
             "recognized_fps": round(self.recognizer.frames_recognized / wall, 2) if wall else 0.0,
             "frames": self.stats.frame_names,
             "tracks": tracks,

@@ -7,15 +7,10 @@ keeps encodings as good as on the original frame. All models ship with face_reco
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import cv2
-
-with warnings.catch_warnings():
-    # face_recognition_models finds its files through pkg_resources, which warns on import.
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    import face_recognition
+import face_recognition
 import numpy as np
 from PIL import ImageFile
 

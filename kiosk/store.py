@@ -74,6 +74,16 @@ MIGRATIONS = [
     CREATE TRIGGER samples_delete AFTER DELETE ON samples BEGIN
         UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
     """,
+    """
+    CREATE TABLE unknown_faces (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+        crop_file TEXT NOT NULL UNIQUE,
+        track_id INTEGER
+    );
+    CREATE INDEX unknown_faces_at ON unknown_faces(at);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -104,6 +114,26 @@ class Event:
     at: float
     name: str
     distance: float | None
+    track_id: int | None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One stored sample of a person, without its embedding (for listings and retraining)."""
+    id: int
+    source: str
+    photo_sha256: str
+    settings: SampleSettings
+    created_at: float
+
+
+@dataclass(frozen=True)
+class UnknownFace:
+    """A face the daemon saw but could not name; its crop is unknowns/<crop_file>."""
+    id: int
+    at: float
+    embedding: np.ndarray
+    crop_file: str
     track_id: int | None
 
 
@@ -209,17 +239,37 @@ class Store:
         """Add one sample (creating the person if new) in one transaction; keep the photo if given."""
         if photo is not None:
             self.keep_photo(photo_sha256, photo)
-        blob = np.asarray(embedding, dtype=EMBEDDING_DTYPE).reshape(128).tobytes()
-        now = time.time()
         with self.transaction() as db:
-            db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-                       (person, now))
-            person_id = db.execute("SELECT id FROM people WHERE name = ?", (person,)).fetchone()[0]
-            db.execute(
-                "INSERT INTO samples (person_id, embedding, encoder, detector, landmarks, jitters, "
-                "photo_sha256, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (person_id, blob, settings.encoder, settings.detector, settings.landmarks,
-                 settings.jitters, photo_sha256, source, now))
+            self._insert_sample(db, person, embedding, settings, photo_sha256, source)
+
+    def add_samples(self, samples: list[tuple[str, np.ndarray, SampleSettings, str, str]]) -> int:
+        """Add many (person, embedding, settings, photo_sha256, source) in one transaction.
+
+        Samples whose photo_sha256 is already stored are skipped; returns how many were added.
+        """
+        added = 0
+        with self.transaction() as db:
+            for person, embedding, settings, digest, source in samples:
+                if db.execute("SELECT 1 FROM samples WHERE photo_sha256 = ?", (digest,)).fetchone():
+                    continue
+                self._insert_sample(db, person, embedding, settings, digest, source)
+                added += 1
+        return added
+
+    @staticmethod
+    def _insert_sample(db: sqlite3.Connection, person: str, embedding: np.ndarray,
+                       settings: SampleSettings, photo_sha256: str, source: str) -> None:
+        """Insert one sample inside the caller's transaction, creating the person if new."""
+        blob = embedding_blob(embedding)
+        now = time.time()
+        db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                   (person, now))
+        person_id = db.execute("SELECT id FROM people WHERE name = ?", (person,)).fetchone()[0]
+        db.execute(
+            "INSERT INTO samples (person_id, embedding, encoder, detector, landmarks, jitters, "
+            "photo_sha256, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (person_id, blob, settings.encoder, settings.detector, settings.landmarks,
+             settings.jitters, photo_sha256, source, now))
 
     def photo_path(self, sha256: str) -> Path:
         return self.data_dir / PHOTOS_DIR / sha256
@@ -272,6 +322,83 @@ class Store:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(digests)
 
+    def samples_of(self, name: str) -> list[Sample] | None:
+        """The person's samples, oldest first; None if nobody has that name."""
+        row = self.db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        rows = self.db.execute(
+            "SELECT id, source, photo_sha256, encoder, detector, landmarks, jitters, created_at "
+            "FROM samples WHERE person_id = ? ORDER BY created_at, id", row).fetchall()
+        return [Sample(r[0], r[1], r[2], SampleSettings(*r[3:7]), r[7]) for r in rows]
+
+    def rename_person(self, old: str, new: str) -> None:
+        """Rename a person and their events in one transaction; KeyError/ValueError say why not."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM people WHERE name = ?", (old,)).fetchone()
+            if row is None:
+                raise KeyError(old)
+            if db.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone():
+                raise ValueError(f"{new} is already enrolled")
+            db.execute("UPDATE people SET name = ? WHERE id = ?", (new, row[0]))
+            db.execute("UPDATE events SET name = ? WHERE person_id = ? OR name = ?", (new, row[0], old))
+
+    def replace_embeddings(self, name: str, embeddings: dict[int, np.ndarray], settings: SampleSettings) -> int:
+        """Give samples (by id) of one person new embeddings and settings, all in one transaction.
+
+        The old embeddings are overwritten in place (secure_delete), so a reader sees either all
+        of the person's old samples or all of the new ones. Returns how many were replaced.
+        """
+        self.db.execute("PRAGMA secure_delete = ON")
+        replaced = 0
+        with self.transaction() as db:
+            for sample_id, embedding in embeddings.items():
+                replaced += db.execute(
+                    "UPDATE samples SET embedding = ?, encoder = ?, detector = ?, landmarks = ?, jitters = ? "
+                    "WHERE id = ? AND person_id = (SELECT id FROM people WHERE name = ?)",
+                    (embedding_blob(embedding), settings.encoder, settings.detector, settings.landmarks,
+                     settings.jitters, sample_id, name)).rowcount
+        return replaced
+
+    def photo_digests(self) -> set[str]:
+        """The photo_sha256 of every sample (to tell kept photos in use from leftovers)."""
+        return {digest for (digest,) in self.db.execute("SELECT photo_sha256 FROM samples")}
+
+    # --- faces seen but not recognised -------------------------------------------------------
+
+    def add_unknown(self, at: float, embedding: np.ndarray, crop_file: str, track_id: int | None) -> int:
+        with self.transaction() as db:
+            return db.execute("INSERT INTO unknown_faces (at, embedding, crop_file, track_id) VALUES (?, ?, ?, ?)",
+                              (at, embedding_blob(embedding), crop_file, track_id)).lastrowid
+
+    def unknowns(self) -> list[UnknownFace]:
+        """Every kept unknown face, oldest first."""
+        rows = self.db.execute("SELECT id, at, embedding, crop_file, track_id FROM unknown_faces "
+                               "ORDER BY at, id").fetchall()
+        return [UnknownFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3], r[4]) for r in rows]
+
+    def delete_unknowns(self, ids: list[int]) -> list[str]:
+        """Delete unknown faces by id, overwriting their rows on disk; returns their crop files."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        crops = []
+        with self.transaction() as db:
+            for unknown_id in ids:
+                row = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING crop_file", (unknown_id,)).fetchone()
+                if row:
+                    crops.append(row[0])
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return crops
+
+    def label_unknown(self, unknown_id: int, person: str, settings: SampleSettings,
+                      photo_sha256: str, source: str) -> bool:
+        """Turn an unknown face into a sample of PERSON in one transaction; False if no such id."""
+        with self.transaction() as db:
+            row = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING embedding", (unknown_id,)).fetchone()
+            if row is None:
+                return False
+            self._insert_sample(db, person, np.frombuffer(row[0], EMBEDDING_DTYPE), settings, photo_sha256, source)
+        return True
+
     # --- recognition events --------------------------------------------------------------
 
     def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None) -> int:
@@ -301,6 +428,11 @@ class Store:
         rows = self.db.execute(f"SELECT id, at, name, distance, track_id FROM events {where} {order}",
                                params).fetchall()
         return [Event(*row) for row in rows]
+
+
+def embedding_blob(embedding: np.ndarray) -> bytes:
+    """The stored form of an embedding: 128 little-endian float32 values."""
+    return np.asarray(embedding, dtype=EMBEDDING_DTYPE).reshape(128).tobytes()
 
 
 def _split_sql(script: str) -> list[str]:
