@@ -216,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from kiosk.admin import register_admin_commands
     register_admin_commands(commands, people_commands)
+    from kiosk.bench import register_measure_commands
+    register_measure_commands(commands)
     return parser
 
 

@@ -93,7 +93,7 @@ class Daemon:
         self.display = Display(config.display, options.display, options.snapshot)
         self.notifier = Notifier()
         interval = watchdog_interval()
-        self.watchdog = WatchdogGate(self.notifier, interval, stall_after=max(3 * interval, 5.0)) if interval else None
+        self.watchdog = WatchdogGate(self.notifier, interval, stall_after=max(2 * interval, 2.0)) if interval else None
         self.status_path = status_file_path(config)
         self.progress_path = import_progress_path(config)
         self.display_fps = FpsMeter()
@@ -136,8 +136,6 @@ class Daemon:
                     last_frame = frame
                     self.recognizer.submit(frame)
                     self.display_fps.tick(now)
-                    if self.watchdog:
-                        self.watchdog.frame_processed(now)
                 elif self.source.finished:
                     log.info("source finished after %d frames", self.stats.frames_displayed)
                     break
@@ -153,16 +151,26 @@ class Daemon:
                     if self.options.max_frames and self.stats.frames_displayed >= self.options.max_frames:
                         break
                 if self.watchdog:
+                    if self.pipeline_healthy(frame is not None, now):
+                        self.watchdog.frame_processed(now)
                     self.watchdog.tick(now)
         finally:
             self.shutdown()
         return 0
 
+    def pipeline_healthy(self, got_frame: bool, now: float) -> bool:
+        """What keeps systemd's watchdog fed: this loop turning, and either frames reaching the
+        screen or the camera being retried while the screen says so (a missing camera is not a
+        reason to restart), with no recognition worker hung on one frame."""
+        if self.recognizer.stuck(now, self.watchdog.stall_after):
+            return False
+        return got_frame or self.source.state == "unavailable"
+
     def draw(self, frame, now: float) -> None:
         views = self.recognizer.labels(frame.timestamp) if frame is not None else []
         faces = tuple(self.face_label(view) for view in views)
         status = Status(self.source.state, self.gallery.people, self.display_fps.rate(now),
-                        self.recognizer.recognition_fps(now), self.banner or self.camera_message())
+                        self.recognizer.recognition_fps(now), self.banner)
         greeting = self.greeting if now < self.greeting_until else ""
         self.display.draw(Scene(frame.image if frame is not None else None, faces, status, greeting))
         if frame is not None and self.options.stats_json:
@@ -177,11 +185,6 @@ class Daemon:
         if view.name == UNKNOWN:
             return FaceLabel(view.box, "unknown", "", view.track_id)
         return FaceLabel(view.box, "known", shown_name(view.name), view.track_id)
-
-    def camera_message(self) -> str:
-        if self.source.state == "unavailable":
-            return "Camera unavailable, retrying"
-        return ""
 
     def handle_confirmations(self, now: float) -> None:
         for confirmation in self.recognizer.take_confirmations():

@@ -542,7 +542,8 @@ class Display:
             if self.mode in ("window", "fullscreen"):
                 pygame.display.flip()
                 for event in pygame.event.get():
-                    if event.type == pygame.QUIT:
+                    if event.type == pygame.QUIT or (
+                            event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q)):
                         self.quit_requested = True
             elif self._framebuffer is not None:
                 self._framebuffer.write(self._screen)

@@ -60,6 +60,7 @@ class Recognizer:
         self.frames_recognized = 0
         self.faces_encoded = 0
         self._recent_done: list[float] = []
+        self._busy_since: dict[str, float] = {}  # worker thread name -> when it took its frame
         # Per track first-seen and confirmed frame, for run statistics only (grows with every face).
         self.track_log: dict[int, dict] | None = {} if record_tracks else None
         self._threads = [threading.Thread(target=self._work, name=f"recognizer-{i}", daemon=True)
@@ -106,6 +107,11 @@ class Recognizer:
             self._recent_done = [t for t in self._recent_done if now - t <= 2.0]
             return len(self._recent_done) / 2.0
 
+    def stuck(self, now: float, limit: float) -> bool:
+        """True when a worker has been on one frame for longer than limit seconds (a hang)."""
+        with self._lock:
+            return any(now - since > limit for since in self._busy_since.values())
+
     def _work(self) -> None:
         while True:
             with self._lock:
@@ -114,10 +120,14 @@ class Recognizer:
                 if self._stopping:
                     return
                 frame, self._newest = self._newest, None
+                self._busy_since[threading.current_thread().name] = time.monotonic()
             try:
                 self._recognize(frame)
             except Exception:  # a bad frame must not stop recognition for good
                 log.exception("recognition failed on frame %d", frame.index)
+            finally:
+                with self._lock:
+                    self._busy_since.pop(threading.current_thread().name, None)
 
     def _recognize(self, frame: Frame) -> None:
         boxes = self.engine.detect(frame.image)

@@ -383,20 +383,24 @@ class Store:
         crops = []
         with self.transaction() as db:
             for unknown_id in ids:
-                row = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING crop_file", (unknown_id,)).fetchone()
-                if row:
-                    crops.append(row[0])
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING crop_file",
+                                  (unknown_id,)).fetchall()
+                crops.extend(crop for (crop,) in rows)
         return crops
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the main file and truncate it (no deleted data left in it)."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def label_unknown(self, unknown_id: int, person: str, settings: SampleSettings,
                       photo_sha256: str, source: str) -> bool:
         """Turn an unknown face into a sample of PERSON in one transaction; False if no such id."""
         with self.transaction() as db:
-            row = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING embedding", (unknown_id,)).fetchone()
-            if row is None:
+            rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING embedding", (unknown_id,)).fetchall()
+            if not rows:
                 return False
-            self._insert_sample(db, person, np.frombuffer(row[0], EMBEDDING_DTYPE), settings, photo_sha256, source)
+            self._insert_sample(db, person, np.frombuffer(rows[0][0], EMBEDDING_DTYPE), settings,
+                                photo_sha256, source)
         return True
 
     # --- recognition events --------------------------------------------------------------

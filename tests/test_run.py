@@ -98,11 +98,20 @@ def test_snapshot_shows_the_name_next_to_the_face(enrolled_copy, tmp_path, resto
     slides.mkdir()
     (slides / "obama.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
     config = _config(enrolled_copy)
-    daemon = Daemon(config, RunOptions(source=f"dir:{slides}", max_frames=90, loop=True,
-                                       snapshot=str(tmp_path / "screen.png")))
+    daemon = Daemon(config, RunOptions(source=f"dir:{slides}", max_frames=300, loop=True))
+    draw = daemon.display.draw
+    layouts = []
+
+    def draw_and_capture_once_named(scene):
+        draw(scene)
+        if any(face.state == "known" for face in scene.faces) and not layouts:
+            daemon.display.snapshot(tmp_path / "final.png")  # what the screen shows right now
+            layouts.append(list(daemon.display.last_layout))
+            daemon.stop_requested = True
+    daemon.display.draw = draw_and_capture_once_named
     daemon.run()
-    daemon.display.snapshot(tmp_path / "final.png")
-    known = [(label, rect) for label, rect in daemon.display.last_layout if label.state == "known"]
+    assert layouts, "a name was shown"
+    known = [(label, rect) for label, rect in layouts[0] if label.state == "known"]
     assert [label.name for label, _ in known] == ["obama"]
     _, rect = known[0]
     pixels = np.asarray(Image.open(tmp_path / "final.png").convert("RGB")).astype(int)
@@ -157,17 +166,65 @@ def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path,
 
     outage = [s for t, s in recorder.scenes if marks["died"] + 1 < t < marks["back"]]
     assert outage and all(s.frame is None and s.status.camera_state == "unavailable" for s in outage)
-    assert any("unavailable" in s.status.message.lower() for s in outage)
+    shown = np.asarray(Image.open(tmp_path / "unavailable.png").convert("RGB")).astype(int)
+    assert (np.abs(shown - shown[0, 0]).sum(axis=2) > 60).mean() < 0.2, "a dark screen with a message"
     assert "obama" in recorder.names_after(marks["back"]), "recognition resumes after the camera returns"
-    assert all(camera.closed for camera in fake_picamera2.INSTANCES[:-1]), "failed cameras are released"
-    assert fake_picamera2.INSTANCES[-1].closed, "the camera is released on stop"
+    assert len(fake_picamera2.instances) >= 2, "the camera was reopened"
+    assert not any(camera.is_open for camera in fake_picamera2.instances), "every camera is released"
     texts = [m for _, m in messages]
     assert "READY=1" in texts and any(m.startswith("STATUS=recognizing") for m in texts)
     assert any(m.startswith("STATUS=camera unavailable") for m in texts)
     pings = [t for t, m in messages if m == "WATCHDOG=1"]
     assert any(t < marks["died"] for t in pings) and any(t > marks["back"] for t in pings)
-    silent_from = marks["died"] + 6  # frames stopped: no WATCHDOG once the stall limit has passed
-    assert not [t for t in pings if silent_from < t < marks["back"]]
+    # A missing camera is no reason for systemd to restart the kiosk: the loop still draws
+    # "camera unavailable" and retries, so the watchdog is still fed during the outage.
+    assert any(marks["died"] + 3 < t < marks["back"] for t in pings)
+
+
+def test_watchdog_stops_when_recognition_hangs(enrolled_copy, tmp_path, restore_signals, monkeypatch):
+    received = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(received))
+    listener.settimeout(0.2)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(received))
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # ping every 0.5 s, stalled after 2 s
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    (slides / "obama.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
+    daemon = Daemon(_config(enrolled_copy), RunOptions(source=f"dir:{slides}", loop=True))
+    release = threading.Event()
+    marks = {}
+    detect = daemon.recognizer.engine.detect
+
+    def detect_then_hang(image):
+        if "hang" in marks:
+            release.wait()  # a worker stuck inside dlib, as a hung pipeline would be
+        return detect(image)
+
+    daemon.recognizer.engine.detect = detect_then_hang
+    messages: list[tuple[float, str]] = []
+
+    def collect():
+        while not daemon.stop_requested:
+            try:
+                messages.append((time.monotonic(), listener.recv(4096).decode()))
+            except (socket.timeout, OSError):
+                pass
+
+    def stop():
+        marks["stop"] = time.monotonic()
+        daemon.stop_requested = True
+        release.set()
+
+    threading.Thread(target=collect, daemon=True).start()
+    _later(3, lambda: marks.setdefault("hang", time.monotonic()))
+    _later(10, stop)
+    daemon.run()
+    listener.close()
+    pings = [t for t, m in messages if m == "WATCHDOG=1"]
+    assert any(t < marks["hang"] for t in pings), "fed while frames flow"
+    assert not [t for t in pings if marks["hang"] + 5 < t < marks["stop"]], "no WATCHDOG=1 once recognition hung"
 
 
 def test_person_enrolled_by_another_process_is_recognized_without_restart(tmp_path, people_dir, restore_signals):

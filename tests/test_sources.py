@@ -237,12 +237,13 @@ def test_fake_serves_the_real_memory_layout(fake_picamera2):
                                                      lores={"size": (32, 24), "format": "YUV420"}))
     picam.start()
     main = picam.capture_array("main", wait=1)
+    fake_picamera2.FRAME_IMAGE = np.full((10, 10, 3), (200, 30, 10), np.uint8)
     lores = picam.capture_array("lores", wait=1)
     picam.close()
-    expected = fake_picamera2.gradient(64, 48)
-    assert np.array_equal(main, expected[..., ::-1])  # [B, G, R] per pixel
-    assert lores.shape == (24 * 3 // 2, 32)
-    assert np.abs(cv2.cvtColor(lores, cv2.COLOR_YUV2RGB_I420).astype(int) - fake_picamera2.gradient(32, 24)).max() < 8
+    assert np.array_equal(main, fake_picamera2.gradient(64, 48)[..., ::-1])  # [B, G, R] per pixel
+    assert lores.shape == (24 * 3 // 2, 32)  # I420: Y plane, then quarter-size U and V planes
+    rgb = cv2.cvtColor(lores, cv2.COLOR_YUV2RGB_I420)
+    assert np.abs(rgb.astype(int) - (200, 30, 10)).max() <= 4
 
 
 def test_picamera_timeout_recovers_in_the_same_source(fake_picamera2, caplog):

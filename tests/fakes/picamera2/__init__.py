@@ -7,8 +7,9 @@ It implements the Picamera2 calls the kiosk makes, with the real behaviour that 
 - configure() is refused while started; capture_array(wait=seconds) raises TimeoutError when no
   frame comes, and a camera that timed out stays stuck until it is closed and opened again.
 
-Module-level knobs make it fail on demand; bring_back() clears them, reset() also forgets the
-cameras made so far (kept in `instances`, so tests can check each was closed).
+Module-level knobs make it fail on demand; bring_back() clears the failures, reset() every knob.
+Each camera made is kept in `instances`, so tests can check that it was closed; a fresh import of
+the module starts with an empty list.
 """
 
 from __future__ import annotations
@@ -33,11 +34,10 @@ def bring_back() -> None:
 
 
 def reset() -> None:
-    """Clear every knob and forget the cameras made so far."""
+    """Clear every knob, the served image too; the cameras made so far stay in `instances`."""
     global FRAME_IMAGE
     bring_back()
     FRAME_IMAGE = None
-    instances.clear()
 
 
 def gradient(width: int, height: int) -> np.ndarray:

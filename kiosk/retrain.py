@@ -1,0 +1,118 @@
+"""`kiosk retrain`: re-encode the kept photos with new settings, one transaction per person.
+
+Photos are encoded on all cores (the same PhotoEncoder as enrollment). A person's samples are
+replaced only once all of their photos are encoded, in one transaction, so a retrain killed
+half-way leaves every person with either all old or all new samples. Samples whose photo was not
+kept (enrollment.keep_photos off) or no longer yields one face are reported and left unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from collections.abc import Iterator
+
+import numpy as np
+
+from kiosk.cli import UsageError
+from kiosk.config import Config, ConfigError, EnrollmentConfig, check_setting
+from kiosk.enroll import PhotoEncoder, _progress_bar, sample_settings, worker_count
+from kiosk.store import Sample, Store, sha256_hex
+
+
+@dataclass
+class RetrainReport:
+    people: int = 0  # people whose samples were replaced
+    replaced: int = 0
+    missing_photos: list[dict] = field(default_factory=list)  # {"person", "source"}
+    failed: list[dict] = field(default_factory=list)  # {"person", "source", "reason"}
+    settings: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *,
+            workers: int | None = None, show_bar: bool | None = None) -> RetrainReport:
+    """Re-encode the kept photos of PERSON (or everyone) with CONFIG's settings."""
+    settings = sample_settings(config)
+    report = RetrainReport(settings=dataclasses.asdict(settings))
+    names = [person] if person is not None else [p.name for p in store.people()]
+    waiting: dict[str, int] = {}  # person -> photos not yet encoded
+    new_embeddings: dict[str, dict[int, np.ndarray]] = {}
+    photos: list[tuple[str, Sample]] = []
+    for name in names:
+        samples = store.samples_of(name) or []
+        for sample in samples:
+            if store.photo_path(sample.photo_sha256).is_file():
+                photos.append((name, sample))
+            else:
+                report.missing_photos.append({"person": name, "source": sample.source})
+        waiting[name] = sum(1 for owner, _ in photos if owner == name)
+        new_embeddings[name] = {}
+
+    def jobs() -> Iterator[tuple[tuple[str, Sample], bytes]]:
+        for name, sample in photos:
+            data = store.photo_path(sample.photo_sha256).read_bytes()
+            if sha256_hex(data) != sample.photo_sha256:
+                report.failed.append({"person": name, "source": sample.source,
+                                      "reason": "kept photo is damaged (checksum differs)"})
+                finish(name)
+                continue
+            yield (name, sample), data
+
+    def finish(name: str) -> None:
+        waiting[name] -= 1
+        if waiting[name] == 0 and new_embeddings[name]:
+            report.replaced += store.replace_embeddings(name, new_embeddings[name], settings)
+            report.people += 1
+
+    bar = _progress_bar(len(photos), show_bar)
+    encoder = PhotoEncoder(config, worker_count(config.workers) if workers is None else workers)
+    try:
+        for (name, sample), result in encoder.map(jobs()):
+            if result.embedding is None:
+                report.failed.append({"person": name, "source": sample.source, "reason": result.reason})
+            else:
+                new_embeddings[name][sample.id] = result.embedding
+            bar.update(1)
+            finish(name)
+    finally:
+        encoder.close()
+        bar.close()
+    return report
+
+
+def retrain_settings(args: argparse.Namespace, config: EnrollmentConfig) -> EnrollmentConfig:
+    """config.enrollment with the command-line overrides, each checked like the config file."""
+    overrides = {}
+    for name in ("jitters", "landmarks", "detector"):
+        value = getattr(args, name)
+        if value is not None:
+            try:
+                overrides[name] = check_setting(EnrollmentConfig, name, value, f"--{name}")
+            except ConfigError as exc:
+                raise UsageError(str(exc)) from None
+    return dataclasses.replace(config, **overrides)
+
+
+def cmd_retrain(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.admin import existing_store
+    enrollment = retrain_settings(args, config.enrollment)
+    with existing_store(config) as store:
+        if args.person is not None and store.samples_of(args.person) is None:
+            raise UsageError(f"{args.person}: nobody of that name")
+        report = retrain(store, enrollment, args.person)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+        return 0
+    s = report.settings
+    print(f"retrained {report.replaced} sample(s) of {report.people} people "
+          f"({s['detector']}, {s['landmarks']} landmarks, {s['jitters']} jitter(s))")
+    for item in report.missing_photos:
+        print(f"  kept as it was {item['person']}: {item['source']}: photo not kept (enrollment.keep_photos)")
+    for item in report.failed:
+        print(f"  kept as it was {item['person']}: {item['source']}: {item['reason']}")
+    return 0
