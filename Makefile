@@ -1,11 +1,11 @@
 # Two commands for a fresh machine: `make run` and `make test`. Each installs what it needs
-# (uv, then the locked environment) before running.
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# (uv from PyPI when missing, then the locked environment in .venv) before running.
+UV := ./scripts/uv
 
 .PHONY: run test bench setup
 
 setup:
-	@./scripts/bootstrap.sh
+	@$(UV) sync --frozen --quiet
 
 run: setup
 	$(UV) run --frozen kiosk run --snapshot var/snapshot.png

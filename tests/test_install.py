@@ -21,7 +21,7 @@ from kiosk.config import parse_config
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "scripts" / "install.sh"
 USB_IMPORT = REPO / "scripts" / "kiosk-usb-import"
-SHELL_SCRIPTS = [INSTALL, USB_IMPORT, REPO / "scripts" / "bootstrap.sh"]
+SHELL_SCRIPTS = [INSTALL, USB_IMPORT, REPO / "scripts" / "uv"]
 
 STAGED_FILES = [
     "etc/systemd/system/kiosk.service",
