@@ -329,3 +329,15 @@ def test_import_pickle_refuses_code_without_running_it(tmp_path):
     wrong.write_bytes(pickle.dumps({"encodings": [np.zeros(64)], "names": ["x"]}))
     refused = run_kiosk("import-pickle", str(wrong), data_dir=tmp_path / "data")
     assert refused.returncode == 2 and "128" in refused.stderr
+
+
+def test_import_pickle_accepts_protocol_5(tmp_path):
+    """Python 3.14 writes protocol 5 by default; numpy rebuilds arrays from raw buffers there."""
+    import pickle
+    from kiosk.legacy_pickle import load_legacy_pickle
+    path = tmp_path / "encodings.pickle"
+    encodings = [np.random.default_rng(1).random(128) for _ in range(2)]
+    path.write_bytes(pickle.dumps({"encodings": encodings, "names": ["ada", "ada"]}, protocol=5))
+    names, matrix = load_legacy_pickle(path)
+    assert names == ["ada", "ada"] and matrix.shape == (2, 128)
+    assert np.allclose(matrix, np.vstack(encodings))
