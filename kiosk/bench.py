@@ -174,6 +174,7 @@ def agreement(baseline_frames: list[dict], kiosk_frames: list[dict]) -> dict:
     """Share of frames, among those where both sides show a name, on which the names are the same."""
     baseline_by_index = {f["index"]: normalised(f["names"]) for f in baseline_frames}
     compared = same = same_known = 0
+    kiosk_frames = [f for f in kiosk_frames if f["index"] in baseline_by_index]
     for frame in kiosk_frames:
         theirs = baseline_by_index.get(frame["index"])
         ours = normalised(frame["names"])
@@ -184,7 +185,15 @@ def agreement(baseline_frames: list[dict], kiosk_frames: list[dict]) -> dict:
         same_known += {n for n in ours if n != "unknown"} == {n for n in theirs if n != "unknown"}
     return {"frames_compared": compared,
             "percent": round(100 * same / compared, 1) if compared else None,
-            "known_names_percent": round(100 * same_known / compared, 1) if compared else None}
+            "known_names_percent": round(100 * same_known / compared, 1) if compared else None,
+            # How many frames each side labels with an enrolled person's name at all.
+            "frames": len(kiosk_frames),
+            "baseline_named_frames": sum(1 for f in baseline_frames if _known(f["names"])),
+            "kiosk_named_frames": sum(1 for f in kiosk_frames if _known(f["names"]))}
+
+
+def _known(names: list[str]) -> bool:
+    return any(name.lower() != "unknown" for name in names)
 
 
 def baseline_latency(frames: list[dict]) -> dict:
@@ -301,6 +310,15 @@ def gallery_scale(sizes=GALLERY_SIZES, repeats: int = 50, seed: int = 0) -> list
     return results
 
 
+def gallery_scale_single_blas_thread(sizes, repeats: int) -> list[dict]:
+    """gallery_scale in a subprocess with OpenBLAS limited to one thread (set before numpy loads):
+    on busy cores a multi-threaded product can stall waiting for a helper thread."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "kiosk.bench", "--gallery-scale", ",".join(map(str, sizes)), str(repeats)]
+    done = subprocess.run(command, check=True, cwd=REPO, env=env, capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
 def enrollment_timing(people: Path, config, scratch: Path) -> dict:
     """Seconds to enroll people/ with one worker and with one per core, into fresh stores."""
     import face_recognition  # noqa: F401  (loads the models before the clock starts)
@@ -343,8 +361,9 @@ def cmd_bench(args: argparse.Namespace, config) -> int:
             results["one_core"] = compare_on_clip(clip, people, config.source_path, scratch, one_core=True,
                                                   max_frames=max_frames, fast_loops=fast_loops)
         log("gallery scale ...")
-        results["gallery"] = gallery_scale(QUICK_GALLERY_SIZES if args.quick else GALLERY_SIZES,
-                                           repeats=10 if args.quick else 50)
+        sizes, repeats = (QUICK_GALLERY_SIZES, 10) if args.quick else (GALLERY_SIZES, 50)
+        results["gallery"] = gallery_scale(sizes, repeats=repeats)
+        results["gallery_one_blas_thread"] = gallery_scale_single_blas_thread(sizes, repeats)
         log("enrollment ...")
         results["enrollment"] = enrollment_timing(people, config, scratch)
     finally:
@@ -385,9 +404,12 @@ def print_report(results: dict) -> None:
         print(f"speed-up (recognized frames/s): {_fmt(section['speedup'], '.2f')}x")
         print(f"agreement (real-time run): {_fmt(agree['percent'])} % of {agree['frames_compared']} frames "
               f"where both show a name (known names only: {_fmt(agree['known_names_percent'])} %)")
-    print("\n== gallery matching, one face per call ==")
-    for row in results["gallery"]:
-        print(f"{row['encodings']:>8} encodings ({row['people']} people): {row['ms_per_face']:.3f} ms/face")
+        print(f"frames showing an enrolled name: baseline {agree['baseline_named_frames']}, "
+              f"kiosk {agree['kiosk_named_frames']} of {agree['frames']}")
+    print("\n== gallery matching, one face per call (median ms/face) ==")
+    print(f"{'encodings':>10}{'people':>8}{'default BLAS':>14}{'1 BLAS thread':>15}")
+    for row, single in zip(results["gallery"], results["gallery_one_blas_thread"]):
+        print(f"{row['encodings']:>10}{row['people']:>8}{row['ms_per_face']:>14.3f}{single['ms_per_face']:>15.3f}")
     enrollment = results["enrollment"]
     print("\n== enrollment of people/ ==")
     for label in ("serial", "all_cores"):
@@ -442,4 +464,8 @@ def _tutorial_loop_main(argv: list[str]) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--tutorial-loop"]:
         sys.exit(_tutorial_loop_main(sys.argv[2:]))
-    sys.exit("usage: python -m kiosk.bench --tutorial-loop CLIP PEOPLE OUT [--max-frames N]")
+    if sys.argv[1:2] == ["--gallery-scale"] and len(sys.argv) == 4:
+        print(json.dumps(gallery_scale(tuple(map(int, sys.argv[2].split(","))), int(sys.argv[3]))))
+        sys.exit(0)
+    sys.exit("usage: python -m kiosk.bench --tutorial-loop CLIP PEOPLE OUT [--max-frames N]\n"
+             "       python -m kiosk.bench --gallery-scale SIZE,SIZE,... REPEATS")

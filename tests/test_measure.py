@@ -133,6 +133,7 @@ def test_bench_quick_end_to_end(people_dir):
     assert section["kiosk"]["fps"] > 0
     assert section["kiosk"]["agreement"]["frames_compared"] >= 0
     assert [row["encodings"] for row in report["gallery"]] == [1000, 10000]
+    assert [row["encodings"] for row in report["gallery_one_blas_thread"]] == [1000, 10000]
     assert report["enrollment"]["serial"]["photos"] == 11
     assert report["enrollment"]["all_cores"]["photos"] == 11
 

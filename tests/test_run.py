@@ -291,3 +291,24 @@ def test_sighup_reloads_and_sigterm_stops_cleanly(enrolled_copy, tmp_path):
     assert "gallery reloaded" in stderr and "stopping on SIGTERM" in stderr
     assert stopped_after < 5, f"stopped {stopped_after:.1f} s after SIGTERM"
     assert not (tmp_path / "status.json").exists()
+
+
+def test_usb_import_progress_and_summary_are_shown_on_screen(enrolled_copy, tmp_path, restore_signals,
+                                                             monkeypatch):
+    from kiosk.status import write_json_file
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    (slides / "obama.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
+    progress = tmp_path / "import.json"
+    write_json_file(progress, {"state": "running", "processed": 12, "total": 40})
+    daemon = Daemon(_config(enrolled_copy), RunOptions(source=f"dir:{slides}", loop=True))
+    recorder = SceneRecorder(daemon)
+    _later(1.5, lambda: write_json_file(progress, {"state": "done", "processed": 40, "total": 40,
+                                                     "added": 37, "duplicates": 1, "skipped": 2}))
+    _later(3, lambda: setattr(daemon, "stop_requested", True))
+    daemon.run()
+    messages = [scene.status.message for _, scene in recorder.scenes]
+    assert "Importing 12/40…" in messages
+    assert "Import done: 37 added, 2 skipped" in messages
+    assert messages.index("Importing 12/40…") < messages.index("Import done: 37 added, 2 skipped")
