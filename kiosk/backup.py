@@ -22,8 +22,8 @@ from pathlib import Path
 
 from kiosk.cli import UsageError
 from kiosk.config import Config
-from kiosk.store import DB_NAME, PHOTOS_DIR, SCHEMA_VERSION, Store, StoreError, sha256_hex
-from kiosk.unknowns import UNKNOWNS_DIR, write_private_file
+from kiosk.store import DB_NAME, PHOTOS_DIR, SCHEMA_VERSION, Store, StoreError, sha256_hex, write_private_file
+from kiosk.unknowns import UNKNOWNS_DIR
 
 MANIFEST = "kiosk-backup.json"
 BACKUP_FORMAT = "kiosk-backup"

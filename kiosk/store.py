@@ -277,17 +277,8 @@ class Store:
     def keep_photo(self, sha256: str, data: bytes) -> Path:
         """Write the photo as photos/<sha256> (0600), durably, unless it is already there."""
         target = self.photo_path(sha256)
-        if target.exists():
-            return target
-        target.parent.mkdir(mode=0o700, exist_ok=True)
-        temporary = target.with_name(f".{sha256}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, target)
+        if not target.exists():
+            write_private_file(target, data)
         return target
 
     def people(self) -> list[PersonSummary]:
@@ -437,6 +428,19 @@ class Store:
 def embedding_blob(embedding: np.ndarray) -> bytes:
     """The stored form of an embedding: 128 little-endian float32 values."""
     return np.asarray(embedding, dtype=EMBEDDING_DTYPE).reshape(128).tobytes()
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write PATH (mode 0600, in a 0700 folder) atomically and durably: biometric data at rest."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
 
 
 def _split_sql(script: str) -> list[str]:

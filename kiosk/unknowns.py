@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import secrets
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from PIL import Image
 
 from kiosk.cli import UsageError
 from kiosk.config import Config, RecognitionConfig
-from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex
+from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex, write_private_file
 
 UNKNOWNS_DIR = "unknowns"
 
@@ -41,19 +40,6 @@ def save_unknown_crop(store: Store, config: Config, rgb_crop: np.ndarray, embedd
     unknown_id = store.add_unknown(now, embedding, crop_file, track_id)
     prune_unknowns(store, config.recognition, now)
     return unknown_id
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write PATH (mode 0600, in a 0700 folder) atomically and durably."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
 
 
 def prune_unknowns(store: Store, limits: RecognitionConfig, now: float | None = None) -> int:

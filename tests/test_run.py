@@ -67,6 +67,33 @@ class SceneRecorder:
         return {f.name for t, s in self.scenes if t >= start for f in s.faces if f.state == "known"}
 
 
+class NotifyListener:
+    """A real unix datagram socket standing in for systemd's NOTIFY_SOCKET (1 s watchdog)."""
+
+    def __init__(self, tmp_path: Path, monkeypatch):
+        path = tmp_path / "notify.sock"
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(str(path))
+        self.socket.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+        monkeypatch.delenv("WATCHDOG_PID", raising=False)
+
+    def listen_while(self, daemon: Daemon) -> None:
+        def collect():
+            while not daemon.stop_requested:
+                try:
+                    self.messages.append((time.monotonic(), self.socket.recv(4096).decode()))
+                except (socket.timeout, OSError):
+                    pass
+        threading.Thread(target=collect, daemon=True).start()
+
+    def close(self) -> list[tuple[float, str]]:
+        self.socket.close()
+        return self.messages
+
+
 def _later(delay: float, action) -> threading.Thread:
     def run():
         time.sleep(delay)
@@ -123,26 +150,12 @@ def test_snapshot_shows_the_name_next_to_the_face(enrolled_copy, tmp_path, resto
 
 def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path, fake_picamera2, restore_signals,
                                                         monkeypatch):
-    received = tmp_path / "notify.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    listener.bind(str(received))
-    listener.settimeout(0.2)
-    monkeypatch.setenv("NOTIFY_SOCKET", str(received))
-    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    systemd = NotifyListener(tmp_path, monkeypatch)
     monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
-    monkeypatch.delenv("WATCHDOG_PID", raising=False)
     fake_picamera2.FRAME_IMAGE = np.asarray(Image.open(require_data("probes", "obama1.jpg")).convert("RGB"))
     daemon = Daemon(_config(enrolled_copy, source="picamera"), RunOptions())
     recorder = SceneRecorder(daemon)
-    messages: list[tuple[float, str]] = []
     marks = {}
-
-    def collect():
-        while not daemon.stop_requested:
-            try:
-                messages.append((time.monotonic(), listener.recv(4096).decode()))
-            except (socket.timeout, OSError):
-                pass
 
     def camera_dies():
         marks["died"] = time.monotonic()
@@ -156,13 +169,13 @@ def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path,
     def during_outage():
         daemon.display.snapshot(tmp_path / "unavailable.png")
 
-    threading.Thread(target=collect, daemon=True).start()
+    systemd.listen_while(daemon)
     _later(4, camera_dies)
     _later(10, during_outage)
     _later(11, camera_back)
     _later(17, lambda: setattr(daemon, "stop_requested", True))
     daemon.run()
-    listener.close()
+    messages = systemd.close()
 
     outage = [s for t, s in recorder.scenes if marks["died"] + 1 < t < marks["back"]]
     assert outage and all(s.frame is None and s.status.camera_state == "unavailable" for s in outage)
@@ -182,13 +195,7 @@ def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path,
 
 
 def test_watchdog_stops_when_recognition_hangs(enrolled_copy, tmp_path, restore_signals, monkeypatch):
-    received = tmp_path / "notify.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    listener.bind(str(received))
-    listener.settimeout(0.2)
-    monkeypatch.setenv("NOTIFY_SOCKET", str(received))
-    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # ping every 0.5 s, stalled after 2 s
-    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    systemd = NotifyListener(tmp_path, monkeypatch)  # WATCHDOG=1 every 0.5 s, stalled after 2 s
     slides = tmp_path / "slides"
     slides.mkdir()
     (slides / "obama.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
@@ -203,25 +210,17 @@ def test_watchdog_stops_when_recognition_hangs(enrolled_copy, tmp_path, restore_
         return detect(image)
 
     daemon.recognizer.engine.detect = detect_then_hang
-    messages: list[tuple[float, str]] = []
-
-    def collect():
-        while not daemon.stop_requested:
-            try:
-                messages.append((time.monotonic(), listener.recv(4096).decode()))
-            except (socket.timeout, OSError):
-                pass
 
     def stop():
         marks["stop"] = time.monotonic()
         daemon.stop_requested = True
         release.set()
 
-    threading.Thread(target=collect, daemon=True).start()
+    systemd.listen_while(daemon)
     _later(3, lambda: marks.setdefault("hang", time.monotonic()))
     _later(10, stop)
     daemon.run()
-    listener.close()
+    messages = systemd.close()
     pings = [t for t, m in messages if m == "WATCHDOG=1"]
     assert any(t < marks["hang"] for t in pings), "fed while frames flow"
     assert not [t for t in pings if marks["hang"] + 5 < t < marks["stop"]], "no WATCHDOG=1 once recognition hung"
