@@ -181,7 +181,10 @@ def cmd_people_remove(args: argparse.Namespace, config: Config) -> int:
             if not sys.stdin.isatty():
                 raise UsageError(f"removing {args.name} needs --yes when not run on a terminal")
             what = " and their events" if args.events else ""
-            answer = input(f"Remove {args.name} ({len(samples)} sample(s)){what}? [y/N] ")
+            try:
+                answer = input(f"Remove {args.name} ({len(samples)} sample(s)){what}? [y/N] ")
+            except EOFError:  # Ctrl-D counts as no
+                answer = ""
             if answer.strip().lower() not in ("y", "yes"):
                 print("nothing removed")
                 return 0

@@ -10,10 +10,12 @@ daemon sees the change as one commit and reloads its gallery.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import sqlite3
 import tarfile
 import tempfile
@@ -22,19 +24,33 @@ from pathlib import Path
 
 from kiosk.cli import UsageError
 from kiosk.config import Config
-from kiosk.store import DB_NAME, PHOTOS_DIR, SCHEMA_VERSION, Store, StoreError, sha256_hex, write_private_file
+from kiosk.store import DB_NAME, PHOTOS_DIR, SCHEMA_VERSION, Store, StoreError
 from kiosk.unknowns import UNKNOWNS_DIR
 
 MANIFEST = "kiosk-backup.json"
 BACKUP_FORMAT = "kiosk-backup"
 PHOTO_MEMBER = re.compile(rf"{PHOTOS_DIR}/[0-9a-f]{{64}}")
 CROP_MEMBER = re.compile(rf"{UNKNOWNS_DIR}/[A-Za-z0-9][A-Za-z0-9._-]*\.jpg")
+MAX_MANIFEST_BYTES = 1 << 20
+COPY_CHUNK_BYTES = 1 << 20
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
     tar.addfile(info, io.BytesIO(data))
+
+
+def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
+    """Stream the file at PATH into the archive as NAME; skipped when it is gone (not kept, or removed)."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = os.fstat(handle.fileno()).st_size, 0o600, int(time.time())
+        tar.addfile(info, handle)
 
 
 def backup(store: Store, target: Path) -> dict:
@@ -61,13 +77,9 @@ def backup(store: Store, target: Path) -> dict:
                     _add_bytes(tar, MANIFEST, json.dumps(manifest).encode())
                     _add_bytes(tar, DB_NAME, copy_path.read_bytes())
                     for digest in digests:
-                        photo = store.photo_path(digest)
-                        if photo.is_file():
-                            _add_bytes(tar, f"{PHOTOS_DIR}/{digest}", photo.read_bytes())
+                        _add_file(tar, f"{PHOTOS_DIR}/{digest}", store.photo_path(digest))
                     for crop in crops:
-                        path = store.data_dir / UNKNOWNS_DIR / crop
-                        if path.is_file():
-                            _add_bytes(tar, f"{UNKNOWNS_DIR}/{crop}", path.read_bytes())
+                        _add_file(tar, f"{UNKNOWNS_DIR}/{crop}", store.data_dir / UNKNOWNS_DIR / crop)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
@@ -77,34 +89,61 @@ def backup(store: Store, target: Path) -> dict:
     return manifest
 
 
-def read_backup(path: Path) -> tuple[dict, dict[str, bytes]]:
-    """The manifest and members of a kiosk backup; UsageError naming PATH for anything else."""
+def unpack_backup(path: Path, scratch: Path) -> dict:
+    """Check each member of the backup at PATH while unpacking it into SCRATCH; returns the manifest.
+
+    Only the manifest, the database, photos/<sha256> and unknowns/<crop>.jpg are accepted, each once
+    and as a regular file, and each photo must match its checksum; anything else is refused with a
+    UsageError naming PATH. Members are streamed to disk, so a large backup needs no memory.
+    """
     def refuse(reason: str) -> UsageError:
         return UsageError(f"{path}: not a kiosk backup ({reason})")
     try:
         tar = tarfile.open(path, mode="r:")
     except (OSError, tarfile.TarError) as exc:
         raise refuse(getattr(exc, "strerror", None) or "not a tar file") from None
-    members: dict[str, bytes] = {}
+    seen: set[str] = set()
     with tar:
-        for member in tar:
-            name = member.name
-            allowed = name in (MANIFEST, DB_NAME) or PHOTO_MEMBER.fullmatch(name) or CROP_MEMBER.fullmatch(name)
-            if not allowed or not member.isfile() or name in members:
-                raise refuse(f"unexpected member {name!r}")
-            members[name] = tar.extractfile(member).read()
-    if MANIFEST not in members or DB_NAME not in members:
+        try:
+            for member in tar:
+                name = member.name
+                allowed = name in (MANIFEST, DB_NAME) or PHOTO_MEMBER.fullmatch(name) or CROP_MEMBER.fullmatch(name)
+                if not allowed or not member.isfile() or name in seen:
+                    raise refuse(f"unexpected member {name!r}")
+                if name == MANIFEST and member.size > MAX_MANIFEST_BYTES:
+                    raise refuse(f"{MANIFEST} is too large")
+                seen.add(name)
+                digest = unpack_member(tar, member, scratch / name)
+                if name.startswith(f"{PHOTOS_DIR}/") and digest != name.split("/")[1]:
+                    raise refuse(f"{name} does not match its checksum")
+        except tarfile.TarError as exc:
+            raise refuse(f"damaged tar file: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"{scratch}: cannot unpack {path} ({exc.strerror})") from None
+    if MANIFEST not in seen or DB_NAME not in seen:
         raise refuse(f"{MANIFEST} or {DB_NAME} missing")
     try:
-        manifest = json.loads(members.pop(MANIFEST))
+        manifest = json.loads((scratch / MANIFEST).read_bytes())
     except ValueError:
         raise refuse(f"{MANIFEST} is not JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format") != BACKUP_FORMAT:
         raise refuse(f"{MANIFEST} has the wrong format")
-    for name, data in members.items():
-        if name.startswith(f"{PHOTOS_DIR}/") and sha256_hex(data) != name.split("/")[1]:
-            raise refuse(f"{name} does not match its checksum")
-    return manifest, members
+    return manifest
+
+
+def unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> str:
+    """Copy one member to TARGET (new file, 0600, fsynced) in chunks; returns its SHA-256."""
+    target.parent.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256()
+    source = tar.extractfile(member)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := source.read(COPY_CHUNK_BYTES):
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
 
 
 def check_backup_database(path: Path, db_path: Path) -> sqlite3.Connection:
@@ -129,19 +168,16 @@ def check_backup_database(path: Path, db_path: Path) -> sqlite3.Connection:
 
 def restore(config: Config, path: Path) -> dict:
     """Replace the store in config's data directory with the backup at PATH; returns the manifest."""
-    manifest, members = read_backup(path)
     data_dir = config.data_path()
-    with tempfile.TemporaryDirectory(prefix="kiosk-restore-") as scratch:
-        db_path = Path(scratch) / DB_NAME
-        db_path.write_bytes(members.pop(DB_NAME))
-        source = check_backup_database(path, db_path)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Unpacked beside the store (same file system), so the photos move into place without copying.
+    scratch = Path(tempfile.mkdtemp(prefix=".restore-", dir=data_dir))
+    try:
+        manifest = unpack_backup(path, scratch)
+        source = check_backup_database(path, scratch / DB_NAME)
         try:
             with Store(data_dir) as store:
-                for name, data in members.items():  # files first: the restored rows refer to them
-                    if name.startswith(f"{PHOTOS_DIR}/"):
-                        store.keep_photo(name.split("/")[1], data)
-                    else:
-                        write_private_file(data_dir / name, data)
+                move_files_into_place(scratch, data_dir)  # files first: the restored rows refer to them
                 generation = store.gallery_generation()
                 try:
                     source.backup(store.db)
@@ -149,12 +185,27 @@ def restore(config: Config, path: Path) -> dict:
                     raise StoreError(f"{store.path}: cannot restore into the store ({exc})") from None
         finally:
             source.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     with Store(data_dir) as store:  # reopen: migrates a backup from an older schema
         # A generation above any the daemon has seen, so it reloads even if the numbers collide.
         with store.transaction() as db:
             db.execute("UPDATE meta SET value = max(value, ?) + 1 WHERE key = 'gallery_generation'", (generation,))
         remove_leftovers(store)
     return manifest
+
+
+def move_files_into_place(scratch: Path, data_dir: Path) -> None:
+    """Move the unpacked photos and crops into the data directory (a photo already there is the same)."""
+    for folder in (PHOTOS_DIR, UNKNOWNS_DIR):
+        unpacked = scratch / folder
+        if not unpacked.is_dir():
+            continue
+        (data_dir / folder).mkdir(mode=0o700, exist_ok=True)
+        for file in unpacked.iterdir():
+            target = data_dir / folder / file.name
+            if not (folder == PHOTOS_DIR and target.exists()):
+                os.replace(file, target)
 
 
 def remove_leftovers(store: Store) -> None:

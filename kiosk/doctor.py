@@ -17,9 +17,11 @@ import sqlite3
 import stat
 import subprocess
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from kiosk.config import Config
-from kiosk.store import DB_NAME, Store, StoreError
+from kiosk.store import DB_NAME, PHOTOS_DIR, Store, StoreError
+from kiosk.unknowns import UNKNOWNS_DIR
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 LOW_DISK_BYTES = 500 * 1024 * 1024
@@ -98,7 +100,28 @@ def check_data_dir(config: Config) -> Check:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         return Check("data directory", WARN, f"{path} has mode {mode:04o}; faces are personal data: chmod 700 {path}")
-    return Check("data directory", OK, f"{path}, writable, mode 0700")
+    exposed = exposed_private_files(path)
+    if exposed:
+        return Check("data directory", WARN, f"{len(exposed)} file(s) readable by other users, such as {exposed[0]}; "
+                                             f"faces are personal data: chmod -R go-rwx {path}")
+    return Check("data directory", OK, f"{path}, writable, mode 0700, private files 0600")
+
+
+def exposed_private_files(data_dir: Path) -> list[Path]:
+    """The database files, kept photos and unknown-face crops that other users could read."""
+    candidates = list(data_dir.glob(f"{DB_NAME}*"))
+    for folder in (data_dir / PHOTOS_DIR, data_dir / UNKNOWNS_DIR):
+        if folder.is_dir():
+            candidates.extend(folder.iterdir())
+    exposed = []
+    for file in sorted(candidates):
+        try:
+            info = file.lstat()
+        except OSError:
+            continue  # removed meanwhile
+        if stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
+            exposed.append(file)
+    return exposed
 
 
 def check_store(config: Config) -> Check:

@@ -55,10 +55,14 @@ def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *
 
     def jobs() -> Iterator[tuple[tuple[str, Sample], bytes]]:
         for name, sample in photos:
-            data = store.photo_path(sample.photo_sha256).read_bytes()
-            if sha256_hex(data) != sample.photo_sha256:
-                report.failed.append({"person": name, "source": sample.source,
-                                      "reason": "kept photo is damaged (checksum differs)"})
+            try:
+                data = store.photo_path(sample.photo_sha256).read_bytes()
+            except OSError as exc:  # removed or unreadable since the listing
+                data, reason = None, f"kept photo unreadable ({exc.strerror})"
+            else:
+                reason = "kept photo is damaged (checksum differs)"
+            if data is None or sha256_hex(data) != sample.photo_sha256:
+                report.failed.append({"person": name, "source": sample.source, "reason": reason})
                 finish(name)
                 continue
             yield (name, sample), data
