@@ -72,6 +72,7 @@ class DetectionConfig:
     landmarks: int = field(default=5, metadata=_choice("5", "68"))
     jitters: int = field(default=1, metadata=_range(1, 100))
     workers: int = field(default=2, metadata=_range(1, 16))
+    full_scan_seconds: float = field(default=0.25, metadata=_range(0, 10))
 
 
 @dataclass(frozen=True)

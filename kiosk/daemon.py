@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
+import threading
 import resource
 import signal
 import time
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from kiosk.config import Config
 from kiosk.display import Display, FaceLabel, Scene, Status
-from kiosk.engine import EngineSettings, FaceEngine
+from kiosk.engine import EncoderProcess, EngineSettings, FaceEngine
 from kiosk.matcher import UNKNOWN
 from kiosk.notify import Notifier, WatchdogGate, watchdog_interval
 from kiosk.recognition import Confirmation, Recognizer
@@ -60,6 +62,36 @@ def shown_name(name: str) -> str:
     return name.replace("_", " ")
 
 
+class EventWriter:
+    """Writes recognition events from a thread of its own: each commit waits for the SD card
+    (synchronous=FULL), which must not hold up the screen."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.queue: queue.Queue = queue.Queue(maxsize=1000)
+        self.thread = threading.Thread(target=self._write, name="event-writer", daemon=True)
+        self.thread.start()
+
+    def add(self, name: str, distance: float | None, track_id: int) -> None:
+        try:
+            self.queue.put_nowait((name, distance, track_id, time.time()))
+        except queue.Full:
+            log.warning("event log is behind; dropped an event for %s", name)
+
+    def close(self, timeout: float = 1.0) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout)
+
+    def _write(self) -> None:
+        with Store(self.data_dir) as store:
+            while (event := self.queue.get()) is not None:
+                name, distance, track_id, at = event
+                try:
+                    store.add_event(name, distance, track_id, at)
+                except Exception as exc:  # a full disk must not stop recognition
+                    log.warning("could not log an event for %s: %s", name, exc)
+
+
 class FpsMeter:
     """Frames per second over the last two seconds."""
 
@@ -86,8 +118,11 @@ class Daemon:
         self.store = Store(config.data_path())
         self.gallery = self.store.load_gallery()
         engine = FaceEngine(EngineSettings.live(config.detection))
+        self.encoder = EncoderProcess(config.detection.jitters)
         self.recognizer = Recognizer(engine, self.gallery, config.recognition, config.detection.workers,
-                                     record_tracks=bool(options.stats_json))
+                                     record_tracks=bool(options.stats_json),
+                                     full_scan_seconds=config.detection.full_scan_seconds, encoder=self.encoder)
+        self.event_log = EventWriter(config.data_path())
         self.source = open_source(options.source or config.camera.source, config.camera,
                                   fast=options.fast, loop=options.loop)
         self.display = Display(config.display, options.display, options.snapshot)
@@ -198,7 +233,7 @@ class Daemon:
         if last is not None and now - last < self.config.recognition.event_cooldown:
             return
         self.last_event_at[key] = now
-        self.store.add_event(confirmation.name, confirmation.distance, confirmation.track_id)
+        self.event_log.add(confirmation.name, confirmation.distance, confirmation.track_id)
         log.info("seen %s (distance %.2f, track %d)", confirmation.name,
                  confirmation.distance if confirmation.distance is not None else float("nan"),
                  confirmation.track_id)
@@ -269,6 +304,8 @@ class Daemon:
             log.info("stopping on %s", self.stop_signal)
         self.notifier.stopping()
         self.recognizer.stop()
+        self.encoder.close()
+        self.event_log.close()
         self.source.close()
         self.display.close()
         if self.options.stats_json:

@@ -19,9 +19,20 @@ from kiosk.config import RecognitionConfig
 from kiosk.engine import FaceEngine
 from kiosk.matcher import UNKNOWN, Gallery
 from kiosk.sources import Frame
-from kiosk.tracker import Track, Tracker
+from kiosk.tracker import MIN_OVERLAP, Track, Tracker, overlap
 
 log = logging.getLogger("kiosk.recognition")
+
+REGION_MARGIN = 0.6  # a followed face is searched for in its box grown by this share on each side
+DUPLICATE_OVERLAP = 0.5  # two regions finding the same face
+DISPLAY_GRACE_SECONDS = 0.3  # a face missed by the latest searches stays drawn this long
+
+
+def search_region(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """The followed face's box, grown so the face is found again after moving, clipped to the frame."""
+    top, right, bottom, left = box
+    grow_y, grow_x = round((bottom - top) * REGION_MARGIN), round((right - left) * REGION_MARGIN)
+    return (max(0, top - grow_y), min(width, right + grow_x), min(height, bottom + grow_y), max(0, left - grow_x))
 
 
 @dataclass(frozen=True)
@@ -46,8 +57,11 @@ class TrackView:
 
 class Recognizer:
     def __init__(self, engine: FaceEngine, gallery: Gallery, config: RecognitionConfig, workers: int = 1,
-                 record_tracks: bool = False):
+                 record_tracks: bool = False, full_scan_seconds: float = 0.0, encoder=None):
         self.engine = engine
+        self.encoder = encoder or engine  # anything with encode_chips, e.g. an EncoderProcess
+        self.full_scan_seconds = full_scan_seconds
+        self._last_full_scan = float("-inf")
         self.gallery = gallery
         self.config = config
         self.tracker = Tracker(config)
@@ -55,6 +69,7 @@ class Recognizer:
         self._wake = threading.Condition(self._lock)
         self._newest: Frame | None = None
         self._last_applied_index = -1
+        self._latest_update = float("-inf")  # frame time of the latest recognized frame
         self._confirmations: list[Confirmation] = []
         self._stopping = False
         self.frames_recognized = 0
@@ -67,8 +82,11 @@ class Recognizer:
                          for i in range(workers)]
 
     def start(self) -> None:
+        """Start the workers and return once each has loaded its models."""
+        self._ready = threading.Barrier(len(self._threads) + 1)
         for thread in self._threads:
             thread.start()
+        self._ready.wait()
 
     def stop(self, timeout: float = 1.5) -> None:
         with self._lock:
@@ -92,10 +110,22 @@ class Recognizer:
                 track.last_checked = None  # re-check everyone against the new gallery
 
     def labels(self, now: float) -> list[TrackView]:
-        """Tracks seen recently enough (in frame time) to still be drawn."""
+        """Tracks to draw: seen in the latest recognized frames, one label per face.
+
+        A track is remembered for recognition.track_timeout so a face that is missed once keeps
+        its identity, but it is drawn only while it is found (with a short grace); a track that
+        overlaps one seen more recently is the same face followed anew and is not drawn twice.
+        """
         with self._lock:
-            return [TrackView(t.id, t.box, t.confirmed, t.last_seen) for t in self.tracker.visible()
-                    if now - t.last_seen <= self.config.track_timeout]
+            recent = [t for t in self.tracker.visible()
+                      if now - t.last_seen <= self.config.track_timeout
+                      and self._latest_update - t.last_seen <= DISPLAY_GRACE_SECONDS]
+        recent.sort(key=lambda t: t.last_seen, reverse=True)
+        shown: list[Track] = []
+        for track in recent:
+            if all(overlap(track.box, other.box) < MIN_OVERLAP for other in shown):
+                shown.append(track)
+        return [TrackView(t.id, t.box, t.confirmed, t.last_seen) for t in shown]
 
     def take_confirmations(self) -> list[Confirmation]:
         with self._lock:
@@ -113,6 +143,10 @@ class Recognizer:
             return any(now - since > limit for since in self._busy_since.values())
 
     def _work(self) -> None:
+        try:
+            self.engine.warm_up()
+        finally:
+            self._ready.wait()
         while True:
             with self._lock:
                 while self._newest is None and not self._stopping:
@@ -129,12 +163,30 @@ class Recognizer:
                 with self._lock:
                     self._busy_since.pop(threading.current_thread().name, None)
 
+    def _find_faces(self, frame: Frame) -> list:
+        """Search the whole frame now and then (new faces), else only around followed faces."""
+        height, width = frame.image.shape[:2]
+        with self._lock:
+            regions = [search_region(t.box, width, height) for t in self.tracker.visible()
+                       if frame.timestamp - t.last_seen <= self.config.track_timeout]
+            full_scan = not regions or frame.timestamp - self._last_full_scan >= self.full_scan_seconds
+            if full_scan:
+                self._last_full_scan = frame.timestamp
+        if full_scan:
+            return self.engine.detect(frame.image)
+        boxes: list = []
+        for region in regions:
+            boxes += [box for box in self.engine.detect(frame.image, region)
+                      if all(overlap(box, seen) < DUPLICATE_OVERLAP for seen in boxes)]
+        return boxes
+
     def _recognize(self, frame: Frame) -> None:
-        boxes = self.engine.detect(frame.image)
+        boxes = self._find_faces(frame)
         with self._lock:
             if frame.index <= self._last_applied_index:
                 return  # another worker already applied a newer frame
             self._last_applied_index = frame.index
+            self._latest_update = frame.timestamp
             to_encode = self.tracker.update(boxes, frame.timestamp, frame.index)
             if self.track_log is not None:
                 for track in self.tracker.visible():
@@ -142,7 +194,7 @@ class Recognizer:
                         "track_id": track.id, "name": None, "first_seen_index": track.first_seen_index,
                         "confirmed_index": None})
             jobs = [(t.id, t.box) for t in to_encode]
-        encodings = self.engine.encode(frame.image, [box for _, box in jobs])
+        encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))
         gallery = self.gallery
         matches = gallery.match(encodings, self.config.tolerance)
         with self._lock:

@@ -110,11 +110,14 @@ class FrameSource:
         self.close()
 
     def _wait_for_next_frame(self, fps: float) -> None:
-        """Pace reads at `fps`; a consumer that falls behind gets the next frame at once, no burst."""
+        """Pace reads at `fps` on a fixed schedule, so small delays are made up and the average
+        rate holds; after a real stall (over two frames late) the schedule restarts, no burst."""
         now = time.monotonic()
         if self._next_due > now:
             time.sleep(self._next_due - now)
-        self._next_due = max(self._next_due, now) + 1.0 / fps
+        elif now - self._next_due > 2.0 / fps:
+            self._next_due = now
+        self._next_due += 1.0 / fps
 
     def _open(self) -> None:
         raise NotImplementedError
