@@ -177,9 +177,9 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self):
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-        self.db.execute("BEGIN IMMEDIATE")
+    def transaction(self, write: bool = True):
+        """BEGIN IMMEDIATE (or a plain read snapshot) ... COMMIT, rolled back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield self.db
         except BaseException:
@@ -208,7 +208,7 @@ class Store:
 
     def load_gallery(self) -> Gallery:
         """All samples as one matrix, rows grouped by person, read in one consistent snapshot."""
-        with self.transaction():
+        with self.transaction(write=False):
             generation = self.gallery_generation()
             rows = self.db.execute(
                 "SELECT p.name, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
