@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--display", help="fullscreen, window, headless or fb:/dev/fbN (default: display.mode)")
     run.add_argument("--snapshot", metavar="PATH.png", help="save what the screen shows every few seconds")
     run.add_argument("--max-frames", type=int, metavar="N", help="exit after N frames")
-    run.add_argument("--fast", action="store_true", help="play a video file as fast as possible")
+    run.add_argument("--fast", action="store_true",
+                     help="process every frame of a video file as fast as the pipeline can (benchmarks)")
     run.add_argument("--loop", action="store_true", help="play a video file or photo folder forever")
     run.add_argument("--stats-json", metavar="PATH", help="write run figures to PATH on exit")
     run.set_defaults(handler=cmd_run)

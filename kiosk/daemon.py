@@ -169,7 +169,7 @@ class Daemon:
                 now = time.monotonic()
                 if frame is not None:
                     last_frame = frame
-                    self.recognizer.submit(frame)
+                    self.recognizer.submit(frame, wait=self.options.fast)
                     self.display_fps.tick(now)
                 elif self.source.finished:
                     log.info("source finished after %d frames", self.stats.frames_displayed)

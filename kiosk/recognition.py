@@ -3,7 +3,9 @@
 The display hands every frame to `submit`, which only keeps the newest one (older frames are
 dropped, so nothing queues up). Worker threads take the newest frame, detect faces (dlib releases
 the interpreter lock, so threads use several cores), update the tracker in frame order, and
-encode only the tracks that need it. The display reads `labels()` whenever it draws.
+encode only the tracks that need it. The whole frame is searched every `full_scan_seconds`; in
+between only the area around faces already followed, which is several times cheaper. Encoding
+goes to an EncoderProcess (see engine.py). The display reads `labels()` whenever it draws.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class TrackView:
 
 
 class Recognizer:
+    """Recognition beside the display loop; thread-safe between the two."""
+
     def __init__(self, engine: FaceEngine, gallery: Gallery, config: RecognitionConfig, workers: int = 1,
                  record_tracks: bool = False, full_scan_seconds: float = 0.0, encoder=None):
         self.engine = engine
@@ -67,6 +71,7 @@ class Recognizer:
         self.tracker = Tracker(config)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._taken = threading.Condition(self._lock)
         self._newest: Frame | None = None
         self._last_applied_index = -1
         self._latest_update = float("-inf")  # frame time of the latest recognized frame
@@ -96,9 +101,15 @@ class Recognizer:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def submit(self, frame: Frame) -> None:
-        """Offer the newest frame; an unprocessed older one is dropped."""
+    def submit(self, frame: Frame, wait: bool = False) -> None:
+        """Offer the newest frame; an unprocessed older one is dropped.
+
+        With wait (--fast on a file) the caller is held until a worker has taken the previous
+        frame, so every frame is recognized and the whole pipeline runs as fast as it can.
+        """
         with self._lock:
+            while wait and self._newest is not None and not self._stopping:
+                self._taken.wait(0.1)
             self._newest = frame
             self._wake.notify()
 
@@ -154,6 +165,7 @@ class Recognizer:
                 if self._stopping:
                     return
                 frame, self._newest = self._newest, None
+                self._taken.notify_all()
                 self._busy_since[threading.current_thread().name] = time.monotonic()
             try:
                 self._recognize(frame)

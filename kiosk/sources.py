@@ -94,9 +94,13 @@ class FrameSource:
             raise CameraUnavailable(f"{self.name} failed: {exc}") from exc
         if image is None:
             return None
-        frame = Frame(orient(image, self.camera.rotation, self.camera.mirror), time.monotonic(), self._frames)
+        frame = Frame(orient(image, self.camera.rotation, self.camera.mirror), self._timestamp(), self._frames)
         self._frames += 1
         return frame
+
+    def _timestamp(self) -> float:
+        """When the frame was captured, on the monotonic clock."""
+        return time.monotonic()
 
     def close(self) -> None:
         self.is_open = False
@@ -214,6 +218,7 @@ class VideoFileSource(FrameSource):
         self.name = f"file:{self.path.name}"
         self.fps = camera.fps
         self._video = None
+        self._started_at: float | None = None
 
     def _open(self) -> None:
         if not self.path.is_file():
@@ -223,7 +228,13 @@ class VideoFileSource(FrameSource):
             raise CameraUnavailable(f"cannot open video file {self.path}")
         file_fps = self._video.get(cv2.CAP_PROP_FPS)
         self.fps = file_fps if 0 < file_fps <= 240 else self.camera.fps
+        if self._started_at is None:
+            self._started_at = time.monotonic()
 
+    def _timestamp(self) -> float:
+        """Video time (anchored at the first open), so tracking and search intervals mean the
+        same in real time and in --fast, where frames come far faster than they were filmed."""
+        return self._started_at + self._frames / self.fps
     def _capture(self) -> np.ndarray | None:
         ok, bgr = self._video.read()
         if not ok and self.loop:
