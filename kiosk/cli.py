@@ -60,10 +60,8 @@ def cmd_identify(args: argparse.Namespace, config: Config) -> int:
     from kiosk.images import ImageRejected, load_image
     with open_store(config, create=True) as store:
         gallery = store.load_gallery()
-    enrollment = config.enrollment
-    engine = FaceEngine(EngineSettings(enrollment.detector, None, enrollment.upsample,
-                                       enrollment.landmarks, config.detection.jitters))
-    limits = image_limits(enrollment)
+    engine = FaceEngine(EngineSettings.identification(config))
+    limits = image_limits(config.enrollment)
     results = []
     for name in args.images:
         entry = {"image": name, "faces": [], "error": None}

@@ -13,9 +13,9 @@ import json
 import logging
 import os
 import queue
-import threading
 import resource
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from kiosk.recognition import Confirmation, Recognizer
 from kiosk.sources import open_source
 from kiosk.status import STALE_AFTER_SECONDS, import_progress_path, read_json_file, status_file_path, write_json_file
 from kiosk.store import Store
+from kiosk.unknowns import save_unknown_crop
 
 log = logging.getLogger("kiosk.daemon")
 
@@ -63,33 +64,37 @@ def shown_name(name: str) -> str:
 
 
 class EventWriter:
-    """Writes recognition events from a thread of its own: each commit waits for the SD card
-    (synchronous=FULL), which must not hold up the screen."""
+    """Writes recognition events (and, with capture_unknown, unknown faces' crops) from a thread
+    of its own: each commit waits for the SD card (synchronous=FULL), which must not hold up the
+    screen."""
 
-    def __init__(self, data_dir: Path):
-        self.data_dir = data_dir
+    def __init__(self, config: Config):
+        self.config = config
         self.queue: queue.Queue = queue.Queue(maxsize=1000)
         self.thread = threading.Thread(target=self._write, name="event-writer", daemon=True)
         self.thread.start()
 
-    def add(self, name: str, distance: float | None, track_id: int) -> None:
+    def add(self, confirmation: Confirmation) -> None:
         try:
-            self.queue.put_nowait((name, distance, track_id, time.time()))
+            self.queue.put_nowait((confirmation, time.time()))
         except queue.Full:
-            log.warning("event log is behind; dropped an event for %s", name)
+            log.warning("event log is behind; dropped an event for %s", confirmation.name)
 
     def close(self, timeout: float = 1.0) -> None:
         self.queue.put(None)
         self.thread.join(timeout)
 
     def _write(self) -> None:
-        with Store(self.data_dir) as store:
-            while (event := self.queue.get()) is not None:
-                name, distance, track_id, at = event
+        with Store(self.config.data_path()) as store:
+            while (item := self.queue.get()) is not None:
+                confirmation, at = item
                 try:
-                    store.add_event(name, distance, track_id, at)
+                    store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at)
+                    if self.config.recognition.capture_unknown and confirmation.crop is not None:
+                        save_unknown_crop(store, self.config, confirmation.crop, confirmation.embedding,
+                                          confirmation.track_id)
                 except Exception as exc:  # a full disk must not stop recognition
-                    log.warning("could not log an event for %s: %s", name, exc)
+                    log.warning("could not log an event for %s: %s", confirmation.name, exc)
 
 
 class FpsMeter:
@@ -122,7 +127,7 @@ class Daemon:
         self.recognizer = Recognizer(engine, self.gallery, config.recognition, config.detection.workers,
                                      record_tracks=bool(options.stats_json),
                                      full_scan_seconds=config.detection.full_scan_seconds, encoder=self.encoder)
-        self.event_log = EventWriter(config.data_path())
+        self.event_log = EventWriter(config)
         self.source = open_source(options.source or config.camera.source, config.camera,
                                   fast=options.fast, loop=options.loop)
         self.display = Display(config.display, options.display, options.snapshot)
@@ -233,26 +238,13 @@ class Daemon:
         if last is not None and now - last < self.config.recognition.event_cooldown:
             return
         self.last_event_at[key] = now
-        self.event_log.add(confirmation.name, confirmation.distance, confirmation.track_id)
+        self.event_log.add(confirmation)
         log.info("seen %s (distance %.2f, track %d)", confirmation.name,
                  confirmation.distance if confirmation.distance is not None else float("nan"),
                  confirmation.track_id)
         if confirmation.name != UNKNOWN and self.config.display.greeting:
             self.greeting = self.config.display.greeting.replace("{name}", shown_name(confirmation.name))
             self.greeting_until = now + self.config.display.greeting_seconds
-        elif confirmation.name == UNKNOWN and self.config.recognition.capture_unknown and confirmation.crop is not None:
-            self.capture_unknown(confirmation)
-
-    def capture_unknown(self, confirmation: Confirmation) -> None:
-        try:
-            from kiosk.unknowns import save_unknown_crop
-        except ImportError:
-            return
-        try:
-            save_unknown_crop(self.store, self.config, confirmation.crop, confirmation.embedding,
-                              confirmation.track_id)
-        except Exception as exc:  # keeping a crop is optional; recognition goes on
-            log.warning("could not keep the unknown face: %s", exc)
 
     # --- twice a second ------------------------------------------------------------------------
 

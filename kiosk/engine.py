@@ -23,7 +23,7 @@ import dlib
 import face_recognition_models
 import numpy as np
 
-from kiosk.config import DetectionConfig, EnrollmentConfig
+from kiosk.config import Config, DetectionConfig, EnrollmentConfig
 
 ENCODER_MODEL = "dlib_face_recognition_resnet_model_v1"
 
@@ -42,6 +42,12 @@ class EngineSettings:
     @classmethod
     def live(cls, config: DetectionConfig) -> "EngineSettings":
         return cls(config.model, config.width, config.upsample, config.landmarks, config.jitters)
+
+    @classmethod
+    def identification(cls, config: Config) -> "EngineSettings":
+        """Naming faces in photos (identify, eval): found like enrolled photos, encoded like live ones."""
+        e = config.enrollment
+        return cls(e.detector, None, e.upsample, e.landmarks, config.detection.jitters)
 
     @classmethod
     def enrollment(cls, config: EnrollmentConfig) -> "EngineSettings":

@@ -134,7 +134,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     seen: dict[str, str] = {}  # sha256 -> person, within this import
     pending: dict[str, Photo] = {}  # sha256 -> photo waiting for its encoding
 
-    bar = _progress_bar(report.photos, show_bar)
+    bar = progress_bar(report.photos, show_bar)
     done = 0
 
     def advance(file: str) -> None:
@@ -183,7 +183,8 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     return report
 
 
-def _progress_bar(total: int, show: bool | None):
+def progress_bar(total: int, show: bool | None):
+    """A tqdm bar on stderr, shown only on a terminal unless `show` says otherwise."""
     from tqdm import tqdm
     if show is None:
         show = sys.stderr.isatty()

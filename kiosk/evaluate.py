@@ -72,10 +72,8 @@ def encode_probes(root: Path, probes: list[tuple[str, str]], enrolled_people: se
     from kiosk.enroll import image_limits
     from kiosk.images import ImageRejected, load_image
     from kiosk.photos import read_photo
-    enrollment = config.enrollment
-    engine = FaceEngine(EngineSettings(enrollment.detector, None, enrollment.upsample,
-                                       enrollment.landmarks, config.detection.jitters))
-    limits = image_limits(enrollment)
+    engine = FaceEngine(EngineSettings.identification(config))
+    limits = image_limits(config.enrollment)
     results = []
     for person, file in probes:
         enrolled = person in enrolled_people

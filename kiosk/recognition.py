@@ -43,7 +43,6 @@ class Confirmation:
     track_id: int
     name: str
     distance: float | None
-    frame_index: int
     crop: np.ndarray | None = None  # the face, for capture_unknown
     embedding: np.ndarray | None = None
 
@@ -54,7 +53,6 @@ class TrackView:
     track_id: int
     box: tuple[int, int, int, int]
     name: str | None  # None while unconfirmed
-    last_seen: float
 
 
 class Recognizer:
@@ -136,7 +134,7 @@ class Recognizer:
         for track in recent:
             if all(overlap(track.box, other.box) < MIN_OVERLAP for other in shown):
                 shown.append(track)
-        return [TrackView(t.id, t.box, t.confirmed, t.last_seen) for t in shown]
+        return [TrackView(t.id, t.box, t.confirmed) for t in shown]
 
     def take_confirmations(self) -> list[Confirmation]:
         with self._lock:
@@ -221,7 +219,7 @@ class Recognizer:
     def _confirm(self, track: Track, frame: Frame, box, encoding: np.ndarray) -> None:
         top, right, bottom, left = box
         crop = frame.image[top:bottom, left:right].copy() if track.confirmed == UNKNOWN else None
-        self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance, frame.index,
+        self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance,
                                                 crop, encoding if crop is not None else None))
         entry = self.track_log.get(track.id) if self.track_log is not None else None
         if entry is not None and entry["confirmed_index"] is None:

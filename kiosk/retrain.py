@@ -18,7 +18,7 @@ import numpy as np
 
 from kiosk.cli import UsageError
 from kiosk.config import Config, ConfigError, EnrollmentConfig, check_setting
-from kiosk.enroll import PhotoEncoder, _progress_bar, sample_settings, worker_count
+from kiosk.enroll import PhotoEncoder, progress_bar, sample_settings, worker_count
 from kiosk.store import Sample, Store, sha256_hex
 
 
@@ -73,7 +73,7 @@ def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *
             report.replaced += store.replace_embeddings(name, new_embeddings[name], settings)
             report.people += 1
 
-    bar = _progress_bar(len(photos), show_bar)
+    bar = progress_bar(len(photos), show_bar)
     encoder = PhotoEncoder(config, worker_count(config.workers) if workers is None else workers)
     try:
         for (name, sample), result in encoder.map(jobs()):

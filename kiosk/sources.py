@@ -36,9 +36,8 @@ SPEC_FORMS = "auto, picamera, usb:N, usb:/dev/videoN, file:PATH or dir:PATH"
 class Frame:
     """One captured picture and when it was taken."""
     image: np.ndarray  # RGB uint8 HxWx3, C-contiguous
-    timestamp: float  # time.monotonic() at capture
+    timestamp: float  # seconds on the monotonic clock; for video files, video time from the first open
     index: int  # running frame count
-    detect_image: np.ndarray | None = None  # optional smaller RGB copy for detection
 
 
 class CameraUnavailable(Exception):
