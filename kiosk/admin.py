@@ -31,6 +31,25 @@ def register_admin_commands(commands: argparse._SubParsersAction, people_command
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(handler=cmd_people_show)
 
+    for action, verb in (("accept", "use for matching"), ("reject", "delete, and refuse in later imports")):
+        decide = people_commands.add_parser(
+            action, help=f"held-back photos of a person: {verb}",
+            description=f"Decide about photos the consistency check held back: {verb}. "
+                        "FILE is the photo as listed by `kiosk people show NAME` (or #ID).")
+        decide.add_argument("name", metavar="NAME")
+        target = decide.add_mutually_exclusive_group(required=True)
+        target.add_argument("file", metavar="FILE", nargs="?")
+        target.add_argument("--all", action="store_true", help="every held-back photo of NAME")
+        decide.set_defaults(handler=cmd_people_decide, action=action)
+
+    check = people_commands.add_parser(
+        "check", help="run the check for wrong photos again (everyone, or NAME)",
+        description="Check whether each person's photos show one person; photos that look like "
+                    "someone else are held back from matching.")
+    check.add_argument("name", metavar="NAME", nargs="?")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(handler=cmd_people_check)
+
     rename = people_commands.add_parser("rename", help="rename a person (their events too)",
                                         description="Rename a person; their recognition events follow.")
     rename.add_argument("old", metavar="OLD")
@@ -145,17 +164,83 @@ def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
         if samples is None:
             raise UsageError(f"{args.name}: nobody of that name")
         created_at = next(p.created_at for p in store.people() if p.name == args.name)
+        confusions = store.confusions_of(args.name)
         rows = [{"id": s.id, "source": s.source, "encoder": s.settings.encoder, "detector": s.settings.detector,
                  "landmarks": s.settings.landmarks, "jitters": s.settings.jitters, "added_at": s.created_at,
-                 "photo_kept": store.photo_path(s.photo_sha256).is_file()} for s in samples]
+                 "photo_kept": store.photo_path(s.photo_sha256).is_file(), "status": s.status,
+                 "reason": s.status_reason} for s in samples]
     if args.json:
-        print(json.dumps({"name": args.name, "created_at": created_at, "samples": rows}, ensure_ascii=False))
+        print(json.dumps({"name": args.name, "created_at": created_at, "samples": rows,
+                          "confusions": confusions}, ensure_ascii=False))
         return 0
-    print(f"{args.name}: {len(rows)} sample(s), enrolled {format_time(created_at)}")
+    held = [row for row in rows if row["status"] in HELD_STATUSES]
+    print(f"{args.name}: {len(rows) - len(held)} sample(s) used for matching, {len(held)} held back, "
+          f"enrolled {format_time(created_at)}")
     for row in rows:
         kept = "photo kept" if row["photo_kept"] else "photo not kept"
+        accepted = "  accepted by an admin" if row["status"] == "accepted" else ""
         print(f"  #{row['id']} {row['source']}  {row['detector']}, {row['landmarks']} landmarks, "
-              f"{row['jitters']} jitter(s)  added {format_time(row['added_at'])}  {kept}")
+              f"{row['jitters']} jitter(s)  added {format_time(row['added_at'])}  {kept}{accepted}")
+    if held:
+        print("held back from matching (kiosk people accept / reject NAME FILE):")
+        for row in held:
+            reason = row["reason"] if row["status"] == "suspect" else "waiting for the check (kiosk people check)"
+            print(f"  #{row['id']} {row['source']}: {reason}")
+    if confusions:
+        print(f"{confusions} face(s) recorded as not {args.name} (kiosk events correct --not)")
+    return 0
+
+
+HELD_STATUSES = ("suspect", "pending")
+
+
+def cmd_people_decide(args: argparse.Namespace, config: Config) -> int:
+    """kiosk people accept|reject NAME FILE|--all."""
+    with existing_store(config) as store:
+        samples = store.samples_of(args.name)
+        if samples is None:
+            raise UsageError(f"{args.name}: nobody of that name")
+        if args.all:
+            chosen = [s for s in samples if s.status in HELD_STATUSES]
+            if not chosen:
+                raise UsageError(f"{args.name}: no photo is held back")
+        else:
+            chosen = [s for s in samples if args.file in (s.source, f"#{s.id}", str(s.id))
+                      or s.source.rsplit("/", 1)[-1] == args.file]
+            if not chosen:
+                raise UsageError(f"{args.file}: no photo of {args.name} by that name (see kiosk people show "
+                                 f"{args.name})")
+            if len(chosen) > 1:
+                raise UsageError(f"{args.file}: several photos of {args.name} match, give the full name or #ID")
+        ids = [s.id for s in chosen]
+        if args.action == "accept":
+            done = store.accept_samples(args.name, ids)
+            print(f"accepted {done} photo(s) of {args.name}: used for matching from now on")
+        else:
+            done = store.reject_samples(args.name, ids)
+            print(f"rejected {done} photo(s) of {args.name}: deleted, and refused if imported again as "
+                  f"{args.name}")
+    return 0
+
+
+def cmd_people_check(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.consistency import MIN_PHOTOS, check_people
+    with existing_store(config) as store:
+        names = [p.name for p in store.people()]
+        if args.name is not None:
+            if args.name not in names:
+                raise UsageError(f"{args.name}: nobody of that name")
+            names = [args.name]
+        result = check_people(store, names, config.enrollment)
+    if args.json:
+        print(json.dumps({"checked": names, "suspects": [s.as_dict() for s in result.suspects],
+                          "too_few_to_check": result.too_few}, ensure_ascii=False))
+        return 0
+    print(f"checked {len(names)} people: {len(result.suspects)} photo(s) held back as suspects")
+    for suspect in result.suspects:
+        print(f"  {suspect.file}: {suspect.reason}")
+    for name in result.too_few:
+        print(f"  {name}: fewer than {MIN_PHOTOS} photos, the check for wrong photos needs more")
     return 0
 
 

@@ -47,9 +47,10 @@ def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
         print(f"added {report.added} photo(s) for {report.people} people, "
-              f"{report.duplicates} duplicate(s), {len(report.skipped)} skipped")
-        for item in report.skipped:
-            print(f"  skipped {item.file}: {item.reason}")
+              f"{report.duplicates} duplicate(s), {len(report.skipped)} skipped, "
+              f"{len(report.suspects)} held back as suspects")
+        for line in report.summary_lines():
+            print(line)
         print(f"store: {total_people} people, {total_samples} samples")
     return 0
 
@@ -58,6 +59,7 @@ def cmd_identify(args: argparse.Namespace, config: Config) -> int:
     from kiosk.engine import EngineSettings, FaceEngine
     from kiosk.enroll import image_limits
     from kiosk.images import ImageRejected, load_image
+    from kiosk.matcher import MatchRule
     with open_store(config, create=True) as store:
         gallery = store.load_gallery()
     engine = FaceEngine(EngineSettings.identification(config))
@@ -75,7 +77,7 @@ def cmd_identify(args: argparse.Namespace, config: Config) -> int:
             results.append(entry)
             continue
         boxes, encodings = engine.detect_and_encode(image.pixels)
-        for box, match in zip(boxes, gallery.match(encodings, config.recognition.tolerance)):
+        for box, match in zip(boxes, gallery.match(encodings, MatchRule.from_config(config.recognition))):
             full_box = [round(v * image.scale) for v in box]
             entry["faces"].append({"name": match.name, "distance": round(match.distance, 4), "box": full_box})
         results.append(entry)
@@ -96,10 +98,12 @@ def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
     with open_store(config, create=True) as store:
         people = store.people()
     if args.json:
-        print(json.dumps([{"name": p.name, "samples": p.samples} for p in people], ensure_ascii=False))
+        print(json.dumps([{"name": p.name, "samples": p.samples, "held_back": p.held} for p in people],
+                         ensure_ascii=False))
     else:
         for person in people:
-            print(f"{person.name}\t{person.samples} sample(s)")
+            held = f", {person.held} held back" if person.held else ""
+            print(f"{person.name}\t{person.samples} sample(s){held}")
         if not people:
             print("nobody enrolled yet")
     return 0
@@ -132,9 +136,10 @@ def cmd_import_usb(args: argparse.Namespace, config: Config) -> int:
     else:
         imported = report.imported
         print(f"added {imported.added} photo(s) for {imported.people} people, {imported.duplicates} duplicate(s), "
-              f"{len(imported.skipped)} skipped, {len(report.removed)} removed")
-        for item in imported.skipped:
-            print(f"  skipped {item.file}: {item.reason}")
+              f"{len(imported.skipped)} skipped, {len(imported.suspects)} held back as suspects, "
+              f"{len(report.removed)} removed")
+        for line in imported.summary_lines():
+            print(line)
         for name in report.not_found:
             print(f"  not removed {name}: nobody of that name")
     return 0

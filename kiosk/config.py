@@ -87,11 +87,20 @@ class EnrollmentConfig:
     max_megapixels: float = field(default=60.0, metadata=_range(1, 500))
     keep_photos: bool = True
     workers: int = field(default=0, metadata=_range(0, 64))  # 0 = all cores
+    # When HOG finds no face, try dlib's CNN detector on a copy this long on its longest side.
+    fallback_detector: str = field(default="cnn", metadata=_choice("cnn", "none"))
+    fallback_side: int = field(default=800, metadata=_range(200, 2000))
+    # A photo is held back as a suspect when its median distance to the person's other photos is
+    # above suspect_distance, or more than suspect_spread above the person's typical distance.
+    suspect_distance: float = field(default=0.65, metadata=_range(0.3, 2.0))
+    suspect_spread: float = field(default=0.17, metadata=_range(0.0, 2.0))
 
 
 @dataclass(frozen=True)
 class RecognitionConfig:
     tolerance: float = field(default=0.6, metadata=_range(0.1, 1.0))
+    margin: float = field(default=0.05, metadata=_range(0.0, 0.5))
+    neighbors: int = field(default=3, metadata=_range(1, 20))
     confirm_votes: int = field(default=2, metadata=_range(1, 20))
     vote_window: int = field(default=5, metadata=_range(1, 50))
     recheck_seconds: float = field(default=1.0, metadata=_range(0.1, 60))
@@ -100,6 +109,9 @@ class RecognitionConfig:
     capture_unknown: bool = False
     unknown_max_count: int = field(default=200, metadata=_range(1, 100000))
     unknown_max_age_days: float = field(default=30.0, metadata=_range(0.01, 3650))
+    capture_faces: bool = False
+    face_max_count: int = field(default=1000, metadata=_range(1, 100000))
+    face_max_age_days: float = field(default=30.0, metadata=_range(0.01, 3650))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,17 @@
 Files are read in the main process (safely, see photos.py), decoded and encoded in worker
 processes (one per core), and each accepted photo is committed in its own transaction by the
 main process, so an interrupted import keeps everything committed so far.
+
+New samples are committed as `pending` (not matched) and the consistency check (consistency.py)
+decides, as soon as a person's last photo is done, which of their photos are matched and which
+are held back as suspects; the check runs once more over everyone imported at the end, when
+all people are in, and picks up samples an interrupted import left pending.
+
+A photo where HOG finds no face gets a second chance with the CNN detector
+(enrollment.fallback_detector). A photo with one clearly dominant face (at least
+DOMINANT_RATIO times as wide as the next) enrolls that face: people in the background of a
+red-carpet photo do not make it useless. Two faces of similar size are refused: which one is
+the person cannot be told.
 """
 
 from __future__ import annotations
@@ -17,12 +28,23 @@ import multiprocessing
 
 import numpy as np
 
+import dataclasses
+
 from kiosk.config import EnrollmentConfig
 from kiosk.images import ImageLimits, ImageRejected, load_image
 from kiosk.photos import Photo, Skipped, iter_photos, scan_people
+from kiosk.consistency import MIN_PHOTOS, Suspect, check_people
 from kiosk.store import SampleSettings, Store, sha256_hex
 
 ProgressCallback = Callable[[int, int, str], None]  # done, total, current file
+DOMINANT_RATIO = 2.0
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the operator should know about a photo that was enrolled."""
+    file: str
+    note: str
 
 
 @dataclass
@@ -32,10 +54,30 @@ class ImportReport:
     duplicates: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     photos: int = 0  # photo files considered
+    suspects: list[Suspect] = field(default_factory=list)
+    too_few_to_check: list[str] = field(default_factory=list)
+    fallback_detector: int = 0  # photos whose face only the fallback detector found
+    notes: list[Note] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"people": self.people, "added": self.added, "duplicates": self.duplicates,
-                "skipped": [{"file": s.file, "reason": s.reason} for s in self.skipped]}
+                "skipped": [{"file": s.file, "reason": s.reason} for s in self.skipped],
+                "suspects": [s.as_dict() for s in self.suspects],
+                "too_few_to_check": self.too_few_to_check,
+                "fallback_detector": self.fallback_detector,
+                "notes": [{"file": n.file, "note": n.note} for n in self.notes]}
+
+    def summary_lines(self) -> list[str]:
+        """The per-photo lines of the human summary (skips, suspects, notes)."""
+        lines = [f"  skipped {item.file}: {item.reason}" for item in self.skipped]
+        if self.suspects:
+            lines.append(f"  {len(self.suspects)} photo(s) held back as suspects, not used for matching until "
+                         "accepted (kiosk people show NAME, then kiosk people accept / reject):")
+            lines += [f"    {s.file}: {s.reason}" for s in self.suspects]
+        lines += [f"  {n.file}: {n.note}" for n in self.notes]
+        lines += [f"  {name}: fewer than {MIN_PHOTOS} photos, the check for wrong photos needs more"
+                  for name in self.too_few_to_check]
+        return lines
 
 
 @dataclass(frozen=True)
@@ -43,6 +85,8 @@ class EncodedPhoto:
     """What a worker returns for one photo: an embedding, or the reason there is none."""
     embedding: np.ndarray | None
     reason: str = ""
+    detector: str = ""  # the detector that found the face
+    note: str = ""
 
 
 def image_limits(config: EnrollmentConfig) -> ImageLimits:
@@ -61,28 +105,41 @@ def worker_count(configured: int) -> int:
 
 
 _engine = None
-_limits: ImageLimits | None = None
+_fallback = None
+_config: EnrollmentConfig | None = None
 
 
 def _init_worker(config: EnrollmentConfig) -> None:
-    global _engine, _limits
+    global _engine, _fallback, _config
     from kiosk.engine import EngineSettings, FaceEngine
     _engine = FaceEngine(EngineSettings.enrollment(config))
-    _limits = image_limits(config)
+    _fallback = FaceEngine(EngineSettings("cnn", None, 0, config.landmarks, config.jitters))  # models load on use
+    _config = config
 
 
 def encode_photo(data: bytes) -> EncodedPhoto:
-    """Decode one photo and encode its single face; runs in a worker (or in-process)."""
+    """Decode one photo and encode its person's face; runs in a worker (or in-process)."""
     try:
-        image = load_image(data, _limits)
+        image = load_image(data, image_limits(_config))
     except ImageRejected as exc:
         return EncodedPhoto(None, str(exc))
+    detector = _config.detector
     boxes = _engine.detect(image.pixels)
+    if not boxes and _config.fallback_detector != "none" and detector != _config.fallback_detector:
+        detector = _config.fallback_detector
+        boxes = _fallback.detect_scaled(image.pixels, _config.fallback_side)
     if not boxes:
         return EncodedPhoto(None, "no face found")
+    note = ""
     if len(boxes) > 1:
-        return EncodedPhoto(None, f"{len(boxes)} faces found, a photo must show exactly one person")
-    return EncodedPhoto(_engine.encode(image.pixels, boxes)[0])
+        widths = sorted(((b[1] - b[3], b) for b in boxes), reverse=True)
+        if widths[0][0] < DOMINANT_RATIO * widths[1][0]:
+            return EncodedPhoto(None, f"{len(boxes)} faces of similar size found, a photo must show one person")
+        boxes = [widths[0][1]]
+        note = f"enrolled the largest face; {len(widths) - 1} smaller face(s) in the background ignored"
+    if detector != _config.detector:
+        note = "; ".join(filter(None, [f"face found by the {detector} detector", note]))
+    return EncodedPhoto(_engine.encode(image.pixels, boxes)[0], "", detector, note)
 
 
 class PhotoEncoder:
@@ -131,38 +188,48 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     settings = sample_settings(config)
     limits = image_limits(config)
     enrolled_people: set[str] = set()
+    to_check: set[str] = set(store.people_with_pending())  # left pending by an interrupted import
+    remaining = {p.name: len(p.photo_files) for p in people}  # photos not yet done, per person
     seen: dict[str, str] = {}  # sha256 -> person, within this import
     pending: dict[str, Photo] = {}  # sha256 -> photo waiting for its encoding
 
     bar = progress_bar(report.photos, show_bar)
     done = 0
 
-    def advance(file: str) -> None:
+    def advance(file: str, person: str) -> None:
         nonlocal done
         done += 1
         bar.update(1)
         if on_progress:
             on_progress(done, report.photos, file)
+        remaining[person] -= 1
+        if remaining[person] == 0 and person in to_check:
+            check_people(store, [person], config)  # the person's photos are matched from now on
 
     def jobs() -> Iterator[tuple[str, bytes]]:
         for item in iter_photos(root, people, limits.max_bytes):
             if isinstance(item, Skipped):
                 report.skipped.append(item)
-                advance(item.file)
+                advance(item.file, item.person)
                 continue
             digest = sha256_hex(item.data)
             owner = seen.get(digest) or store.owner_of_photo(digest)
+            rejected = store.rejected_at(digest, item.person) if owner is None else None
             if owner is not None:
                 report.duplicates += 1
                 if owner == item.person:
                     enrolled_people.add(owner)
                 else:
                     report.skipped.append(Skipped(item.file, f"same photo already enrolled as {owner}"))
-                advance(item.file)
+            elif rejected is not None:
+                report.skipped.append(Skipped(item.file, f"rejected earlier as a photo of {item.person} "
+                                                         "by an admin (kiosk people reject)"))
+            else:
+                seen[digest] = item.person
+                pending[digest] = item
+                yield digest, item.data
                 continue
-            seen[digest] = item.person
-            pending[digest] = item
-            yield digest, item.data
+            advance(item.file, item.person)
 
     encoder = PhotoEncoder(config, worker_count(config.workers) if workers is None else workers)
     try:
@@ -171,14 +238,22 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
             if result.embedding is None:
                 report.skipped.append(Skipped(photo.file, result.reason))
             else:
-                store.add_sample(photo.person, result.embedding, settings, digest, photo.file,
-                                 photo.data if config.keep_photos else None)
+                used = dataclasses.replace(settings, detector=result.detector or settings.detector)
+                store.add_sample(photo.person, result.embedding, used, digest, photo.file,
+                                 photo.data if config.keep_photos else None, status="pending")
                 report.added += 1
+                report.fallback_detector += result.detector not in ("", config.detector)
+                if result.note:
+                    report.notes.append(Note(photo.file, result.note))
                 enrolled_people.add(photo.person)
-            advance(photo.file)
+                to_check.add(photo.person)
+            advance(photo.file, photo.person)
     finally:
         encoder.close()
         bar.close()
+        if to_check:  # also after an interruption: nothing stays pending that was checked before
+            checked = check_people(store, sorted(to_check), config)
+            report.suspects, report.too_few_to_check = checked.suspects, checked.too_few
     report.people = len(enrolled_people)
     return report
 

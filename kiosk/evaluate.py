@@ -1,10 +1,16 @@
-"""`kiosk eval`: recognition accuracy on a folder of person folders, with a held-out split.
+"""`kiosk eval`: recognition accuracy for the photo layouts people have, at several settings.
 
-The first N photos (by name) of each person are enrolled into a scratch store through the same
-import as `kiosk enroll`; every other photo is a probe, encoded as `kiosk identify` does and
-matched against that gallery at each tolerance. People given with --exclude are never enrolled,
-so all their photos are probes that should come out unknown: any name given to them is a false
-accept.
+The gallery is built through the same import as `kiosk enroll` (so wrong photos are held back
+and the fallback detector runs as in the product) into a scratch store; probes are encoded as
+`kiosk identify` does and matched with the kiosk's rule at each tolerance. Three kinds of probe:
+
+- closed set: photos of enrolled people (`--probe-dir B`, or PHOTOS_DIR split: the first N photos
+  of each person enrolled, the rest probes). The largest face is the person's: right, unknown
+  or wrong.
+- open set (`--open-set`): each enrolled person is left out of the gallery in turn and all their
+  photos are identified; any face given a name is a false accept. `--exclude NAME` does the same
+  for chosen people of a split folder.
+- strangers (`--strangers DIR`): photos of people not enrolled; any face named is a false accept.
 """
 
 from __future__ import annotations
@@ -13,24 +19,27 @@ import argparse
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from kiosk.config import Config
-from kiosk.matcher import UNKNOWN, Gallery
+from kiosk.matcher import UNKNOWN, Gallery, MatchRule
 
 DEFAULT_TOLERANCES = (0.4, 0.5, 0.6)
 
 
 @dataclass(frozen=True)
 class Probe:
-    person: str  # whose folder the photo is in
-    file: str  # relative to the photo folder
-    enrolled: bool  # False for excluded people: the right answer is unknown
-    encoding: np.ndarray | None  # None when no face was found
-    reason: str = ""  # why there is no encoding
+    person: str  # whose folder the photo is in ("" for a stranger)
+    file: str  # relative to its folder
+    encodings: np.ndarray  # every face found, largest first; empty when none
+    reason: str = ""  # why there is no face
+
+    @property
+    def has_face(self) -> bool:
+        return len(self.encodings) > 0
 
 
 def split_photos(root: Path, enroll_count: int, exclude: set[str]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
@@ -46,6 +55,23 @@ def split_photos(root: Path, enroll_count: int, exclude: set[str]) -> tuple[dict
             to_enroll[person.name] = files[:count]
         probes += [(person.name, file) for file in files[count:]]
     return to_enroll, probes
+
+
+def person_photos(root: Path) -> list[tuple[str, str]]:
+    """(person, file) for every photo of a folder of person folders."""
+    from kiosk.photos import scan_people
+    return [(person.name, file) for person in scan_people(root)[0] for file in sorted(person.photo_files)]
+
+
+def loose_photos(root: Path) -> list[str]:
+    """Every photo file under ROOT, in any layout (strangers), relative to ROOT."""
+    from kiosk.images import PHOTO_SUFFIXES
+    found = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found += [os.path.relpath(os.path.join(folder, f), root) for f in sorted(filenames)
+                  if not f.startswith(".") and os.path.splitext(f)[1].lower() in PHOTO_SUFFIXES]
+    return found
 
 
 def enroll_subset(store, root: Path, to_enroll: dict[str, list[str]], config: Config, scratch: Path):
@@ -66,103 +92,156 @@ def enroll_subset(store, root: Path, to_enroll: dict[str, list[str]], config: Co
     return import_folder(store, folder, config.enrollment, show_bar=False)
 
 
-def encode_probes(root: Path, probes: list[tuple[str, str]], enrolled_people: set[str], config: Config) -> list[Probe]:
-    """Encode each probe photo as `kiosk identify` does; the largest face is the person's."""
-    from kiosk.engine import EngineSettings, FaceEngine
-    from kiosk.enroll import image_limits
-    from kiosk.images import ImageRejected, load_image
-    from kiosk.photos import read_photo
-    engine = FaceEngine(EngineSettings.identification(config))
-    limits = image_limits(config.enrollment)
-    results = []
-    for person, file in probes:
-        enrolled = person in enrolled_people
+class ProbeEncoder:
+    """Encodes probe photos as `kiosk identify` does, each photo once."""
+
+    def __init__(self, config: Config):
+        from kiosk.engine import EngineSettings, FaceEngine
+        from kiosk.enroll import image_limits
+        self.engine = FaceEngine(EngineSettings.identification(config))
+        self.limits = image_limits(config.enrollment)
+        self.cache: dict[Path, tuple[np.ndarray, str]] = {}
+
+    def probe(self, root: Path, person: str, file: str) -> Probe:
+        path = (root / file).resolve()
+        if path not in self.cache:
+            self.cache[path] = self._encode(root, file)
+        encodings, reason = self.cache[path]
+        return Probe(person, file, encodings, reason)
+
+    def _encode(self, root: Path, file: str) -> tuple[np.ndarray, str]:
+        from kiosk.images import ImageRejected, load_image
+        from kiosk.photos import read_photo
         try:
-            image = load_image(read_photo(root, file, limits.max_bytes), limits)
+            image = load_image(read_photo(root, file, self.limits.max_bytes), self.limits)
         except (ValueError, ImageRejected) as exc:
-            results.append(Probe(person, file, enrolled, None, str(exc)))
-            continue
-        boxes = engine.detect(image.pixels)
+            return np.empty((0, 128), np.float32), str(exc)
+        boxes = sorted(self.engine.detect(image.pixels), key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
         if not boxes:
-            results.append(Probe(person, file, enrolled, None, "no face found"))
-            continue
-        largest = max(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]))
-        results.append(Probe(person, file, enrolled, engine.encode(image.pixels, [largest])[0]))
-    return results
+            return np.empty((0, 128), np.float32), "no face found"
+        return self.engine.encode(image.pixels, boxes), ""
 
 
-def score(probes: list[Probe], gallery: Gallery, tolerance: float) -> dict:
-    """Counts and rates at one tolerance, plus the probes that came out wrong."""
-    counts = {"correct": 0, "unknown": 0, "wrong": 0, "no_face": 0, "rejected": 0, "false_accepts": 0}
+def named(probe: Probe, gallery: Gallery, rule: MatchRule) -> list[str]:
+    """Names given to the faces of a probe photo (unknown left out)."""
+    if not probe.has_face:
+        return []
+    return [m.name for m in gallery.match(probe.encodings, rule) if m.name != UNKNOWN]
+
+
+def score(rule: MatchRule, gallery: Gallery, closed: list[Probe], excluded: list[Probe],
+          open_set: list[Probe], strangers: list[Probe]) -> dict:
+    """Counts and rates for one setting, plus the photos that came out wrong."""
+    counts = {"correct": 0, "unknown": 0, "wrong": 0, "no_face": 0}
     mistakes = []
-    with_faces = [p for p in probes if p.encoding is not None]
-    matches = gallery.match(np.array([p.encoding for p in with_faces]).reshape(-1, 128), tolerance)
-    match_of = {id(p): m for p, m in zip(with_faces, matches)}
-    for probe in probes:
-        match = match_of.get(id(probe))
-        if probe.enrolled:
-            outcome = ("no_face" if match is None else "correct" if match.name == probe.person
-                       else "unknown" if match.name == UNKNOWN else "wrong")
-        else:
-            outcome = "no_face" if match is None else "rejected" if match.name == UNKNOWN else "false_accepts"
-        if outcome == "no_face" and not probe.enrolled:
-            outcome = "rejected"  # nobody named: the right answer for someone not enrolled
+    for probe in closed:
+        if not probe.has_face:
+            counts["no_face"] += 1
+            mistakes.append({"file": probe.file, "expected": probe.person, "got": "no face", "distance": None})
+            continue
+        match = gallery.match(probe.encodings[:1], rule)[0]
+        outcome = "correct" if match.name == probe.person else "unknown" if match.name == UNKNOWN else "wrong"
         counts[outcome] += 1
-        if outcome in ("unknown", "wrong", "no_face", "false_accepts"):
-            mistakes.append({"file": probe.file, "expected": probe.person if probe.enrolled else UNKNOWN,
-                             "got": match.name if match else "no face",
-                             "distance": round(match.distance, 4) if match else None})
-    genuine = sum(p.enrolled for p in probes)
-    impostors = len(probes) - genuine
+        if outcome != "correct":
+            mistakes.append({"file": probe.file, "expected": probe.person, "got": match.name,
+                             "distance": round(match.distance, 4)})
+
+    def false_accepts(probes: list[Probe], against) -> int:
+        total = 0
+        for probe in probes:
+            names = named(probe, against(probe), rule)
+            if names:
+                total += 1
+                mistakes.append({"file": probe.file, "expected": UNKNOWN, "got": ", ".join(names), "distance": None})
+        return total
+
+    leave_out = {name: gallery.without(name) for name in {p.person for p in open_set}}
+    excluded_named = false_accepts(excluded, lambda _: gallery)
+    open_named = false_accepts(open_set, lambda p: leave_out[p.person])
+    strangers_named = false_accepts(strangers, lambda _: gallery)
+    genuine = len(closed)
+    with_face = [p for p in excluded if p.has_face]
     return {
-        "tolerance": tolerance, "probes": genuine, **counts, "impostor_probes": impostors,
+        "tolerance": rule.tolerance, "margin": rule.margin, "neighbors": rule.neighbors,
+        "probes": genuine, **counts,
         "accuracy": counts["correct"] / genuine if genuine else None,
         "unknown_rate": counts["unknown"] / genuine if genuine else None,
         "wrong_rate": counts["wrong"] / genuine if genuine else None,
         "no_face_rate": counts["no_face"] / genuine if genuine else None,
-        "false_accept_rate": counts["false_accepts"] / impostors if impostors else None,
+        "impostor_probes": len(excluded), "false_accepts": excluded_named,
+        "false_accept_rate": excluded_named / len(with_face) if with_face else None,
+        "open_set": {"photos": sum(p.has_face for p in open_set), "named": open_named},
+        "strangers": {"photos": sum(p.has_face for p in strangers), "named": strangers_named},
         "mistakes": mistakes,
     }
 
 
-def evaluate(root: str | os.PathLike, config: Config, enroll_count: int = 1, exclude: tuple[str, ...] = (),
-             tolerances: tuple[float, ...] = DEFAULT_TOLERANCES) -> dict:
-    """Enroll the first photos of each person, then score the rest at each tolerance."""
+@dataclass(frozen=True)
+class EvalPlan:
+    """What to enroll and what to identify."""
+    enroll_root: Path
+    to_enroll: dict[str, list[str]] | None  # None: the whole enroll folder
+    closed: list[tuple[Path, str, str]]  # (root, person, file)
+    excluded: list[tuple[Path, str, str]]
+    open_set: bool
+    open_set_roots: tuple[Path, ...]
+    strangers: Path | None
+
+
+def evaluate(plan: EvalPlan, config: Config, rules: list[MatchRule]) -> dict:
+    """Enroll, encode every probe once, then score each rule."""
+    from kiosk.enroll import import_folder
     from kiosk.store import Store
-    root = Path(root)
-    to_enroll, probe_files = split_photos(root, enroll_count, set(exclude))
     with tempfile.TemporaryDirectory(prefix="kiosk-eval-") as scratch:
         with Store(Path(scratch) / "data") as store:
-            report = enroll_subset(store, root, to_enroll, config, Path(scratch))
+            if plan.to_enroll is None:
+                report = import_folder(store, plan.enroll_root, config.enrollment, show_bar=False)
+            else:
+                report = enroll_subset(store, plan.enroll_root, plan.to_enroll, config, Path(scratch))
             gallery = store.load_gallery()
-    enrolled_people = set(gallery.names)
-    # Someone meant to be enrolled whose photos all failed is still expected by name.
-    probes = encode_probes(root, probe_files, enrolled_people | set(to_enroll), config)
+    encoder = ProbeEncoder(config)
+    closed = [encoder.probe(root, person, file) for root, person, file in plan.closed]
+    excluded = [encoder.probe(root, person, file) for root, person, file in plan.excluded]
+    open_set = []
+    if plan.open_set:
+        open_set = [encoder.probe(root, person, file) for root in plan.open_set_roots
+                    for person, file in person_photos(root) if person in gallery.names]
+    strangers = [encoder.probe(plan.strangers, "", file) for file in loose_photos(plan.strangers)] \
+        if plan.strangers else []
+    expected = set(plan.to_enroll) if plan.to_enroll is not None else {p for _, p, _ in plan.closed}
     return {
-        "folder": str(root), "enroll_per_person": enroll_count, "excluded": sorted(exclude),
+        "folder": str(plan.enroll_root), "enroll_per_person": None,
+        "excluded": sorted({person for _, person, _ in plan.excluded}),
         "enrolled_people": gallery.people, "enrolled_photos": report.added,
-        "not_enrolled": sorted(set(to_enroll) - enrolled_people),
+        "held_back": [s.as_dict() for s in report.suspects],
+        "fallback_detector": report.fallback_detector,
+        "not_enrolled": sorted(expected - set(gallery.names)),
         "enroll_skipped": [{"file": s.file, "reason": s.reason} for s in report.skipped],
-        "results": [score(probes, gallery, tolerance) for tolerance in tolerances],
+        "results": [score(rule, gallery, closed, excluded, open_set, strangers) for rule in rules],
     }
 
 
 def print_report(report: dict, config_tolerance: float) -> None:
     excluded = ", ".join(report["excluded"]) or "nobody"
+    split = f"first {report['enroll_per_person']} of each; " if report["enroll_per_person"] else ""
     print(f"{report['folder']}: {report['enrolled_photos']} photo(s) enrolled for {report['enrolled_people']} "
-          f"people (first {report['enroll_per_person']} of each; excluded: {excluded})")
+          f"people ({split}excluded: {excluded}), {len(report['held_back'])} held back as suspects, "
+          f"{report['fallback_detector']} found by the fallback detector")
     for item in report["enroll_skipped"]:
         print(f"  enrollment skipped {item['file']}: {item['reason']}")
+    for item in report["held_back"]:
+        print(f"  held back {item['file']}: {item['reason']}")
     for name in report["not_enrolled"]:
         print(f"  {name}: no photo could be enrolled")
-    print(f"{'tolerance':>9} {'probes':>7} {'accuracy':>9} {'unknown':>8} {'wrong':>6} {'no face':>8} "
-          f"{'impostors':>10} {'false accepts':>14}")
-    for row in report["results"]:
-        print(f"{row['tolerance']:>9.2f} {row['probes']:>7} {_rate(row['accuracy']):>9} "
-              f"{_rate(row['unknown_rate'], row['unknown']):>8} {_rate(row['wrong_rate'], row['wrong']):>6} "
-              f"{_rate(row['no_face_rate'], row['no_face']):>8} {row['impostor_probes']:>10} "
-              f"{_rate(row['false_accept_rate'], row['false_accepts']):>14}")
-    chosen = min(report["results"], key=lambda row: abs(row["tolerance"] - config_tolerance), default=None)
+    rows = report["results"]
+    print(f"{'setting':<24} {'probes':>6} {'right':>6} {'unknown':>8} {'wrong':>6} {'no face':>8} "
+          f"{'open set named':>15} {'strangers named':>16} {'excluded named':>15}")
+    for row in rows:
+        setting = f"tol {row['tolerance']:.2f} margin {row['margin']:.2f} k{row['neighbors']}"
+        print(f"{setting:<24} {row['probes']:>6} {row['correct']:>6} {row['unknown']:>8} {row['wrong']:>6} "
+              f"{row['no_face']:>8} {_of(row['open_set']):>15} {_of(row['strangers']):>16} "
+              f"{row['false_accepts']:>6}/{row['impostor_probes']:<8}")
+    chosen = min(rows, key=lambda row: abs(row["tolerance"] - config_tolerance) + (row["neighbors"] == 1), default=None)
     if chosen and chosen["mistakes"]:
         print(f"not right at tolerance {chosen['tolerance']:.2f}:")
         for item in chosen["mistakes"]:
@@ -170,10 +249,8 @@ def print_report(report: dict, config_tolerance: float) -> None:
             print(f"  {item['file']}: expected {item['expected']}, got {item['got']}{distance}")
 
 
-def _rate(rate: float | None, count: int | None = None) -> str:
-    if rate is None:
-        return "-"
-    return f"{rate:.1%}" if count is None else f"{count} ({rate:.0%})"
+def _of(group: dict) -> str:
+    return f"{group['named']}/{group['photos']}" if group["photos"] else "-"
 
 
 def parse_tolerances(text: str) -> tuple[float, ...]:
@@ -189,21 +266,46 @@ def parse_tolerances(text: str) -> tuple[float, ...]:
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     from kiosk.cli import UsageError
     from kiosk.photos import scan_people
-    folder = Path(args.photos_dir)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: not a folder of person folders")
-    if args.enroll < 1:
-        raise UsageError("--enroll must be at least 1")
     try:
         tolerances = parse_tolerances(args.tolerances) if args.tolerances else \
             tuple(sorted(set(DEFAULT_TOLERANCES) | {config.recognition.tolerance}))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    known = {person.name for person in scan_people(folder)[0]}
-    unknown_names = sorted(set(args.exclude) - known)
-    if unknown_names:
-        raise UsageError(f"--exclude {unknown_names[0]}: no such person folder in {folder}")
-    report = evaluate(folder, config, args.enroll, tuple(args.exclude), tolerances)
+    for option, value in (("PHOTOS_DIR", args.photos_dir), ("--enroll-dir", args.enroll_dir),
+                          ("--probe-dir", args.probe_dir), ("--strangers", args.strangers)):
+        if value is not None and not Path(value).is_dir():
+            raise UsageError(f"{value}: not a folder of person folders ({option})" if option != "--strangers"
+                             else f"{value}: not a folder of photos (--strangers)")
+    if (args.photos_dir is None) == (args.enroll_dir is None):
+        raise UsageError("give either PHOTOS_DIR (split into enrolled photos and probes) or --enroll-dir")
+    if args.enroll < 1:
+        raise UsageError("--enroll must be at least 1")
+    strangers = Path(args.strangers) if args.strangers else None
+    if args.photos_dir is not None:
+        if args.probe_dir:
+            raise UsageError("--probe-dir goes with --enroll-dir, not with PHOTOS_DIR")
+        folder = Path(args.photos_dir)
+        known = {person.name for person in scan_people(folder)[0]}
+        unknown_names = sorted(set(args.exclude) - known)
+        if unknown_names:
+            raise UsageError(f"--exclude {unknown_names[0]}: no such person folder in {folder}")
+        to_enroll, probe_files = split_photos(folder, args.enroll, set(args.exclude))
+        plan = EvalPlan(folder, to_enroll, [(folder, p, f) for p, f in probe_files if p not in args.exclude],
+                        [(folder, p, f) for p, f in probe_files if p in args.exclude],
+                        args.open_set, (folder,), strangers)
+    else:
+        if args.exclude:
+            raise UsageError("--exclude goes with PHOTOS_DIR; with --enroll-dir use --open-set")
+        enroll_dir = Path(args.enroll_dir)
+        probe_dir = Path(args.probe_dir) if args.probe_dir else None
+        closed = [(probe_dir, p, f) for p, f in person_photos(probe_dir)] if probe_dir else []
+        roots = (enroll_dir,) + ((probe_dir,) if probe_dir else ())
+        plan = EvalPlan(enroll_dir, None, closed, [], args.open_set, roots, strangers)
+    rule = MatchRule.from_config(config.recognition)
+    rules = [replace(rule, tolerance=t) for t in tolerances]
+    rules.append(MatchRule(config.recognition.tolerance, 0.0, 1))  # the tutorials' rule, for comparison
+    report = evaluate(plan, config, rules)
+    report["enroll_per_person"] = args.enroll if args.photos_dir is not None else None
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -212,11 +314,19 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photos_dir", metavar="PHOTOS_DIR", help="one folder of photos per person")
+    parser.add_argument("photos_dir", metavar="PHOTOS_DIR", nargs="?",
+                        help="one folder of photos per person, split into enrolled photos and probes")
     parser.add_argument("--enroll", type=int, default=1, metavar="N",
-                        help="photos per person to enroll, first by name (default 1); the rest are probes")
+                        help="with PHOTOS_DIR: photos per person to enroll, first by name (default 1)")
     parser.add_argument("--exclude", action="append", default=[], metavar="NAME",
-                        help="keep this person out of enrollment: all their photos should be unknown (repeatable)")
+                        help="with PHOTOS_DIR: keep this person out of enrollment, all their photos should "
+                             "be unknown (repeatable)")
+    parser.add_argument("--enroll-dir", metavar="DIR", help="enroll this folder of person folders")
+    parser.add_argument("--probe-dir", metavar="DIR",
+                        help="identify these person folders against it (closed set)")
+    parser.add_argument("--open-set", action="store_true",
+                        help="leave each enrolled person out in turn: all their photos must come out unknown")
+    parser.add_argument("--strangers", metavar="DIR", help="photos of people not enrolled (any layout)")
     parser.add_argument("--tolerances", metavar="LIST",
                         help="comma-separated tolerances to score (default 0.4,0.5,0.6 and recognition.tolerance)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

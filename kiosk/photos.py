@@ -25,6 +25,7 @@ class Skipped:
     """A file or folder that was not imported, and why (shown to the operator)."""
     file: str
     reason: str
+    person: str = ""  # whose folder it is in, when known
 
 
 @dataclass(frozen=True)
@@ -186,4 +187,4 @@ def iter_photos(root: str | os.PathLike, people: list[PersonFolder], max_bytes: 
             try:
                 yield Photo(person.name, printable(relative), read_photo(root, relative, max_bytes))
             except ValueError as exc:
-                yield Skipped(printable(relative), str(exc))
+                yield Skipped(printable(relative), str(exc), person.name)

@@ -19,7 +19,7 @@ import numpy as np
 
 from kiosk.config import RecognitionConfig
 from kiosk.engine import FaceEngine
-from kiosk.matcher import UNKNOWN, Gallery
+from kiosk.matcher import UNKNOWN, Gallery, MatchRule
 from kiosk.sources import Frame
 from kiosk.tracker import MIN_OVERLAP, Track, Tracker, overlap
 
@@ -66,6 +66,7 @@ class Recognizer:
         self._last_full_scan = float("-inf")
         self.gallery = gallery
         self.config = config
+        self.rule = MatchRule.from_config(config)
         self.tracker = Tracker(config)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -206,7 +207,7 @@ class Recognizer:
             jobs = [(t.id, t.box) for t in to_encode]
         encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))
         gallery = self.gallery
-        matches = gallery.match(encodings, self.config.tolerance)
+        matches = gallery.match(encodings, self.rule)
         with self._lock:
             self.frames_recognized += 1
             self.faces_encoded += len(jobs)

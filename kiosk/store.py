@@ -7,6 +7,8 @@
 - Embeddings are raw little-endian float32 BLOBs (never pickle).
 - `meta.gallery_generation` is bumped by triggers on any change to people or samples, so a
   running daemon notices any writer's change with one cheap query.
+- A sample's status says whether it is matched: `ok` and `accepted` (an admin's word) are;
+  `pending` (imported, consistency check not run yet) and `suspect` (held back) are not.
 - Kept photos are stored as `photos/<sha256>` with mode 0600, written before the sample that
   refers to them is committed.
 """
@@ -27,6 +29,7 @@ from kiosk.matcher import Gallery
 
 DB_NAME = "kiosk.db"
 PHOTOS_DIR = "photos"
+EVENT_FACES_DIR = "event_faces"
 EMBEDDING_DTYPE = "<f4"
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
@@ -84,6 +87,38 @@ MIGRATIONS = [
     );
     CREATE INDEX unknown_faces_at ON unknown_faces(at);
     """,
+    """
+    ALTER TABLE samples ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'
+        CHECK (status IN ('pending', 'ok', 'suspect', 'accepted'));
+    ALTER TABLE samples ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+    CREATE TABLE rejected_photos (
+        photo_sha256 TEXT NOT NULL,
+        person TEXT NOT NULL,
+        source TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (photo_sha256, person)
+    );
+    CREATE TABLE confusions (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+        event_id INTEGER,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX confusions_person ON confusions(person_id);
+    CREATE TRIGGER confusions_insert AFTER INSERT ON confusions BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER confusions_delete AFTER DELETE ON confusions BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    ALTER TABLE events ADD COLUMN corrected_from TEXT;
+    CREATE TABLE event_faces (
+        event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+        crop_file TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX event_faces_at ON event_faces(at);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -101,11 +136,15 @@ class SampleSettings:
     jitters: int
 
 
+MATCHED_STATUSES = ("ok", "accepted")
+
+
 @dataclass(frozen=True)
 class PersonSummary:
     name: str
-    samples: int
+    samples: int  # matched samples
     created_at: float
+    held: int = 0  # samples held back (suspect or pending)
 
 
 @dataclass(frozen=True)
@@ -115,6 +154,8 @@ class Event:
     name: str
     distance: float | None
     track_id: int | None
+    corrected_from: str | None = None
+    has_face: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +166,26 @@ class Sample:
     photo_sha256: str
     settings: SampleSettings
     created_at: float
+    status: str = "ok"
+    status_reason: str = ""
+
+
+@dataclass(frozen=True)
+class CheckedSample:
+    """A sample as the consistency check sees it."""
+    id: int
+    source: str
+    status: str
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class EventFace:
+    """The face kept with an event (recognition.capture_faces); its crop is event_faces/<crop_file>."""
+    event_id: int
+    at: float
+    embedding: np.ndarray
+    crop_file: str
 
 
 @dataclass(frozen=True)
@@ -212,9 +273,14 @@ class Store:
             generation = self.gallery_generation()
             rows = self.db.execute(
                 "SELECT p.name, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
-                "ORDER BY p.name, s.id").fetchall()
+                f"WHERE s.status IN {MATCHED_STATUSES} ORDER BY p.name, s.id").fetchall()
+            negative_rows = self.db.execute(
+                "SELECT p.name, c.embedding FROM confusions c JOIN people p ON p.id = c.person_id").fetchall()
         if not rows:
             return Gallery.empty(generation)
+        negatives: dict[str, list[np.ndarray]] = {}
+        for name, blob in negative_rows:
+            negatives.setdefault(name, []).append(np.frombuffer(blob, dtype=EMBEDDING_DTYPE))
         names: list[str] = []
         counts: list[int] = []
         for name, _ in rows:
@@ -224,7 +290,7 @@ class Store:
                 names.append(name)
                 counts.append(1)
         matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=EMBEDDING_DTYPE).reshape(-1, 128)
-        return Gallery(names, counts, matrix, generation)
+        return Gallery(names, counts, matrix, generation, {n: np.vstack(v) for n, v in negatives.items()})
 
     # --- enrollment ----------------------------------------------------------------------
 
@@ -235,14 +301,14 @@ class Store:
         return row[0] if row else None
 
     def add_sample(self, person: str, embedding: np.ndarray, settings: SampleSettings,
-                   photo_sha256: str, source: str, photo: bytes | None = None) -> None:
+                   photo_sha256: str, source: str, photo: bytes | None = None, status: str = "ok") -> None:
         """Add one sample (creating the person if new) in one transaction; keep the photo if given."""
         if photo is not None:
             self.keep_photo(photo_sha256, photo)
         with self.transaction() as db:
-            self._insert_sample(db, person, embedding, settings, photo_sha256, source)
+            self._insert_sample(db, person, embedding, settings, photo_sha256, source, status)
 
-    def add_samples(self, samples: list[tuple[str, np.ndarray, SampleSettings, str, str]]) -> int:
+    def add_samples(self, samples: list[tuple[str, np.ndarray, SampleSettings, str, str]], status: str = "ok") -> int:
         """Add many (person, embedding, settings, photo_sha256, source) in one transaction.
 
         Samples whose photo_sha256 is already stored are skipped; returns how many were added.
@@ -252,13 +318,13 @@ class Store:
             for person, embedding, settings, digest, source in samples:
                 if db.execute("SELECT 1 FROM samples WHERE photo_sha256 = ?", (digest,)).fetchone():
                     continue
-                self._insert_sample(db, person, embedding, settings, digest, source)
+                self._insert_sample(db, person, embedding, settings, digest, source, status)
                 added += 1
         return added
 
     @staticmethod
     def _insert_sample(db: sqlite3.Connection, person: str, embedding: np.ndarray,
-                       settings: SampleSettings, photo_sha256: str, source: str) -> None:
+                       settings: SampleSettings, photo_sha256: str, source: str, status: str = "ok") -> None:
         """Insert one sample inside the caller's transaction, creating the person if new."""
         blob = embedding_blob(embedding)
         now = time.time()
@@ -267,12 +333,15 @@ class Store:
         person_id = db.execute("SELECT id FROM people WHERE name = ?", (person,)).fetchone()[0]
         db.execute(
             "INSERT INTO samples (person_id, embedding, encoder, detector, landmarks, jitters, "
-            "photo_sha256, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "photo_sha256, source, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (person_id, blob, settings.encoder, settings.detector, settings.landmarks,
-             settings.jitters, photo_sha256, source, now))
+             settings.jitters, photo_sha256, source, now, status))
 
     def photo_path(self, sha256: str) -> Path:
         return self.data_dir / PHOTOS_DIR / sha256
+
+    def event_face_path(self, crop_file: str) -> Path:
+        return self.data_dir / EVENT_FACES_DIR / crop_file
 
     def keep_photo(self, sha256: str, data: bytes) -> Path:
         """Write the photo as photos/<sha256> (0600), durably, unless it is already there."""
@@ -283,8 +352,9 @@ class Store:
 
     def people(self) -> list[PersonSummary]:
         rows = self.db.execute(
-            "SELECT p.name, count(s.id), p.created_at FROM people p LEFT JOIN samples s ON s.person_id = p.id "
-            "GROUP BY p.id ORDER BY p.name").fetchall()
+            f"SELECT p.name, count(s.id) FILTER (WHERE s.status IN {MATCHED_STATUSES}), p.created_at, "
+            f"count(s.id) FILTER (WHERE s.status NOT IN {MATCHED_STATUSES}) "
+            "FROM people p LEFT JOIN samples s ON s.person_id = p.id GROUP BY p.id ORDER BY p.name").fetchall()
         return [PersonSummary(*row) for row in rows]
 
     def counts(self) -> tuple[int, int]:
@@ -306,10 +376,17 @@ class Store:
             digests = [d for (d,) in db.execute("SELECT photo_sha256 FROM samples WHERE person_id = ?", row)]
             db.execute("DELETE FROM samples WHERE person_id = ?", row)
             db.execute("DELETE FROM people WHERE id = ?", row)
+            db.execute("DELETE FROM rejected_photos WHERE person = ?", (name,))
+            crops = []
             if events:
+                crops = [c for (c,) in db.execute(
+                    "SELECT f.crop_file FROM event_faces f JOIN events e ON e.id = f.event_id "
+                    "WHERE e.person_id = ? OR e.name = ?", (row[0], name))]
                 db.execute("DELETE FROM events WHERE person_id = ? OR name = ?", (row[0], name))
         for digest in digests:
             self.photo_path(digest).unlink(missing_ok=True)
+        for crop in crops:
+            self.event_face_path(crop).unlink(missing_ok=True)
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(digests)
 
@@ -319,9 +396,63 @@ class Store:
         if row is None:
             return None
         rows = self.db.execute(
-            "SELECT id, source, photo_sha256, encoder, detector, landmarks, jitters, created_at "
+            "SELECT id, source, photo_sha256, encoder, detector, landmarks, jitters, created_at, status, status_reason "
             "FROM samples WHERE person_id = ? ORDER BY created_at, id", row).fetchall()
-        return [Sample(r[0], r[1], r[2], SampleSettings(*r[3:7]), r[7]) for r in rows]
+        return [Sample(r[0], r[1], r[2], SampleSettings(*r[3:7]), r[7], r[8], r[9]) for r in rows]
+
+    # --- the consistency check of a person's photos -------------------------------------------
+
+    def samples_to_check(self, name: str) -> list[CheckedSample]:
+        """Every sample of a person with its embedding and status, oldest first."""
+        rows = self.db.execute(
+            "SELECT s.id, s.source, s.status, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
+            "WHERE p.name = ? ORDER BY s.created_at, s.id", (name,)).fetchall()
+        return [CheckedSample(r[0], r[1], r[2], np.frombuffer(r[3], EMBEDDING_DTYPE)) for r in rows]
+
+    def people_with_pending(self) -> list[str]:
+        return [name for (name,) in self.db.execute(
+            "SELECT DISTINCT p.name FROM samples s JOIN people p ON p.id = s.person_id "
+            "WHERE s.status = 'pending' ORDER BY p.name")]
+
+    def set_statuses(self, statuses: dict[int, tuple[str, str]]) -> None:
+        """Set (status, reason) of samples by id, in one transaction; accepted samples keep theirs."""
+        with self.transaction() as db:
+            for sample_id, (status, reason) in statuses.items():
+                db.execute("UPDATE samples SET status = ?, status_reason = ? WHERE id = ? AND status != 'accepted' "
+                           "AND (status != ? OR status_reason != ?)", (status, reason, sample_id, status, reason))
+
+    def accept_samples(self, name: str, ids: list[int]) -> int:
+        """Mark held-back samples of NAME as accepted by an admin (matched, never flagged again)."""
+        with self.transaction() as db:
+            return sum(db.execute(
+                "UPDATE samples SET status = 'accepted', status_reason = '' WHERE id = ? AND status != 'accepted' "
+                "AND person_id = (SELECT id FROM people WHERE name = ?)", (i, name)).rowcount for i in ids)
+
+    def reject_samples(self, name: str, ids: list[int]) -> int:
+        """Delete samples of NAME (and their kept photos); their photos are refused by later imports."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        digests = []
+        with self.transaction() as db:
+            for sample_id in ids:
+                rows = db.execute(
+                    "DELETE FROM samples WHERE id = ? AND person_id = (SELECT id FROM people WHERE name = ?) "
+                    "RETURNING photo_sha256, source", (sample_id, name)).fetchall()
+                for digest, source in rows:
+                    db.execute("INSERT OR REPLACE INTO rejected_photos VALUES (?, ?, ?, ?)",
+                               (digest, name, source, time.time()))
+                    digests.append(digest)
+            db.execute("DELETE FROM people WHERE name = ? AND NOT EXISTS "
+                       "(SELECT 1 FROM samples s WHERE s.person_id = people.id)", (name,))
+        for digest in digests:
+            self.photo_path(digest).unlink(missing_ok=True)
+        self.checkpoint()
+        return len(digests)
+
+    def rejected_at(self, sha256: str, person: str) -> float | None:
+        """When an admin rejected this photo as a photo of PERSON, or None."""
+        row = self.db.execute("SELECT at FROM rejected_photos WHERE photo_sha256 = ? AND person = ?",
+                              (sha256, person)).fetchone()
+        return row[0] if row else None
 
     def rename_person(self, old: str, new: str) -> None:
         """Rename a person and their events in one transaction; KeyError/ValueError say why not."""
@@ -396,33 +527,96 @@ class Store:
 
     # --- recognition events --------------------------------------------------------------
 
-    def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None) -> int:
+    def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None,
+                  face: tuple[np.ndarray, str] | None = None) -> int:
+        """Log one event; with face=(embedding, crop_file) its face is kept for corrections."""
         with self.transaction() as db:
             row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
-            cursor = db.execute(
+            at = time.time() if at is None else at
+            event_id = db.execute(
                 "INSERT INTO events (at, person_id, name, distance, track_id) VALUES (?, ?, ?, ?, ?)",
-                (time.time() if at is None else at, row[0] if row else None, name, distance, track_id))
-            return cursor.lastrowid
+                (at, row[0] if row else None, name, distance, track_id)).lastrowid
+            if face is not None:
+                db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file) VALUES (?, ?, ?, ?)",
+                           (event_id, at, embedding_blob(face[0]), face[1]))
+            return event_id
+
+    def event(self, event_id: int) -> Event | None:
+        rows = self._event_rows("WHERE e.id = ?", [event_id], "")
+        return rows[0] if rows else None
+
+    def event_face(self, event_id: int) -> EventFace | None:
+        row = self.db.execute("SELECT event_id, at, embedding, crop_file FROM event_faces WHERE event_id = ?",
+                              (event_id,)).fetchone()
+        return EventFace(row[0], row[1], np.frombuffer(row[2], EMBEDDING_DTYPE), row[3]) if row else None
+
+    def event_faces(self) -> list[EventFace]:
+        """Every kept event face, oldest first."""
+        rows = self.db.execute("SELECT event_id, at, embedding, crop_file FROM event_faces ORDER BY at, event_id")
+        return [EventFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3]) for r in rows]
+
+    def delete_event_faces(self, event_ids: list[int]) -> list[str]:
+        """Forget the faces of these events (the events stay); returns their crop files."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        crops = []
+        with self.transaction() as db:
+            for event_id in event_ids:
+                crops += [c for (c,) in db.execute("DELETE FROM event_faces WHERE event_id = ? RETURNING crop_file",
+                                                   (event_id,)).fetchall()]
+        return crops
+
+    def correct_event(self, event_id: int, name: str, *, sample: tuple[SampleSettings, str, str] | None,
+                      not_person: str | None) -> None:
+        """Rename an event (keeping what it said before) in one transaction, and learn from it.
+
+        sample=(settings, photo_sha256, source) adds the event's face as an accepted sample of
+        NAME; not_person records the face as a known confusion with that person.
+        """
+        with self.transaction() as db:
+            event = db.execute("SELECT e.name, f.embedding FROM events e JOIN event_faces f ON f.event_id = e.id "
+                               "WHERE e.id = ?", (event_id,)).fetchone()
+            if event is None:
+                raise KeyError(event_id)
+            old_name, blob = event
+            embedding = np.frombuffer(blob, EMBEDDING_DTYPE)
+            if sample is not None:
+                self._insert_sample(db, name, embedding, *sample, status="accepted")
+            person = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            db.execute("UPDATE events SET name = ?, person_id = ?, corrected_from = coalesce(corrected_from, ?) "
+                       "WHERE id = ?", (name, person[0] if person else None, old_name, event_id))
+            if not_person is not None:
+                wrong = db.execute("SELECT id FROM people WHERE name = ?", (not_person,)).fetchone()
+                if wrong is not None:
+                    db.execute("INSERT INTO confusions (person_id, embedding, event_id, created_at) "
+                               "VALUES (?, ?, ?, ?)", (wrong[0], blob, event_id, time.time()))
+
+    def confusions_of(self, name: str) -> int:
+        return self.db.execute("SELECT count(*) FROM confusions c JOIN people p ON p.id = c.person_id "
+                               "WHERE p.name = ?", (name,)).fetchone()[0]
 
     def events(self, since: float | None = None, until: float | None = None,
                person: str | None = None, limit: int | None = None) -> list[Event]:
         clauses, params = [], []
         if since is not None:
-            clauses.append("at >= ?")
+            clauses.append("e.at >= ?")
             params.append(since)
         if until is not None:
-            clauses.append("at < ?")
+            clauses.append("e.at < ?")
             params.append(until)
         if person is not None:
-            clauses.append("name = ?")
+            clauses.append("e.name = ?")
             params.append(person)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        order = "ORDER BY at DESC, id DESC LIMIT ?" if limit else "ORDER BY at, id"
+        order = "ORDER BY e.at DESC, e.id DESC LIMIT ?" if limit else "ORDER BY e.at, e.id"
         if limit:
             params.append(limit)
-        rows = self.db.execute(f"SELECT id, at, name, distance, track_id FROM events {where} {order}",
-                               params).fetchall()
-        return [Event(*row) for row in rows]
+        return self._event_rows(where, params, order)
+
+    def _event_rows(self, where: str, params: list, order: str) -> list[Event]:
+        rows = self.db.execute(
+            "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL "
+            f"FROM events e LEFT JOIN event_faces f ON f.event_id = e.id {where} {order}", params).fetchall()
+        return [Event(*row[:6], bool(row[6])) for row in rows]
 
 
 def embedding_blob(embedding: np.ndarray) -> bytes:

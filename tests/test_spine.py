@@ -23,7 +23,7 @@ from conftest import DATA, REPO, require_data, run_kiosk
 from kiosk.config import ConfigError, EnrollmentConfig, load_config, parse_config
 from kiosk.enroll import import_folder
 from kiosk.images import ImageLimits, ImageRejected, load_image
-from kiosk.matcher import Gallery
+from kiosk.matcher import Gallery, MatchRule
 from kiosk.photos import validate_person_name
 from kiosk.store import Store, StoreError
 
@@ -326,15 +326,24 @@ def test_store_uses_wal_full_sync_and_versioned_schema(tmp_path):
 
 def test_gallery_matches_like_a_brute_force_loop():
     rng = np.random.default_rng(7)
-    counts = [3, 1, 5, 2]
-    names = ["a", "b", "c", "d"]
+    counts = [3, 1, 5, 2, 4]
+    names = ["a", "b", "c", "d", "e"]
     encodings = rng.normal(0, 0.1, (sum(counts), 128)).astype(np.float32)
-    faces = np.vstack([encodings[[0, 4, 9]] + 0.005, rng.normal(0, 0.1, (1, 128))]).astype(np.float32)
+    encodings[11:15] = encodings[5:9] + rng.normal(0, 0.004, (4, 128))  # e is c's look-alike
+    faces = np.vstack([encodings[[0, 4, 9, 6]] + 0.005, rng.normal(0, 0.1, (30, 128))]).astype(np.float32)
     gallery = Gallery(names, counts, encodings)
-    owners = [n for n, c in zip(names, counts) for _ in range(c)]
-    for face, match in zip(faces, gallery.match(faces, tolerance=0.6)):
-        distances = np.linalg.norm(encodings - face, axis=1)
-        best = int(distances.argmin())
-        assert match.distance == pytest.approx(float(distances[best]), abs=1e-4)
-        assert match.name == (owners[best] if distances[best] <= 0.6 else "unknown")
+    owners = np.array([n for n, c in zip(names, counts) for _ in range(c)])
+    outcomes = set()
+    for rule in (MatchRule(0.6, 0.0, 1), MatchRule(0.6, 0.05, 3), MatchRule(1.5, 0.02, 2)):
+        for face, match in zip(faces, gallery.match(faces, rule)):
+            distances = np.linalg.norm(encodings - face, axis=1)
+            scores = {n: np.sort(distances[owners == n])[:rule.neighbors].mean() for n in names}
+            ranked = sorted(scores, key=scores.get)
+            best, second = scores[ranked[0]], scores[ranked[1]]
+            assert match.distance == pytest.approx(best, abs=1e-4)
+            assert match.second == pytest.approx(second, abs=1e-4)
+            named = best <= rule.tolerance and second - best >= rule.margin
+            assert match.name == (ranked[0] if named else "unknown")
+            outcomes.add((match.name == "unknown", match.reason))
+    assert outcomes == {(False, ""), (True, "too far"), (True, "ambiguous")}  # every branch was taken
     assert Gallery.empty().match(faces, 0.6)[0].name == "unknown"
