@@ -145,6 +145,25 @@ def cmd_import_usb(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_events_correct(args: argparse.Namespace, config: Config) -> int:
+    from kiosk.corrections import CorrectionError, correct_event
+    from kiosk.photos import validate_person_name
+    if (args.name is None) == (args.not_name is None):
+        raise UsageError("events correct: give the right NAME, or --not NAME")
+    name = args.name
+    if name is not None:
+        try:
+            name = validate_person_name(name)
+        except ValueError as exc:
+            raise UsageError(f"{name!r}: {exc}") from None
+    with open_store(config) as store:
+        try:
+            print(correct_event(store, config, args.event_id, name, args.not_name))
+        except CorrectionError as exc:
+            raise UsageError(str(exc)) from None
+    return 0
+
+
 def cmd_events(args: argparse.Namespace, config: Config) -> int:
     from kiosk.events import daily_summary, event_rows, parse_when, print_rows
     try:
@@ -218,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
     events.set_defaults(handler=cmd_events)
+    event_commands = events.add_subparsers(dest="events_command", metavar="ACTION")
+    correct = event_commands.add_parser(
+        "correct", help="say who an event really showed (needs recognition.capture_faces)",
+        description="Correct a logged event: NAME adds its face to that person; --not NAME records that "
+                    "faces like it are not NAME.")
+    correct.add_argument("event_id", type=int, metavar="EVENT_ID")
+    correct.add_argument("name", metavar="NAME", nargs="?", help="who it really was")
+    correct.add_argument("--not", dest="not_name", metavar="NAME", help="it was not this person")
+    correct.set_defaults(handler=cmd_events_correct)
 
     from kiosk.admin import register_admin_commands
     register_admin_commands(commands, people_commands)

@@ -29,6 +29,7 @@ from kiosk.recognition import Confirmation, Recognizer
 from kiosk.sources import open_source
 from kiosk.status import STALE_AFTER_SECONDS, import_progress_path, read_json_file, status_file_path, write_json_file
 from kiosk.store import Store
+from kiosk.corrections import add_event_with_face
 from kiosk.unknowns import save_unknown_crop
 
 log = logging.getLogger("kiosk.daemon")
@@ -64,7 +65,7 @@ def shown_name(name: str) -> str:
 
 
 class EventWriter:
-    """Writes recognition events (and, with capture_unknown, unknown faces' crops) from a thread
+    """Writes recognition events (and, with capture_faces / capture_unknown, their faces) from a thread
     of its own: each commit waits for the SD card (synchronous=FULL), which must not hold up the
     screen."""
 
@@ -89,8 +90,13 @@ class EventWriter:
             while (item := self.queue.get()) is not None:
                 confirmation, at = item
                 try:
-                    store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at)
-                    if self.config.recognition.capture_unknown and confirmation.crop is not None:
+                    if self.config.recognition.capture_faces and confirmation.crop is not None:
+                        add_event_with_face(store, self.config, confirmation.name, confirmation.distance,
+                                            confirmation.track_id, at, confirmation.crop, confirmation.embedding)
+                    else:
+                        store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at)
+                    if (self.config.recognition.capture_unknown and confirmation.crop is not None
+                            and confirmation.name == UNKNOWN):
                         save_unknown_crop(store, self.config, confirmation.crop, confirmation.embedding,
                                           confirmation.track_id)
                 except Exception as exc:  # a full disk must not stop recognition
@@ -286,8 +292,9 @@ class Daemon:
         if progress.get("done") is False or progress.get("state") == "running":
             self.banner = f"Importing {progress.get('processed', 0)}/{progress.get('total', '?')}…"
         elif time.time() - progress.get("updated_at", 0) <= IMPORT_SUMMARY_SECONDS:
+            held = progress.get("suspects", 0)
             self.banner = (f"Import done: {progress.get('added', 0)} added, "
-                           f"{progress.get('skipped', 0)} skipped")
+                           f"{progress.get('skipped', 0)} skipped" + (f", {held} held back" if held else ""))
 
     # --- stop ----------------------------------------------------------------------------------
 

@@ -55,8 +55,9 @@ def daily_summary(events: list[Event]) -> list[dict]:
 
 
 def event_rows(events: list[Event]) -> list[dict]:
-    return [{"time": local(e.at), "name": e.name,
-             "distance": round(e.distance, 4) if e.distance is not None else None, "track": e.track_id}
+    return [{"id": e.id, "time": local(e.at), "name": e.name,
+             "distance": round(e.distance, 4) if e.distance is not None else None, "track": e.track_id,
+             "face_kept": e.has_face, "corrected_from": e.corrected_from}
             for e in events]
 
 
@@ -72,4 +73,14 @@ def print_rows(rows: list[dict], fmt: str, out=sys.stdout) -> None:
         if not rows:
             print("no events", file=out)
         for row in rows:
-            print("  ".join("" if v is None else str(v) for v in row.values()), file=out)
+            print("  ".join(_cell(key, value) for key, value in row.items()).rstrip(), file=out)
+
+
+def _cell(key: str, value: object) -> str:
+    if key == "id":
+        return f"#{value}"
+    if key == "face_kept":
+        return "face kept" if value else ""
+    if key == "corrected_from":
+        return f"(corrected, was {value})" if value else ""
+    return "" if value is None else str(value)

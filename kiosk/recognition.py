@@ -43,7 +43,7 @@ class Confirmation:
     track_id: int
     name: str
     distance: float | None
-    crop: np.ndarray | None = None  # the face, for capture_unknown
+    crop: np.ndarray | None = None  # the face, for capture_faces / capture_unknown
     embedding: np.ndarray | None = None
 
 
@@ -219,7 +219,8 @@ class Recognizer:
 
     def _confirm(self, track: Track, frame: Frame, box, encoding: np.ndarray) -> None:
         top, right, bottom, left = box
-        crop = frame.image[top:bottom, left:right].copy() if track.confirmed == UNKNOWN else None
+        keep = self.config.capture_faces or (self.config.capture_unknown and track.confirmed == UNKNOWN)
+        crop = frame.image[top:bottom, left:right].copy() if keep else None
         self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance,
                                                 crop, encoding if crop is not None else None))
         entry = self.track_log.get(track.id) if self.track_log is not None else None

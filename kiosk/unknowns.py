@@ -9,17 +9,15 @@ without re-encoding (the embedding was made by the live pipeline with detection 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import secrets
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from kiosk.cli import UsageError
 from kiosk.config import Config, RecognitionConfig
+from kiosk.corrections import crop_name, jpeg_bytes
 from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex, write_private_file
 
 UNKNOWNS_DIR = "unknowns"
@@ -32,11 +30,9 @@ def unknowns_dir(store: Store) -> Path:
 def save_unknown_crop(store: Store, config: Config, rgb_crop: np.ndarray, embedding: np.ndarray,
                       track_id: int | None) -> int:
     """Keep one unrecognised face (crop + embedding), then trim the set to its limits; returns its id."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb_crop, dtype=np.uint8)).save(buffer, "JPEG", quality=90)
     now = time.time()
-    crop_file = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{secrets.token_hex(4)}.jpg"
-    write_private_file(unknowns_dir(store) / crop_file, buffer.getvalue())
+    crop_file = crop_name(now)
+    write_private_file(unknowns_dir(store) / crop_file, jpeg_bytes(rgb_crop))
     unknown_id = store.add_unknown(now, embedding, crop_file, track_id)
     prune_unknowns(store, config.recognition, now)
     return unknown_id

@@ -111,11 +111,13 @@ def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> 
             else:
                 report.removed.append(name)
     progress.publish("done", imported.photos, imported.photos, force=True, added=imported.added,
-                     duplicates=imported.duplicates, skipped=len(imported.skipped), removed=len(report.removed))
-    log.info("USB import from %s: %d added for %d people, %d duplicates, %d skipped, %d removed",
-             mount, imported.added, imported.people, imported.duplicates, len(imported.skipped), len(report.removed))
-    for item in imported.skipped:
-        log.info("skipped %s: %s", item.file, item.reason)
+                     duplicates=imported.duplicates, skipped=len(imported.skipped), removed=len(report.removed),
+                     suspects=len(imported.suspects))
+    log.info("USB import from %s: %d added for %d people, %d duplicates, %d skipped, %d held back as suspects, "
+             "%d removed", mount, imported.added, imported.people, imported.duplicates, len(imported.skipped),
+             len(imported.suspects), len(report.removed))
+    for line in imported.summary_lines():
+        log.info("%s", line.strip())
     if write_report:
         _write_report(mount, report)
     return report
@@ -124,8 +126,9 @@ def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> 
 def _write_report(mount: Path, report: StickReport) -> None:
     """Only with --write-report: a plain text summary back onto a writable stick."""
     lines = [f"added {report.imported.added}, duplicates {report.imported.duplicates}, "
-             f"skipped {len(report.imported.skipped)}, removed {len(report.removed)}"]
-    lines += [f"skipped {item.file}: {item.reason}" for item in report.imported.skipped]
+             f"skipped {len(report.imported.skipped)}, held back as suspects {len(report.imported.suspects)}, "
+             f"removed {len(report.removed)}"]
+    lines += [line.strip() for line in report.imported.summary_lines()]
     try:
         fd = os.open(mount / REPORT_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

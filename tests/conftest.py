@@ -54,7 +54,7 @@ def enrolled_copy(enrolled_store_dir, tmp_path) -> Path:
 
 def run_kiosk(*args: str, data_dir: Path | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     """Run the real `kiosk` command line in a subprocess with the repository config."""
-    env = dict(os.environ, KIOSK_CONFIG=str(REPO / "config.yaml"), **kwargs.pop("env", {}))
+    env = {**os.environ, "KIOSK_CONFIG": str(REPO / "config.yaml"), **kwargs.pop("env", {})}
     command = [sys.executable, "-m", "kiosk.cli"]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
