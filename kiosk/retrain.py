@@ -18,6 +18,7 @@ import numpy as np
 
 from kiosk.cli import UsageError
 from kiosk.config import Config, ConfigError, EnrollmentConfig, check_setting
+from kiosk.consistency import check_people
 from kiosk.enroll import PhotoEncoder, progress_bar, sample_settings, worker_count
 from kiosk.store import Sample, Store, sha256_hex
 
@@ -29,6 +30,7 @@ class RetrainReport:
     missing_photos: list[dict] = field(default_factory=list)  # {"person", "source"}
     failed: list[dict] = field(default_factory=list)  # {"person", "source", "reason"}
     settings: dict = field(default_factory=dict)
+    suspects: list[dict] = field(default_factory=list)  # {"file", "person", "reason"} held back afterwards
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -86,6 +88,9 @@ def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *
     finally:
         encoder.close()
         bar.close()
+        retrained = [name for name, embeddings in new_embeddings.items() if embeddings]
+        if retrained:  # new embeddings: decide again which photos agree
+            report.suspects = [s.as_dict() for s in check_people(store, retrained, config).suspects]
     return report
 
 
@@ -119,4 +124,6 @@ def cmd_retrain(args: argparse.Namespace, config: Config) -> int:
         print(f"  kept as it was {item['person']}: {item['source']}: photo not kept (enrollment.keep_photos)")
     for item in report.failed:
         print(f"  kept as it was {item['person']}: {item['source']}: {item['reason']}")
+    for item in report.suspects:
+        print(f"  held back as a suspect {item['file']}: {item['reason']}")
     return 0
