@@ -19,6 +19,7 @@ the person cannot be told.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -106,14 +107,21 @@ def worker_count(configured: int) -> int:
 
 _engine = None
 _fallback = None
+_fallback_turn = contextlib.nullcontext()
 _config: EnrollmentConfig | None = None
 
 
-def _init_worker(config: EnrollmentConfig) -> None:
-    global _engine, _fallback, _config
+def _init_worker(config: EnrollmentConfig, fallback_turn=None) -> None:
+    """fallback_turn: a lock the workers share, so only one runs the CNN detector at a time.
+
+    The CNN needs about 450 MB above a worker's usual 160 MB for an 800-pixel copy (and gives it
+    back afterwards); one at a time keeps an import on a 2 GB Pi clear of the OOM killer.
+    """
+    global _engine, _fallback, _fallback_turn, _config
     from kiosk.engine import EngineSettings, FaceEngine
     _engine = FaceEngine(EngineSettings.enrollment(config))
     _fallback = FaceEngine(EngineSettings("cnn", None, 0, config.landmarks, config.jitters))  # models load on use
+    _fallback_turn = fallback_turn or contextlib.nullcontext()
     _config = config
 
 
@@ -127,7 +135,8 @@ def encode_photo(data: bytes) -> EncodedPhoto:
     boxes = _engine.detect(image.pixels)
     if not boxes and _config.fallback_detector != "none" and detector != _config.fallback_detector:
         detector = _config.fallback_detector
-        boxes = _fallback.detect_scaled(image.pixels, _config.fallback_side)
+        with _fallback_turn:
+            boxes = _fallback.detect_scaled(image.pixels, _config.fallback_side)
     if not boxes:
         return EncodedPhoto(None, "no face found")
     note = ""
@@ -148,8 +157,9 @@ class PhotoEncoder:
     def __init__(self, config: EnrollmentConfig, workers: int):
         self.workers = workers
         if workers > 1:
-            self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"),
-                                            initializer=_init_worker, initargs=(config,))
+            context = multiprocessing.get_context("fork")
+            self.pool = ProcessPoolExecutor(workers, context, initializer=_init_worker,
+                                            initargs=(config, context.Lock()))
         else:
             self.pool = None
             _init_worker(config)
