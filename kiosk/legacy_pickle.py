@@ -108,17 +108,12 @@ def cmd_import_pickle(args: argparse.Namespace, config: Config) -> int:
         samples = legacy_samples(path)  # before opening the store: a refused file changes nothing
     except LegacyPickleError as exc:
         raise UsageError(str(exc)) from None
-    from kiosk.consistency import check_people
     with open_store(config, create=True) as store:
         added = store.add_samples(samples)
-        suspects = check_people(store, sorted({s[0] for s in samples}), config.enrollment).suspects if added else []
-    report = {"people": len({s[0] for s in samples}), "added": added, "duplicates": len(samples) - added,
-              "suspects": [s.as_dict() for s in suspects]}
+    report = {"people": len({s[0] for s in samples}), "added": added, "duplicates": len(samples) - added}
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
         print(f"added {report['added']} encoding(s) for {report['people']} people, "
-              f"{report['duplicates']} duplicate(s), {len(suspects)} held back as suspects")
-        for suspect in suspects:
-            print(f"  {suspect.file}: {suspect.reason}")
+              f"{report['duplicates']} duplicate(s)")
     return 0
