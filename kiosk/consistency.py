@@ -66,12 +66,14 @@ def pairwise(vectors: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(norms[:, None] + norms[None, :] - 2.0 * vectors @ vectors.T, 0.0))
 
 
-def disagreeing(embeddings: np.ndarray, config: EnrollmentConfig) -> list[tuple[int, float, int]]:
-    """(index, distance to the core, core size) of each photo that does not agree with the rest."""
-    count = len(embeddings)
+def disagreeing(distances: np.ndarray, config: EnrollmentConfig) -> list[tuple[int, float, int]]:
+    """(index, distance to the core, core size) of each photo that does not agree with the rest.
+
+    distances: the person's photos' pairwise distance matrix.
+    """
+    count = len(distances)
     if count < MIN_PHOTOS:
         return []
-    distances = pairwise(embeddings)
     others = ~np.eye(count, dtype=bool)
     spread = np.array([np.median(distances[i][others[i]]) for i in range(count)])
     core = spread <= np.median(spread)
@@ -100,12 +102,12 @@ def check_person(name: str, samples: list[CheckedSample], others: Gallery,
                  config: EnrollmentConfig) -> dict[int, Suspect]:
     """Suspects among one person's samples, by sample id."""
     embeddings = np.vstack([s.embedding for s in samples])
+    distances = pairwise(embeddings)
     suspects: dict[int, Suspect] = {}
-    for i, distance, core_size in disagreeing(embeddings, config):
+    for i, distance, core_size in disagreeing(distances, config):
         suspects[samples[i].id] = Suspect(
             samples[i].source, name, f"looks like a different person than the other {core_size} photos "
                                      f"of {name} (distance {distance:.2f})", samples[i].id)
-    distances = pairwise(embeddings)
     np.fill_diagonal(distances, np.nan)
     own = np.nanmedian(distances, axis=1)
     for i, other, distance in closer_to_others(embeddings, own, others):

@@ -51,15 +51,19 @@ def add_event_with_face(store: Store, config: Config, name: str, distance: float
     return event_id
 
 
+def beyond_limits(kept: list[tuple[int, float]], now: float, max_age_days: float, max_count: int) -> list[int]:
+    """Ids of kept faces ((id, time), oldest first) past the age limit or the oldest beyond the count."""
+    oldest_allowed = now - max_age_days * 86400
+    expired = [key for key, at in kept if at < oldest_allowed]
+    remaining = [key for key, at in kept if at >= oldest_allowed]
+    return expired + remaining[:max(0, len(remaining) - max_count)]
+
+
 def prune_event_faces(store: Store, limits: RecognitionConfig, now: float | None = None) -> int:
     """Forget faces past the age limit and the oldest beyond the count limit (events stay)."""
     now = time.time() if now is None else now
-    faces = store.event_faces()  # oldest first
-    oldest_allowed = now - limits.face_max_age_days * 86400
-    expired = [f.event_id for f in faces if f.at < oldest_allowed]
-    remaining = [f.event_id for f in faces if f.at >= oldest_allowed]
-    excess = remaining[:max(0, len(remaining) - limits.face_max_count)]
-    crops = store.delete_event_faces(expired + excess)
+    kept = [(f.event_id, f.at) for f in store.event_faces()]  # oldest first
+    crops = store.delete_event_faces(beyond_limits(kept, now, limits.face_max_age_days, limits.face_max_count))
     for crop_file in crops:
         store.event_face_path(crop_file).unlink(missing_ok=True)
     return len(crops)
@@ -71,7 +75,8 @@ def correct_event(store: Store, config: Config, event_id: int, name: str | None,
     event = store.event(event_id)
     if event is None:
         raise CorrectionError(f"event {event_id}: no such event (see kiosk events)")
-    if store.event_face(event_id) is None:
+    face = store.event_face(event_id)
+    if face is None:
         raise CorrectionError(f"event {event_id}: no face was kept for it (recognition.capture_faces was off, "
                               "or the face was pruned)")
     if not_name is not None:
@@ -83,12 +88,12 @@ def correct_event(store: Store, config: Config, event_id: int, name: str | None,
     assert name is not None
     if name == event.name:
         raise CorrectionError(f"event {event_id} already names {name}")
-    face = store.event_face(event_id)
     crop_path = store.event_face_path(face.crop_file)
     crop = crop_path.read_bytes() if crop_path.is_file() else None
     digest = sha256_hex(crop if crop is not None else face.embedding.tobytes())
-    if store.owner_of_photo(digest) is not None:
-        raise CorrectionError(f"event {event_id}: its face is already a sample of {store.owner_of_photo(digest)}")
+    owner = store.owner_of_photo(digest)
+    if owner is not None:
+        raise CorrectionError(f"event {event_id}: its face is already a sample of {owner}")
     if config.enrollment.keep_photos and crop is not None:
         store.keep_photo(digest, crop)
     live = config.detection

@@ -34,8 +34,7 @@ DEFAULT_TOLERANCES = (0.4, 0.5, 0.6)
 class Probe:
     person: str  # whose folder the photo is in ("" for a stranger)
     file: str  # relative to its folder
-    encodings: np.ndarray  # every face found, largest first; empty when none
-    reason: str = ""  # why there is no face
+    encodings: np.ndarray  # every face found, largest first; empty when none (unreadable or no face)
 
     @property
     def has_face(self) -> bool:
@@ -100,26 +99,23 @@ class ProbeEncoder:
         from kiosk.enroll import image_limits
         self.engine = FaceEngine(EngineSettings.identification(config))
         self.limits = image_limits(config.enrollment)
-        self.cache: dict[Path, tuple[np.ndarray, str]] = {}
+        self.cache: dict[Path, np.ndarray] = {}
 
     def probe(self, root: Path, person: str, file: str) -> Probe:
         path = (root / file).resolve()
         if path not in self.cache:
             self.cache[path] = self._encode(root, file)
-        encodings, reason = self.cache[path]
-        return Probe(person, file, encodings, reason)
+        return Probe(person, file, self.cache[path])
 
-    def _encode(self, root: Path, file: str) -> tuple[np.ndarray, str]:
+    def _encode(self, root: Path, file: str) -> np.ndarray:
         from kiosk.images import ImageRejected, load_image
         from kiosk.photos import read_photo
         try:
             image = load_image(read_photo(root, file, self.limits.max_bytes), self.limits)
-        except (ValueError, ImageRejected) as exc:
-            return np.empty((0, 128), np.float32), str(exc)
+        except (ValueError, ImageRejected):
+            return np.empty((0, 128), np.float32)
         boxes = sorted(self.engine.detect(image.pixels), key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True)
-        if not boxes:
-            return np.empty((0, 128), np.float32), "no face found"
-        return self.engine.encode(image.pixels, boxes), ""
+        return self.engine.encode(image.pixels, boxes)
 
 
 def named(probe: Probe, gallery: Gallery, rule: MatchRule) -> list[str]:

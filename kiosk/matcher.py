@@ -63,10 +63,6 @@ class Match:
     second: float = float("inf")  # the second-closest person's score
     reason: str = ""  # why a close face stayed unknown: "too far", "ambiguous", ""
 
-    @property
-    def gap(self) -> float:
-        return self.second - self.distance
-
 
 class Gallery:
     """Immutable snapshot of the enrolled encodings, ready for vectorised matching."""
@@ -99,10 +95,6 @@ class Gallery:
     @property
     def people(self) -> int:
         return len(self.names)
-
-    def samples_of(self, name: str) -> np.ndarray:
-        i = self.names.index(name)
-        return self.encodings[self.starts[i]:self.starts[i] + self.counts[i]]
 
     def without(self, name: str) -> "Gallery":
         """The same gallery with one person left out (open-set evaluation)."""

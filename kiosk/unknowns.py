@@ -17,7 +17,7 @@ import numpy as np
 
 from kiosk.cli import UsageError
 from kiosk.config import Config, RecognitionConfig
-from kiosk.corrections import crop_name, jpeg_bytes
+from kiosk.corrections import beyond_limits, crop_name, jpeg_bytes
 from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex, write_private_file
 
 UNKNOWNS_DIR = "unknowns"
@@ -41,12 +41,9 @@ def save_unknown_crop(store: Store, config: Config, rgb_crop: np.ndarray, embedd
 def prune_unknowns(store: Store, limits: RecognitionConfig, now: float | None = None) -> int:
     """Delete faces past the age limit and the oldest beyond the count limit; returns how many."""
     now = time.time() if now is None else now
-    faces = store.unknowns()  # oldest first
-    oldest_allowed = now - limits.unknown_max_age_days * 86400
-    expired = [f.id for f in faces if f.at < oldest_allowed]
-    remaining = [f.id for f in faces if f.at >= oldest_allowed]
-    excess = remaining[:max(0, len(remaining) - limits.unknown_max_count)]
-    return delete_unknown_faces(store, expired + excess)
+    kept = [(f.id, f.at) for f in store.unknowns()]  # oldest first
+    return delete_unknown_faces(store, beyond_limits(kept, now, limits.unknown_max_age_days,
+                                                     limits.unknown_max_count))
 
 
 def delete_unknown_faces(store: Store, ids: list[int]) -> int:
