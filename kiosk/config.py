@@ -16,11 +16,29 @@ from pathlib import Path
 
 import yaml
 
+from kiosk.errors import ConfigError
+
 SYSTEM_CONFIG = Path("/etc/kiosk/config.yaml")
+SOURCE_FORMS = "auto, picamera, usb:N, usb:/dev/videoN, file:PATH, dir:PATH"
 
 
-class ConfigError(ValueError):
-    """A configuration file or value that cannot be used; the message names the key."""
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed camera.source / --source value."""
+    kind: str  # auto, picamera, usb, file or dir
+    argument: str | int = ""  # usb: index or /dev/videoN; file:/dir: the path
+
+
+def parse_source(spec: str) -> SourceSpec:
+    """The one grammar of frame sources; raises ValueError naming the allowed forms."""
+    kind, _, argument = spec.partition(":")
+    if spec in ("auto", "picamera"):
+        return SourceSpec(spec)
+    if kind == "usb" and re.fullmatch(r"\d+|/dev/video\d+", argument):
+        return SourceSpec(kind, int(argument) if argument.isdigit() else argument)
+    if kind in ("file", "dir") and argument:
+        return SourceSpec(kind, argument)
+    raise ValueError(f"{spec!r} is not allowed, allowed values: {SOURCE_FORMS}")
 
 
 def _choice(*allowed: str, pattern: str | None = None, forms: str = "") -> dict:
@@ -34,10 +52,7 @@ def _range(low: float | None = None, high: float | None = None) -> dict:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    # auto | picamera | usb:N | usb:/dev/videoN | file:PATH | dir:PATH
-    source: str = field(default="auto", metadata=_choice(
-        "auto", "picamera", pattern=r"(usb:(\d+|/dev/video\d+)|file:.+|dir:.+)",
-        forms="usb:N, usb:/dev/videoN, file:PATH, dir:PATH"))
+    source: str = field(default="auto", metadata={"parse": parse_source})  # see SOURCE_FORMS
     width: int = field(default=640, metadata=_range(160, 4096))
     height: int = field(default=480, metadata=_range(120, 3072))
     fps: float = field(default=30.0, metadata=_range(1, 120))
@@ -143,6 +158,11 @@ def _check_value(key: str, value: object, kind: type, meta: typing.Mapping) -> o
     low, high = meta.get("low"), meta.get("high")
     if (low is not None and value < low) or (high is not None and value > high):
         raise ConfigError(f"{key}: {value!r} is out of range, allowed {low} to {high}")
+    if meta.get("parse"):
+        try:
+            meta["parse"](value)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
     choices = meta.get("choices")
     if choices:
         text = str(value)
@@ -183,10 +203,29 @@ def _build(cls: type, raw: object, prefix: str) -> object:
     return cls(**values)
 
 
+def _refuse_duplicate_keys(node: yaml.Node | None, prefix: str = "") -> None:
+    """PyYAML keeps the last of two equal keys, so a second `recognition:` block would silently
+    drop the first one's settings: refuse it, naming the key and both lines."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key, line = f"{prefix}{key_node.value}", key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"{key}: given twice, on line {seen[key]} and line {line}")
+            seen[key] = line
+            _refuse_duplicate_keys(value_node, f"{key}.")
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, prefix)
+
+
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Parse YAML text into a validated Config; errors name the source and the key."""
     try:
+        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
         raw = yaml.safe_load(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}".replace("\n", " ")) from None
     try:

@@ -35,7 +35,7 @@ def people_dir() -> Path:
 def enrolled_store_dir(tmp_path_factory, people_dir) -> Path:
     """A data directory with people/ enrolled once per test session (read-only for tests)."""
     from kiosk.config import EnrollmentConfig
-    from kiosk.enroll import import_folder
+    from kiosk.enrollment.enroll import import_folder
     from kiosk.store import Store
     data_dir = tmp_path_factory.mktemp("enrolled")
     with Store(data_dir) as store:

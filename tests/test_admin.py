@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, require_data, run_kiosk
-from kiosk.cli import build_parser
+from kiosk.cli.parser import build_parser
 from kiosk.config import Config, RecognitionConfig
 from kiosk.store import Store
 
@@ -249,8 +249,8 @@ def test_tune_separates_the_sample_people(enrolled_store_dir):
 
 
 def test_tune_warns_about_people_too_close_together(tmp_path):
-    from kiosk.matcher import Gallery
-    from kiosk.tune import suggest_tolerance, tune_report
+    from kiosk.vision.matcher import Gallery
+    from kiosk.admin.tune import suggest_tolerance, tune_report
     rng = np.random.default_rng(3)
     base = rng.normal(0, 0.05, 128)
     near = base + 0.01
@@ -320,13 +320,13 @@ def test_restore_refuses_what_is_not_a_kiosk_backup(enrolled_copy, tmp_path):
 # --- unknown faces -----------------------------------------------------------------------------
 
 def test_unknown_crops_are_bounded_labelled_and_purged(enrolled_copy, people_dir):
-    from kiosk.unknowns import save_unknown_crop
+    from kiosk.store.faces import save_unknown_face
     config = dataclasses.replace(Config(data_dir=str(enrolled_copy)),
                                  recognition=RecognitionConfig(unknown_max_count=2))
     crop = np.asarray(Image.open(people_dir / "obama" / "obama.jpg").convert("RGB"))[50:200, 50:200]
     with Store(enrolled_copy) as store:
         embedding = store.load_gallery().encodings[0]
-        ids = [save_unknown_crop(store, config, crop, embedding + i * 0.001, track_id=i) for i in range(3)]
+        ids = [save_unknown_face(store, config.recognition, crop, embedding + i * 0.001, track_id=i) for i in range(3)]
         kept = store.unknowns()
     assert [f.id for f in kept] == ids[1:]
     crops = sorted((enrolled_copy / "unknowns").iterdir())
@@ -409,7 +409,7 @@ def test_import_pickle_refuses_code_without_running_it(tmp_path):
 def test_import_pickle_accepts_protocol_5(tmp_path):
     """Python 3.14 writes protocol 5 by default; numpy rebuilds arrays from raw buffers there."""
     import pickle
-    from kiosk.legacy_pickle import load_legacy_pickle
+    from kiosk.enrollment.legacy_pickle import load_legacy_pickle
     path = tmp_path / "encodings.pickle"
     encodings = [np.random.default_rng(1).random(128) for _ in range(2)]
     path.write_bytes(pickle.dumps({"encodings": encodings, "names": ["ada", "ada"]}, protocol=5))

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from kiosk.config import DisplayConfig
-from kiosk.display import (
+from kiosk.live.display import (
     BACKGROUND, ELLIPSIS, GREETING_COLOUR, KNOWN_COLOUR, KNOWN_TEXT, MESSAGE_COLOUR, NOTICE_TEXT,
     PENDING_LABEL, STATUS_COLOUR, TEXT_CACHE_SIZE, UNKNOWN_COLOUR, UNKNOWN_TEXT, Display, FaceLabel,
     Scene, Status, choose_mode, displayable, fit_rect, fit_text, map_box, place_label)

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import require_data, run_kiosk
-from kiosk.bench import gallery_scale, run_tutorial_loop
-from kiosk.detection_recall import match_detections, measure, parse_imglab
+from kiosk.measure.bench import gallery_scale, run_tutorial_loop
+from kiosk.measure.detection_recall import match_detections, measure, parse_imglab
 
 
 def _at_tolerance(report: dict, tolerance: float) -> dict:
@@ -117,7 +117,7 @@ def test_gallery_scale_reports_each_size():
 def test_bench_quick_end_to_end(people_dir):
     require_data("video", "short_hamilton_clip.mp4")
     try:
-        import kiosk.daemon  # noqa: F401  (`kiosk run` needs the frame sources)
+        import kiosk.live.daemon  # noqa: F401  (`kiosk run` needs the frame sources)
     except ImportError as exc:
         pytest.skip(f"kiosk run is not available: {exc}")
     result = run_kiosk("bench", "--quick", "--json", timeout=600)

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from kiosk.notify import Notifier, WatchdogGate, watchdog_interval
+from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from PIL import Image
 
 from conftest import REPO, require_data, run_kiosk
 from kiosk.config import CameraConfig, Config, DisplayConfig
-from kiosk.daemon import Daemon, RunOptions
-from kiosk.display import KNOWN_COLOUR
+from kiosk.live.daemon import Daemon, RunOptions
+from kiosk.live.display import KNOWN_COLOUR
 from kiosk.store import Store
 
 FAKES = str(Path(__file__).parent / "fakes")
@@ -304,17 +304,17 @@ def test_sighup_reloads_and_sigterm_stops_cleanly(enrolled_copy, tmp_path):
 
 def test_usb_import_progress_and_summary_are_shown_on_screen(enrolled_copy, tmp_path, restore_signals,
                                                              monkeypatch):
-    from kiosk.status import write_json_file
+    from kiosk.runtime import ImportProgress, publish
     monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
     slides = tmp_path / "slides"
     slides.mkdir()
     (slides / "obama.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
     progress = tmp_path / "import.json"
-    write_json_file(progress, {"state": "running", "processed": 12, "total": 40})
+    publish(progress, ImportProgress("running", processed=12, total=40))
     daemon = Daemon(_config(enrolled_copy), RunOptions(source=f"dir:{slides}", loop=True))
     recorder = SceneRecorder(daemon)
-    _later(1.5, lambda: write_json_file(progress, {"state": "done", "processed": 40, "total": 40,
-                                                     "added": 37, "duplicates": 1, "skipped": 2}))
+    _later(1.5, lambda: publish(progress, ImportProgress("done", processed=40, total=40, added=37, duplicates=1,
+                                                         skipped=2)))
     _later(3, lambda: setattr(daemon, "stop_requested", True))
     daemon.run()
     messages = [scene.status.message for _, scene in recorder.scenes]

@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk import sources
+from kiosk.live import sources
 from kiosk.config import CameraConfig
-from kiosk.sources import (CameraUnavailable, FrameSource, ImageFolderSource, PicameraSource, RetryingSource,
+from kiosk.live.sources import (CameraUnavailable, FrameSource, ImageFolderSource, PicameraSource, RetryingSource,
                            VideoFileSource, open_source, orient)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -318,7 +318,7 @@ def test_other_sources_never_import_picamera2(spec, tmp_path):
         import picamera2  # the fake is importable: prove it can be found, then forget it
         del sys.modules["picamera2"]
         from kiosk.config import CameraConfig
-        from kiosk.sources import open_source
+        from kiosk.live.sources import open_source
         source = open_source({spec.format(clip=clip)!r}, CameraConfig(retry_max_delay=0.5), fast=True)
         source.read()
         source.close()

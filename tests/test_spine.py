@@ -21,10 +21,10 @@ from PIL import Image
 
 from conftest import DATA, REPO, require_data, run_kiosk
 from kiosk.config import ConfigError, EnrollmentConfig, load_config, parse_config
-from kiosk.enroll import import_folder
-from kiosk.images import ImageLimits, ImageRejected, load_image
-from kiosk.matcher import Gallery, MatchRule
-from kiosk.photos import validate_person_name
+from kiosk.enrollment.enroll import import_folder
+from kiosk.vision.images import ImageLimits, ImageRejected, load_image
+from kiosk.vision.matcher import Gallery, MatchRule
+from kiosk.enrollment.photos import validate_person_name
 from kiosk.store import Store, StoreError
 
 
@@ -144,7 +144,7 @@ def test_hostile_bytes_are_refused_with_a_reason(data, reason):
 
 
 def test_truncated_jpeg_is_refused_even_after_face_recognition_import():
-    import kiosk.engine  # noqa: F401  (importing face_recognition flips a Pillow global)
+    import kiosk.vision.engine  # noqa: F401  (importing face_recognition flips a Pillow global)
     whole = _jpeg_bytes(Image.effect_noise((300, 300), 60).convert("RGB"))
     with pytest.raises(ImageRejected, match="truncated|corrupt|unreadable"):
         load_image(whole[: len(whole) // 2])
@@ -252,7 +252,7 @@ def _hostile_tree(root: Path, outside: Path) -> None:
 
 
 def test_hostile_folder_reports_everything_and_enrolls_the_good_photos(tmp_path):
-    import kiosk.images  # noqa: F401  (registers the HEIF opener used to write the test photo)
+    import kiosk.vision.images  # noqa: F401  (registers the HEIF opener used to write the test photo)
     root, outside = tmp_path / "stick", tmp_path / "outside"
     outside.mkdir()
     _hostile_tree(root, outside)

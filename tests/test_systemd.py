@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli import build_parser
+from kiosk.cli.parser import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMD_DIR = REPO / "systemd"

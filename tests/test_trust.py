@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, require_data, run_kiosk
-from kiosk.matcher import Gallery, MatchRule
+from kiosk.vision.matcher import Gallery, MatchRule
 from kiosk.store import Store
 
 

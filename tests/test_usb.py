@@ -11,9 +11,9 @@ import pytest
 
 from conftest import require_data, run_kiosk
 from kiosk.config import Config, EnrollmentConfig
-from kiosk.status import read_json_file
+from kiosk.runtime import ImportProgress, read_record
 from kiosk.store import Store
-from kiosk.usb import ProgressPublisher, import_stick
+from kiosk.enrollment.usb import ProgressPublisher, import_stick
 
 
 def _config(data_dir: Path) -> Config:
@@ -52,8 +52,8 @@ def test_faces_folder_layout_with_remove_list(tmp_path, people_dir, enrolled_cop
         names = {p.name for p in store.people()}
     assert "biden" not in names and "rose_leslie" in names
     assert _tree_snapshot(stick) == before, "nothing is written to the stick by default"
-    progress = read_json_file(enrolled_copy / "import.json")
-    assert progress["state"] == "done" and progress["total"] == 3 and progress["removed"] == 1
+    progress = read_record(enrolled_copy / "import.json", ImportProgress)
+    assert progress.state == "done" and progress.total == 3 and progress.removed == 1
 
 
 def test_top_level_person_folders_when_no_faces_folder(tmp_path, people_dir):
@@ -82,11 +82,11 @@ def test_stick_pulled_mid_import_keeps_what_was_committed(tmp_path, people_dir, 
         _copy_person(people_dir, name, stick / "faces" / name)
     real_publish = ProgressPublisher.publish
 
-    def pull_after_two(self, state, processed, total, force=False, **extra):
-        if processed == 2:  # the stick disappears after two photos were committed
+    def pull_after_two(self, progress, force=False):
+        if progress.processed == 2:  # the stick disappears after two photos were committed
             for photo in (stick / "faces").rglob("*.jpg"):
                 photo.unlink()
-        real_publish(self, state, processed, total, force, **extra)
+        real_publish(self, progress, force)
 
     monkeypatch.setattr(ProgressPublisher, "publish", pull_after_two)
     report = import_stick(_config(tmp_path / "data"), stick)

@@ -1,0 +1,211 @@
+"""`kiosk backup PATH` and `kiosk restore PATH`: the store, kept photos and unknown crops in one .tar.
+
+Backup copies the live database with SQLite's online backup API (a consistent snapshot even while
+the daemon or an import writes), then adds the photos and crops the copy refers to. Restore
+accepts only a file with exactly this layout, checks the database inside is a kiosk store and the
+photos match their checksums, and copies it into the live file with the backup API, so a running
+daemon sees the change as one commit and reloads its gallery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.errors import Refused, StoreError
+from kiosk.paths import DB_NAME, PHOTOS_DIR, UNKNOWNS_DIR
+from kiosk.store import SCHEMA_VERSION, Store
+from kiosk.util import replaced_atomically
+
+MANIFEST = "kiosk-backup.json"
+BACKUP_FORMAT = "kiosk-backup"
+PHOTO_MEMBER = re.compile(rf"{PHOTOS_DIR}/[0-9a-f]{{64}}")
+CROP_MEMBER = re.compile(rf"{UNKNOWNS_DIR}/[A-Za-z0-9][A-Za-z0-9._-]*\.jpg")
+MAX_MANIFEST_BYTES = 1 << 20
+COPY_CHUNK_BYTES = 1 << 20
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
+    """Stream the file at PATH into the archive as NAME; skipped when it is gone (not kept, or removed)."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = os.fstat(handle.fileno()).st_size, 0o600, int(time.time())
+        tar.addfile(info, handle)
+
+
+def backup(store: Store, target: Path) -> dict:
+    """Write a backup of STORE to TARGET (mode 0600, replaced atomically); returns the manifest."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-backup-") as scratch:
+        copy_path = Path(scratch) / DB_NAME
+        copy = sqlite3.connect(copy_path)
+        try:
+            store.db.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            digests = [d for (d,) in copy.execute("SELECT photo_sha256 FROM samples")]
+            crops = [c for (c,) in copy.execute("SELECT crop_file FROM unknown_faces")]
+            people, samples = (copy.execute("SELECT count(*) FROM people").fetchone()[0], len(digests))
+            schema = copy.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            copy.close()
+        manifest = {"format": BACKUP_FORMAT, "schema": schema, "created_at": time.time(),
+                    "people": people, "samples": samples}
+        with replaced_atomically(target, 0o600, durable=True) as handle:
+            with tarfile.open(fileobj=handle, mode="w") as tar:
+                _add_bytes(tar, MANIFEST, json.dumps(manifest).encode())
+                _add_bytes(tar, DB_NAME, copy_path.read_bytes())
+                for digest in digests:
+                    _add_file(tar, f"{PHOTOS_DIR}/{digest}", store.photo_path(digest))
+                for crop in crops:
+                    _add_file(tar, f"{UNKNOWNS_DIR}/{crop}", store.unknown_face_path(crop))
+    return manifest
+
+
+def unpack_backup(path: Path, scratch: Path) -> dict:
+    """Check each member of the backup at PATH while unpacking it into SCRATCH; returns the manifest.
+
+    Only the manifest, the database, photos/<sha256> and unknowns/<crop>.jpg are accepted, each once
+    and as a regular file, and each photo must match its checksum; anything else is refused with a
+    Refused error naming PATH. Members are streamed to disk, so a large backup needs no memory.
+    """
+    def refuse(reason: str) -> Refused:
+        return Refused(f"{path}: not a kiosk backup ({reason})")
+    try:
+        tar = tarfile.open(path, mode="r:")
+    except (OSError, tarfile.TarError) as exc:
+        raise refuse(getattr(exc, "strerror", None) or "not a tar file") from None
+    seen: set[str] = set()
+    with tar:
+        try:
+            for member in tar:
+                name = member.name
+                allowed = name in (MANIFEST, DB_NAME) or PHOTO_MEMBER.fullmatch(name) or CROP_MEMBER.fullmatch(name)
+                if not allowed or not member.isfile() or name in seen:
+                    raise refuse(f"unexpected member {name!r}")
+                if name == MANIFEST and member.size > MAX_MANIFEST_BYTES:
+                    raise refuse(f"{MANIFEST} is too large")
+                seen.add(name)
+                digest = unpack_member(tar, member, scratch / name)
+                if name.startswith(f"{PHOTOS_DIR}/") and digest != name.split("/")[1]:
+                    raise refuse(f"{name} does not match its checksum")
+        except tarfile.TarError as exc:
+            raise refuse(f"damaged tar file: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"{scratch}: cannot unpack {path} ({exc.strerror})") from None
+    if MANIFEST not in seen or DB_NAME not in seen:
+        raise refuse(f"{MANIFEST} or {DB_NAME} missing")
+    try:
+        manifest = json.loads((scratch / MANIFEST).read_bytes())
+    except ValueError:
+        raise refuse(f"{MANIFEST} is not JSON") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BACKUP_FORMAT:
+        raise refuse(f"{MANIFEST} has the wrong format")
+    return manifest
+
+
+def unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> str:
+    """Copy one member to TARGET (new file, 0600, fsynced) in chunks; returns its SHA-256."""
+    target.parent.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256()
+    source = tar.extractfile(member)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := source.read(COPY_CHUNK_BYTES):
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
+
+
+def check_backup_database(path: Path, db_path: Path) -> sqlite3.Connection:
+    """Open the database from a backup, refusing anything that is not an intact kiosk store."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        generation = db.execute("SELECT value FROM meta WHERE key = 'gallery_generation'").fetchone() \
+            if "meta" in tables else None
+    except sqlite3.DatabaseError as exc:
+        raise Refused(f"{path}: not a kiosk backup ({DB_NAME}: {exc})") from None
+    if not 1 <= version <= SCHEMA_VERSION or generation is None or not {"people", "samples"} <= tables:
+        db.close()
+        raise Refused(f"{path}: not a kiosk backup ({DB_NAME} is not a kiosk store of schema 1-{SCHEMA_VERSION})")
+    if integrity != "ok":
+        db.close()
+        raise Refused(f"{path}: the backup's database is damaged ({integrity})")
+    return db
+
+
+def restore(config: Config, path: Path) -> dict:
+    """Replace the store in config's data directory with the backup at PATH; returns the manifest."""
+    data_dir = config.data_path()
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Unpacked beside the store (same file system), so the photos move into place without copying.
+    scratch = Path(tempfile.mkdtemp(prefix=".restore-", dir=data_dir))
+    try:
+        manifest = unpack_backup(path, scratch)
+        source = check_backup_database(path, scratch / DB_NAME)
+        try:
+            with Store(data_dir) as store:
+                move_files_into_place(scratch, data_dir)  # files first: the restored rows refer to them
+                generation = store.gallery_generation()
+                try:
+                    source.backup(store.db)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"{store.path}: cannot restore into the store ({exc})") from None
+        finally:
+            source.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    with Store(data_dir) as store:  # reopen: migrates a backup from an older schema
+        # A generation above any the daemon has seen, so it reloads even if the numbers collide.
+        with store.transaction() as db:
+            db.execute("UPDATE meta SET value = max(value, ?) + 1 WHERE key = 'gallery_generation'", (generation,))
+        remove_leftovers(store)
+    return manifest
+
+
+def move_files_into_place(scratch: Path, data_dir: Path) -> None:
+    """Move the unpacked photos and crops into the data directory (a photo already there is the same)."""
+    for folder in (PHOTOS_DIR, UNKNOWNS_DIR):
+        unpacked = scratch / folder
+        if not unpacked.is_dir():
+            continue
+        (data_dir / folder).mkdir(mode=0o700, exist_ok=True)
+        for file in unpacked.iterdir():
+            target = data_dir / folder / file.name
+            if not (folder == PHOTOS_DIR and target.exists()):
+                os.replace(file, target)
+
+
+def remove_leftovers(store: Store) -> None:
+    """Delete kept photos and crops that the restored store no longer refers to."""
+    digests = store.photo_digests()
+    crops = {f.crop_file for f in store.unknowns()}
+    for folder, keep in ((store.data_dir / PHOTOS_DIR, digests), (store.data_dir / UNKNOWNS_DIR, crops)):
+        if folder.is_dir():
+            for file in folder.iterdir():
+                if file.is_file() and file.name not in keep:
+                    file.unlink(missing_ok=True)

@@ -1,0 +1,106 @@
+"""`kiosk status`: is the daemon running, what does it see, how big is the store, how full the disk.
+
+The daemon's part comes from the DaemonStatus record it publishes twice a second (runtime.py),
+judged here: running, stale (no update for a while: hung, or stopped without cleaning up) or not
+running (no file, or its process is gone).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.errors import StoreError
+from kiosk.paths import DB_NAME, PHOTOS_DIR, status_file_path
+from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, age, pid_alive, read_record
+from kiosk.store import Store
+from kiosk.util import format_bytes, format_time
+
+
+def daemon_state(data_dir: Path) -> dict:
+    """The daemon's record, judged: running, stale (no update for a while) or not running."""
+    path = status_file_path(data_dir)
+    status = read_record(path, DaemonStatus)
+    if status is None or not pid_alive(status.pid):
+        return {"state": "not running", "status_file": str(path)}
+    since = age(status)
+    state = "running" if since is not None and since <= STALE_AFTER_SECONDS else "stale"
+    fields = {key: value for key, value in dataclasses.asdict(status).items() if key != "updated_at"}
+    return {"state": state, "status_file": str(path), "age_seconds": None if since is None else round(since, 1),
+            **fields}
+
+
+def store_sizes(data_dir: Path) -> dict:
+    """Bytes used by the database, its write-ahead log and the kept photos."""
+    def size(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+    photos = data_dir / PHOTOS_DIR
+    photo_bytes = sum(size(p) for p in photos.iterdir()) if photos.is_dir() else 0
+    return {"db": size(data_dir / DB_NAME), "wal": size(data_dir / f"{DB_NAME}-wal"), "photos": photo_bytes}
+
+
+def free_space(path: Path) -> int:
+    """Free bytes on the file system holding PATH (or its nearest existing parent)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def status_report(config: Config) -> dict:
+    """Everything `kiosk status` shows, as one JSON-ready object."""
+    data_dir = config.data_path()
+    report: dict = {"daemon": daemon_state(data_dir), "data_dir": str(data_dir)}
+    try:
+        with Store(data_dir, create=False) as store:
+            people, samples = store.counts()
+            events = store.events(limit=5)
+    except StoreError as exc:
+        if (data_dir / DB_NAME).exists():
+            raise
+        people, samples, events = 0, 0, []
+        report["store_note"] = str(exc)
+    sizes = store_sizes(data_dir)
+    report.update(people=people, samples=samples, store_bytes={**sizes, "total": sum(sizes.values())},
+                  disk_free_bytes=free_space(data_dir),
+                  last_events=[{"at": e.at, "name": e.name, "distance": e.distance} for e in events])
+    return report
+
+
+def print_status(report: dict) -> None:
+    daemon = report["daemon"]
+    state = daemon["state"]
+    if state == "stale":
+        age = daemon["age_seconds"]
+        state = f"stale (last update {age:.0f} s ago)" if age is not None else "stale (no update time)"
+    elif state == "running":
+        state = f"running (pid {daemon['pid']})"
+    print(f"daemon:     {state}")
+    if daemon["state"] != "not running":
+        camera = daemon.get("camera_state") or "-"
+        if daemon.get("camera_error"):
+            camera += f" ({daemon['camera_error']})"
+        print(f"camera:     {camera}, source {daemon.get('source') or '-'}")
+        print(f"display:    {daemon.get('display') or '-'}, {_fps(daemon.get('display_fps'))} fps on screen, "
+              f"{_fps(daemon.get('recognition_fps'))} fps recognition")
+        if daemon.get("message"):
+            print(f"message:    {daemon['message']}")
+    print(f"store:      {report['people']} people, {report['samples']} samples in {report['data_dir']}")
+    if report.get("store_note"):
+        print(f"            {report['store_note']}")
+    sizes = report["store_bytes"]
+    print(f"store size: {format_bytes(sizes['total'])} (database {format_bytes(sizes['db'])}, "
+          f"log {format_bytes(sizes['wal'])}, photos {format_bytes(sizes['photos'])})")
+    print(f"disk free:  {format_bytes(report['disk_free_bytes'])}")
+    print("last events:" if report["last_events"] else "last events: none")
+    for event in report["last_events"]:
+        distance = f" (distance {event['distance']:.2f})" if event["distance"] is not None else ""
+        print(f"  {format_time(event['at'])}  {event['name']}{distance}")
+
+
+def _fps(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, (int, float)) else "-"

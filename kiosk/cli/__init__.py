@@ -1,0 +1,45 @@
+"""The `kiosk` command line: one entry point, a subcommand per task.
+
+parser.py declares every command; one module per command group holds the handlers (enroll,
+recognize, people, events, admin, measure). Handlers turn arguments into calls on the packages
+below and print the result. Errors from below are KioskErrors with a one-line message: `main`
+prints it and exits with the status in EXIT_STATUS, so no traceback reaches a user for a
+problem they can fix. A command that ran exits 0 even when some photos were skipped (they are
+reported).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from kiosk.cli.parser import build_parser
+from kiosk.config import load_config
+from kiosk.errors import KioskError
+
+USAGE_OR_DATA_PROBLEM = 2  # a bad argument, config, store, name or file: the message says which
+INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def setup_logging(level: str) -> None:
+    """Level, component and message on stderr: journald adds the time and keeps it readable."""
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config, args.data_dir)
+        setup_logging(config.log_level)
+        return args.handler(args, config)
+    except KioskError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return USAGE_OR_DATA_PROBLEM
+    except KeyboardInterrupt:
+        print("kiosk: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:  # `kiosk events | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

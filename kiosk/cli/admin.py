@@ -1,0 +1,69 @@
+"""Handlers for looking after the kiosk: status, doctor, tune, backup and restore."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from kiosk.admin.backup import backup, restore
+from kiosk.admin.doctor import FAIL, run_checks
+from kiosk.admin.status import print_status, status_report
+from kiosk.admin.tune import print_report as print_tune_report
+from kiosk.admin.tune import tune_report
+from kiosk.cli.common import UsageError, open_store
+from kiosk.config import Config
+from kiosk.vision.matcher import MatchRule
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    report = status_report(config)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print_status(report)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
+    checks = run_checks(config)
+    if args.json:
+        print(json.dumps([asdict(c) for c in checks], ensure_ascii=False))
+    else:
+        width = max(len(c.name) for c in checks)
+        for check in checks:
+            print(f"{check.result:<5} {check.name:<{width}}  {check.detail}")
+    return 1 if any(c.result == FAIL for c in checks) else 0
+
+
+def cmd_tune(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        gallery = store.load_gallery()
+    report = tune_report(gallery, MatchRule.from_config(config.recognition))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print_tune_report(report, config.source_path or "the built-in defaults")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, config: Config) -> int:
+    target = Path(args.path)
+    if target.is_dir():
+        raise UsageError(f"{target}: is a folder, give a file name such as {target / 'kiosk-backup.tar'}")
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent}: no such folder")
+    with open_store(config) as store:
+        manifest = backup(store, target)
+    print(f"backed up {manifest['people']} people, {manifest['samples']} samples to {target}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, config: Config) -> int:
+    path = Path(args.path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such backup file")
+    manifest = restore(config, path)
+    print(f"restored {manifest.get('people')} people, {manifest.get('samples')} samples from {path}")
+    return 0

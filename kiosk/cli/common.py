@@ -1,0 +1,26 @@
+"""What the command handlers share: the usage error, opening the store, checking a name."""
+
+from __future__ import annotations
+
+from kiosk.config import Config
+from kiosk.enrollment.photos import validate_person_name
+from kiosk.errors import KioskError
+from kiosk.store import Store
+
+
+class UsageError(KioskError):
+    """A problem with what the user typed (arguments that do not fit together, a missing folder)."""
+
+
+def open_store(config: Config, *, create: bool = False) -> Store:
+    """The store in the configured data directory. Only commands that add people create one:
+    the admin commands never leave an empty store behind a typo in --data-dir."""
+    return Store(config.data_path(), create=create)
+
+
+def checked_name(name: str) -> str:
+    """A valid person name, or a UsageError naming the bad value."""
+    try:
+        return validate_person_name(name)
+    except ValueError as exc:
+        raise UsageError(f"{name!r}: {exc}") from None

@@ -1,0 +1,104 @@
+"""Handlers for the measurements: bench (speed), eval (accuracy), detection-recall."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from kiosk.cli.common import UsageError
+from kiosk.config import Config
+from kiosk.enrollment.photos import scan_people
+from kiosk.measure import bench, detection_recall
+from kiosk.measure.evaluate import (
+    DEFAULT_TOLERANCES,
+    EvalPlan,
+    evaluate,
+    parse_tolerances,
+    person_photos,
+    print_report,
+    split_photos,
+)
+from kiosk.vision.matcher import MatchRule
+
+
+def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    clip = Path(args.clip or bench.DEFAULT_CLIP)
+    people = Path(args.people or bench.DEFAULT_PEOPLE)
+    for path, what in ((clip, "clip"), (people, "people folder")):
+        if not path.exists():
+            raise UsageError(f"{path}: {what} not found (sample data lives in ../shared/data beside the "
+                             f"repository; or pass --clip/--people)")
+    quiet = args.json
+    results = bench.run_bench(clip, people, config, quick=args.quick, one_core=not (args.skip_one_core or args.quick),
+                              log=lambda message: None if quiet else print(message, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(results))
+    else:
+        bench.print_report(results)
+    return 0
+
+
+def cmd_detection_recall(args: argparse.Namespace, config: Config) -> int:
+    data_dir = Path(args.data) if args.data else detection_recall.DEFAULT_DETECTION_DATA
+    if not any((data_dir / name).exists() for name in detection_recall.LABEL_FILES):
+        raise UsageError(f"{data_dir}: no testing.xml or training.xml here (pass --data DIR)")
+    try:
+        result = detection_recall.measure(data_dir, detection=config.detection)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result))
+    else:
+        detection_recall.print_report(result)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    try:
+        tolerances = parse_tolerances(args.tolerances) if args.tolerances else \
+            tuple(sorted(set(DEFAULT_TOLERANCES) | {config.recognition.tolerance}))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for option, value in (("PHOTOS_DIR", args.photos_dir), ("--enroll-dir", args.enroll_dir),
+                          ("--probe-dir", args.probe_dir), ("--strangers", args.strangers)):
+        if value is not None and not Path(value).is_dir():
+            raise UsageError(f"{value}: not a folder of person folders ({option})" if option != "--strangers"
+                             else f"{value}: not a folder of photos (--strangers)")
+    if (args.photos_dir is None) == (args.enroll_dir is None):
+        raise UsageError("give either PHOTOS_DIR (split into enrolled photos and probes) or --enroll-dir")
+    if args.enroll < 1:
+        raise UsageError("--enroll must be at least 1")
+    strangers = Path(args.strangers) if args.strangers else None
+    if args.photos_dir is not None:
+        if args.probe_dir:
+            raise UsageError("--probe-dir goes with --enroll-dir, not with PHOTOS_DIR")
+        folder = Path(args.photos_dir)
+        known = {person.name for person in scan_people(folder)[0]}
+        unknown_names = sorted(set(args.exclude) - known)
+        if unknown_names:
+            raise UsageError(f"--exclude {unknown_names[0]}: no such person folder in {folder}")
+        to_enroll, probe_files = split_photos(folder, args.enroll, set(args.exclude))
+        plan = EvalPlan(folder, to_enroll, [(folder, p, f) for p, f in probe_files if p not in args.exclude],
+                        [(folder, p, f) for p, f in probe_files if p in args.exclude],
+                        args.open_set, (folder,), strangers)
+    else:
+        if args.exclude:
+            raise UsageError("--exclude goes with PHOTOS_DIR; with --enroll-dir use --open-set")
+        enroll_dir = Path(args.enroll_dir)
+        probe_dir = Path(args.probe_dir) if args.probe_dir else None
+        closed = [(probe_dir, p, f) for p, f in person_photos(probe_dir)] if probe_dir else []
+        roots = (enroll_dir,) + ((probe_dir,) if probe_dir else ())
+        plan = EvalPlan(enroll_dir, None, closed, [], args.open_set, roots, strangers)
+    rule = MatchRule.from_config(config.recognition)
+    rules = [replace(rule, tolerance=t) for t in tolerances]
+    rules.append(MatchRule(config.recognition.tolerance, 0.0, 1))  # the tutorials' rule, for comparison
+    report = evaluate(plan, config, rules)
+    report["enroll_per_person"] = args.enroll if args.photos_dir is not None else None
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print_report(report, config.recognition.tolerance)
+    return 0

@@ -1,0 +1,253 @@
+"""Every `kiosk` command and its arguments, in one parser.
+
+Handlers are named, not imported: each command's module (and with it dlib, OpenCV or pygame) is
+loaded only when that command runs, so `kiosk people list` over SSH answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+
+from kiosk.config import SOURCE_FORMS, Config
+
+
+class Handler:
+    """The function MODULE.NAME, imported when the command runs (see the module docstring)."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.__name__ = f"kiosk.cli.{module}", name
+
+    def __call__(self, args: argparse.Namespace, config: Config) -> int:
+        function: Callable[[argparse.Namespace, Config], int] = getattr(importlib.import_module(self.module),
+                                                                         self.__name__)
+        return function(args, config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Face-recognition kiosk.")
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: $KIOSK_CONFIG, ./config.yaml, /etc/kiosk/config.yaml)")
+    parser.add_argument("--data-dir", metavar="DIR", help="data directory (default: $KIOSK_DATA_DIR or config)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_enroll_commands(commands)
+    add_recognize_commands(commands)
+    add_people_commands(commands)
+    add_events_commands(commands)
+    add_admin_commands(commands)
+    add_measure_commands(commands)
+    return parser
+
+
+Commands = argparse._SubParsersAction
+
+
+def add_enroll_commands(commands: Commands) -> None:
+    enroll = commands.add_parser("enroll", help="add people from PHOTOS_DIR/<name>/<photos>",
+                                 description="Enroll people from a folder holding one folder per person.")
+    enroll.add_argument("photos_dir", metavar="PHOTOS_DIR")
+    enroll.add_argument("--json", action="store_true", help="print one JSON object")
+    enroll.set_defaults(handler=Handler("enroll", "cmd_enroll"))
+
+    usb = commands.add_parser("import-usb", help="enroll from a mounted USB stick (faces/<name>/<photos>)",
+                              description="Import faces/<name>/<photos> from a stick and apply remove.txt.")
+    usb.add_argument("mountpoint", metavar="MOUNTPOINT")
+    usb.add_argument("--json", action="store_true", help="print one JSON object")
+    usb.add_argument("--write-report", action="store_true",
+                     help="also write a summary file onto the stick (only if it is mounted writable)")
+    usb.set_defaults(handler=Handler("enroll", "cmd_import_usb"))
+
+    retrain = commands.add_parser(
+        "retrain", help="re-encode the kept photos with new settings",
+        description="Re-encode the kept photos (all cores) and replace each person's samples in one "
+                    "transaction. Samples whose photo was not kept are reported and left as they are.")
+    retrain.add_argument("--person", metavar="NAME", help="only this person")
+    retrain.add_argument("--jitters", type=int, metavar="N", help="re-sampled encodings per photo, 1-100")
+    retrain.add_argument("--landmarks", type=int, choices=(5, 68), help="landmark model")
+    retrain.add_argument("--detector", choices=("hog", "cnn"), help="face detector")
+    retrain.add_argument("--json", action="store_true", help="print one JSON object")
+    retrain.set_defaults(handler=Handler("enroll", "cmd_retrain"))
+
+    legacy = commands.add_parser("import-pickle", help="migrate an encodings.pickle from older face scripts",
+                                 description='Import {"encodings": [...], "names": [...]} from a pickle file, '
+                                             "allowing nothing in it but numpy arrays.")
+    legacy.add_argument("path", metavar="PATH")
+    legacy.add_argument("--json", action="store_true", help="print one JSON object")
+    legacy.set_defaults(handler=Handler("enroll", "cmd_import_pickle"))
+
+
+def add_recognize_commands(commands: Commands) -> None:
+    run = commands.add_parser("run", help="the live kiosk: camera, recognition, screen",
+                              description="Run the kiosk: recognize faces from the camera and show names.")
+    run.add_argument("--source", help=f"{SOURCE_FORMS} (default: camera.source)")
+    run.add_argument("--display", help="fullscreen, window, headless or fb:/dev/fbN (default: display.mode)")
+    run.add_argument("--snapshot", metavar="PATH.png", help="save what the screen shows every few seconds")
+    run.add_argument("--max-frames", type=int, metavar="N", help="exit after N frames")
+    run.add_argument("--fast", action="store_true",
+                     help="process every frame of a video file as fast as the pipeline can (benchmarks)")
+    run.add_argument("--loop", action="store_true", help="play a video file or photo folder forever")
+    run.add_argument("--stats-json", metavar="PATH", help="write run figures to PATH on exit")
+    run.set_defaults(handler=Handler("recognize", "cmd_run"))
+
+    identify = commands.add_parser("identify", help="name the faces in photos",
+                                   description="Name each face found in each image.")
+    identify.add_argument("images", metavar="IMAGE", nargs="+")
+    identify.add_argument("--json", action="store_true", help="print a JSON list, one object per image")
+    identify.set_defaults(handler=Handler("recognize", "cmd_identify"))
+
+
+def add_people_commands(commands: Commands) -> None:
+    people = commands.add_parser("people", help="list and manage enrolled people",
+                                 description="List and manage enrolled people.")
+    actions = people.add_subparsers(dest="people_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="each person with their number of samples")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=Handler("people", "cmd_people_list"))
+
+    show = actions.add_parser("show", help="a person's samples: source photo, settings, when added",
+                              description="Show one person's samples.")
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    show.set_defaults(handler=Handler("people", "cmd_people_show"))
+
+    for action, verb in (("accept", "use for matching"), ("reject", "delete, and refuse in later imports")):
+        decide = actions.add_parser(
+            action, help=f"held-back photos of a person: {verb}",
+            description=f"Decide about photos the consistency check held back: {verb}. "
+                        "FILE is the photo as listed by `kiosk people show NAME` (or #ID).")
+        decide.add_argument("name", metavar="NAME")
+        target = decide.add_mutually_exclusive_group(required=True)
+        target.add_argument("file", metavar="FILE", nargs="?")
+        target.add_argument("--all", action="store_true", help="every held-back photo of NAME")
+        decide.set_defaults(handler=Handler("people", "cmd_people_decide"), action=action)
+
+    check = actions.add_parser(
+        "check", help="run the check for wrong photos again (everyone, or NAME)",
+        description="Check whether each person's photos show one person; photos that look like "
+                    "someone else are held back from matching.")
+    check.add_argument("name", metavar="NAME", nargs="?")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(handler=Handler("people", "cmd_people_check"))
+
+    rename = actions.add_parser("rename", help="rename a person (their events too)",
+                                description="Rename a person; their recognition events follow.")
+    rename.add_argument("old", metavar="OLD")
+    rename.add_argument("new", metavar="NEW")
+    rename.set_defaults(handler=Handler("people", "cmd_people_rename"))
+
+    remove = actions.add_parser(
+        "remove", help="forget a person: samples and kept photos, overwritten on disk",
+        description="Forget a person. Their samples are overwritten in the database file, their kept "
+                    "photos deleted. Asks for confirmation on a terminal.")
+    remove.add_argument("name", metavar="NAME")
+    remove.add_argument("--yes", action="store_true", help="do not ask (required when not on a terminal)")
+    remove.add_argument("--events", action="store_true", help="also delete the person's recognition events")
+    remove.set_defaults(handler=Handler("people", "cmd_people_remove"))
+
+    unknowns = commands.add_parser("unknowns", help="faces seen but not recognised (recognition.capture_unknown)",
+                                   description="List, label or purge the faces kept by capture_unknown.")
+    unknown_actions = unknowns.add_subparsers(dest="unknowns_command", metavar="ACTION", required=True)
+    unknown_list = unknown_actions.add_parser("list", help="each kept face: id, when, crop file")
+    unknown_list.add_argument("--json", action="store_true")
+    unknown_list.set_defaults(handler=Handler("people", "cmd_unknowns_list"))
+    label = unknown_actions.add_parser("label", help="enroll a kept face as NAME",
+                                       description="Enroll kept face ID as a sample of NAME.")
+    label.add_argument("id", type=int, metavar="ID")
+    label.add_argument("name", metavar="NAME")
+    label.set_defaults(handler=Handler("people", "cmd_unknowns_label"))
+    purge = unknown_actions.add_parser("purge", help="delete every kept face")
+    purge.set_defaults(handler=Handler("people", "cmd_unknowns_purge"))
+
+
+def add_events_commands(commands: Commands) -> None:
+    events = commands.add_parser("events", help="who was seen, and when",
+                                 description="List recognition events (the attendance log).")
+    events.add_argument("--since", metavar="DATE", help="YYYY-MM-DD, ISO time, today, or an age like 2h / 7d")
+    events.add_argument("--until", metavar="DATE")
+    events.add_argument("--person", metavar="NAME")
+    events.add_argument("--daily", action="store_true", help="first and last seen per person per day")
+    form = events.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true")
+    form.add_argument("--csv", action="store_true")
+    events.set_defaults(handler=Handler("events", "cmd_events"))
+    actions = events.add_subparsers(dest="events_command", metavar="ACTION")
+    correct = actions.add_parser(
+        "correct", help="say who an event really showed (needs recognition.capture_faces)",
+        description="Correct a logged event: NAME adds its face to that person; --not NAME records that "
+                    "faces like it are not NAME.")
+    correct.add_argument("event_id", type=int, metavar="EVENT_ID")
+    correct.add_argument("name", metavar="NAME", nargs="?", help="who it really was")
+    correct.add_argument("--not", dest="not_name", metavar="NAME", help="it was not this person")
+    correct.set_defaults(handler=Handler("events", "cmd_events_correct"))
+
+
+def add_admin_commands(commands: Commands) -> None:
+    status = commands.add_parser("status", help="is the daemon running, fps, camera, store size, disk",
+                                 description="Show the daemon's state and the store's size.")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(handler=Handler("admin", "cmd_status"))
+
+    doctor = commands.add_parser("doctor", help="check models, camera, display, store, disk and service",
+                                 description="Check the installation; exit status 1 when a check fails.")
+    doctor.add_argument("--json", action="store_true", help="print a JSON list of checks")
+    doctor.set_defaults(handler=Handler("admin", "cmd_doctor"))
+
+    tune = commands.add_parser("tune", help="distance distributions and a suggested tolerance",
+                               description="Compare same-person and different-person distances between "
+                                           "the enrolled samples and suggest recognition.tolerance.")
+    tune.add_argument("--json", action="store_true", help="print one JSON object")
+    tune.set_defaults(handler=Handler("admin", "cmd_tune"))
+
+    backup = commands.add_parser("backup", help="write the store and kept photos to one .tar file",
+                                 description="Write a consistent copy of the store and kept photos to PATH.")
+    backup.add_argument("path", metavar="PATH")
+    backup.set_defaults(handler=Handler("admin", "cmd_backup"))
+
+    restore = commands.add_parser("restore", help="replace the store with a backup made by `kiosk backup`",
+                                  description="Replace the store and kept photos with a kiosk backup.")
+    restore.add_argument("path", metavar="PATH")
+    restore.set_defaults(handler=Handler("admin", "cmd_restore"))
+
+
+def add_measure_commands(commands: Commands) -> None:
+    bench = commands.add_parser("bench", help="speed of the kiosk against the tutorial loop",
+                                description="Benchmark recognition on the sample clip against the classic "
+                                            "tutorial loop; also gallery matching and enrollment.")
+    bench.add_argument("--clip", metavar="PATH", help="video clip (default: ../shared/data/video/...)")
+    bench.add_argument("--people", metavar="DIR", help="person folders to enroll (default: ../shared/data/people)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--skip-one-core", action="store_true", help="do not repeat the clip runs on one core")
+    bench.add_argument("--quick", action="store_true",
+                       help="a short run: the start of the clip, all cores only, small galleries")
+    bench.set_defaults(handler=Handler("measure", "cmd_bench"))
+
+    evaluate = commands.add_parser("eval", help="recognition accuracy on a folder of person folders",
+                                   description="Enroll the first N photos of each person into a scratch "
+                                               "store and identify the rest.")
+    evaluate.add_argument("photos_dir", metavar="PHOTOS_DIR", nargs="?",
+                          help="one folder of photos per person, split into enrolled photos and probes")
+    evaluate.add_argument("--enroll", type=int, default=1, metavar="N",
+                          help="with PHOTOS_DIR: photos per person to enroll, first by name (default 1)")
+    evaluate.add_argument("--exclude", action="append", default=[], metavar="NAME",
+                          help="with PHOTOS_DIR: keep this person out of enrollment, all their photos should "
+                               "be unknown (repeatable)")
+    evaluate.add_argument("--enroll-dir", metavar="DIR", help="enroll this folder of person folders")
+    evaluate.add_argument("--probe-dir", metavar="DIR",
+                          help="identify these person folders against it (closed set)")
+    evaluate.add_argument("--open-set", action="store_true",
+                          help="leave each enrolled person out in turn: all their photos must come out unknown")
+    evaluate.add_argument("--strangers", metavar="DIR", help="photos of people not enrolled (any layout)")
+    evaluate.add_argument("--tolerances", metavar="LIST",
+                          help="comma-separated tolerances to score (default 0.4,0.5,0.6 and "
+                               "recognition.tolerance)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=Handler("measure", "cmd_eval"))
+
+    recall = commands.add_parser("detection-recall", help="HOG face recall per detection width",
+                                 description="Recall and false positives of the live detector on labelled "
+                                             "photos at several detection widths and upsample settings.")
+    recall.add_argument("--data", metavar="DIR", help="folder with testing.xml/training.xml "
+                                                      "(default: ../shared/data/detection)")
+    recall.add_argument("--json", action="store_true", help="print one JSON object")
+    recall.set_defaults(handler=Handler("measure", "cmd_detection_recall"))

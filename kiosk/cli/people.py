@@ -1,0 +1,182 @@
+"""Handlers for the people in the store: list, show, accept/reject held-back photos, check, rename,
+remove; and the unknown faces the daemon kept (list, label as a person, purge)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from kiosk.cli.common import UsageError, checked_name, open_store
+from kiosk.config import Config
+from kiosk.enrollment.consistency import MIN_PHOTOS, check_people
+from kiosk.enrollment.labels import label_unknown
+from kiosk.paths import UNKNOWNS_DIR
+from kiosk.store.faces import delete_unknown_faces
+from kiosk.util import format_time
+
+HELD_STATUSES = ("suspect", "pending")
+
+
+def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config, create=True) as store:
+        people = store.people()
+    if args.json:
+        print(json.dumps([{"name": p.name, "samples": p.samples, "held_back": p.held} for p in people],
+                         ensure_ascii=False))
+    else:
+        for person in people:
+            held = f", {person.held} held back" if person.held else ""
+            print(f"{person.name}\t{person.samples} sample(s){held}")
+        if not people:
+            print("nobody enrolled yet")
+    return 0
+
+
+def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        samples = store.samples_of(args.name)
+        if samples is None:
+            raise UsageError(f"{args.name}: nobody of that name")
+        created_at = next(p.created_at for p in store.people() if p.name == args.name)
+        confusions = store.confusions_of(args.name)
+        rows = [{"id": s.id, "source": s.source, "encoder": s.settings.encoder, "detector": s.settings.detector,
+                 "landmarks": s.settings.landmarks, "jitters": s.settings.jitters, "added_at": s.created_at,
+                 "photo_kept": store.photo_path(s.photo_sha256).is_file(), "status": s.status,
+                 "reason": s.status_reason} for s in samples]
+    if args.json:
+        print(json.dumps({"name": args.name, "created_at": created_at, "samples": rows,
+                          "confusions": confusions}, ensure_ascii=False))
+        return 0
+    held = [row for row in rows if row["status"] in HELD_STATUSES]
+    print(f"{args.name}: {len(rows) - len(held)} sample(s) used for matching, {len(held)} held back, "
+          f"enrolled {format_time(created_at)}")
+    for row in rows:
+        kept = "photo kept" if row["photo_kept"] else "photo not kept"
+        accepted = "  accepted by an admin" if row["status"] == "accepted" else ""
+        print(f"  #{row['id']} {row['source']}  {row['detector']}, {row['landmarks']} landmarks, "
+              f"{row['jitters']} jitter(s)  added {format_time(row['added_at'])}  {kept}{accepted}")
+    if held:
+        print("held back from matching (kiosk people accept / reject NAME FILE):")
+        for row in held:
+            reason = row["reason"] if row["status"] == "suspect" else "waiting for the check (kiosk people check)"
+            print(f"  #{row['id']} {row['source']}: {reason}")
+    if confusions:
+        print(f"{confusions} face(s) recorded as not {args.name} (kiosk events correct --not)")
+    return 0
+
+
+def cmd_people_decide(args: argparse.Namespace, config: Config) -> int:
+    """kiosk people accept|reject NAME FILE|--all."""
+    with open_store(config) as store:
+        samples = store.samples_of(args.name)
+        if samples is None:
+            raise UsageError(f"{args.name}: nobody of that name")
+        if args.all:
+            chosen = [s for s in samples if s.status in HELD_STATUSES]
+            if not chosen:
+                raise UsageError(f"{args.name}: no photo is held back")
+        else:
+            chosen = [s for s in samples if args.file in (s.source, f"#{s.id}", str(s.id))
+                      or s.source.rsplit("/", 1)[-1] == args.file]
+            if not chosen:
+                raise UsageError(f"{args.file}: no photo of {args.name} by that name (see kiosk people show "
+                                 f"{args.name})")
+            if len(chosen) > 1:
+                raise UsageError(f"{args.file}: several photos of {args.name} match, give the full name or #ID")
+        ids = [s.id for s in chosen]
+        if args.action == "accept":
+            done = store.accept_samples(args.name, ids)
+            print(f"accepted {done} photo(s) of {args.name}: used for matching from now on")
+        else:
+            done = store.reject_samples(args.name, ids)
+            print(f"rejected {done} photo(s) of {args.name}: deleted, and refused if imported again as "
+                  f"{args.name}")
+    return 0
+
+
+def cmd_people_check(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        names = [p.name for p in store.people()]
+        if args.name is not None:
+            if args.name not in names:
+                raise UsageError(f"{args.name}: nobody of that name")
+            names = [args.name]
+        result = check_people(store, names, config.enrollment)
+    if args.json:
+        print(json.dumps({"checked": names, "suspects": [s.as_dict() for s in result.suspects],
+                          "too_few_to_check": result.too_few}, ensure_ascii=False))
+        return 0
+    print(f"checked {len(names)} people: {len(result.suspects)} photo(s) held back as suspects")
+    for suspect in result.suspects:
+        print(f"  {suspect.file}: {suspect.reason}")
+    for name in result.too_few:
+        print(f"  {name}: fewer than {MIN_PHOTOS} photos, the check for wrong photos needs more")
+    return 0
+
+
+def cmd_people_rename(args: argparse.Namespace, config: Config) -> int:
+    new = checked_name(args.new)
+    with open_store(config) as store:
+        store.rename_person(args.old, new)
+    print(f"renamed {args.old} to {new}")
+    return 0
+
+
+def cmd_people_remove(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        samples = store.samples_of(args.name)
+        if samples is None:
+            raise UsageError(f"{args.name}: nobody of that name")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"removing {args.name} needs --yes when not run on a terminal")
+            what = " and their events" if args.events else ""
+            try:
+                answer = input(f"Remove {args.name} ({len(samples)} sample(s)){what}? [y/N] ")
+            except EOFError:  # Ctrl-D counts as no
+                answer = ""
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing removed")
+                return 0
+        removed = store.remove_person(args.name, events=args.events)
+    print(f"removed {args.name}: {removed} sample(s)" + (" and their events" if args.events else ""))
+    return 0
+
+
+# --- unknown faces ---------------------------------------------------------------------------
+
+def cmd_unknowns_list(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        faces = store.unknowns()
+        rows = [{"id": f.id, "at": f.at, "track_id": f.track_id, "crop": str(store.unknown_face_path(f.crop_file))}
+                for f in faces]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for row in rows:
+        print(f"{row['id']}\t{format_time(row['at'])}\ttrack {row['track_id']}\t{row['crop']}")
+    if not rows:
+        print("no unknown faces kept" + ("" if config.recognition.capture_unknown
+                                         else " (recognition.capture_unknown is off)"))
+    return 0
+
+
+def cmd_unknowns_label(args: argparse.Namespace, config: Config) -> int:
+    name = checked_name(args.name)
+    with open_store(config) as store:
+        label_unknown(store, config, args.id, name)
+    print(f"unknown face {args.id} enrolled as {name}")
+    return 0
+
+
+def cmd_unknowns_purge(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        deleted = delete_unknown_faces(store, [f.id for f in store.unknowns()])
+        store.checkpoint()
+        folder = store.data_dir / UNKNOWNS_DIR
+        leftovers = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+        for path in leftovers:  # crops whose row never committed (a crash between the two writes)
+            path.unlink(missing_ok=True)
+    print(f"deleted {deleted} unknown face(s)")
+    return 0

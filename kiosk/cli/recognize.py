@@ -1,0 +1,64 @@
+"""Handlers for recognition: the live kiosk (`run`) and naming the faces in photos (`identify`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from kiosk.cli.common import UsageError, open_store
+from kiosk.config import CameraConfig, Config, DisplayConfig, check_setting
+from kiosk.live.daemon import RunOptions, run
+from kiosk.vision.engine import EngineSettings, FaceEngine
+from kiosk.vision.identify import find_faces
+from kiosk.vision.images import ImageLimits, ImageRejected
+from kiosk.vision.matcher import MatchRule
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError("--max-frames must be at least 1")
+    if args.source:
+        check_setting(CameraConfig, "source", args.source, "--source")
+    if args.display:
+        check_setting(DisplayConfig, "mode", args.display, "--display")
+    options = RunOptions(source=args.source, display=args.display, snapshot=args.snapshot,
+                         max_frames=args.max_frames, fast=args.fast, loop=args.loop, stats_json=args.stats_json)
+    return run(config, options)
+
+
+def identify_photo(engine: FaceEngine, gallery, rule: MatchRule, limits: ImageLimits, name: str) -> dict:
+    """One image's entry for `kiosk identify`: each face's name, distance and box, or the error."""
+    entry: dict = {"image": name, "faces": [], "error": None}
+    try:
+        path = Path(name)
+        if path.is_file() and path.stat().st_size > limits.max_bytes:
+            raise ImageRejected(f"file too large (limit {limits.max_bytes / 1e6:.1f} MB)")
+        found = find_faces(engine, path.read_bytes(), limits)
+    except (OSError, ImageRejected) as exc:
+        entry["error"] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return entry
+    matches = gallery.match(engine.encode(found.image.pixels, found.boxes), rule)
+    for box, match in zip(found.boxes_in_original(), matches):
+        entry["faces"].append({"name": match.name, "distance": round(match.distance, 4), "box": list(box)})
+    return entry
+
+
+def cmd_identify(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config, create=True) as store:
+        gallery = store.load_gallery()
+    engine = FaceEngine(EngineSettings.identification(config))
+    rule = MatchRule.from_config(config.recognition)
+    limits = ImageLimits.from_config(config.enrollment)
+    results = [identify_photo(engine, gallery, rule, limits, name) for name in args.images]
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False))
+        return 0
+    for entry in results:
+        if entry["error"]:
+            print(f"{entry['image']}: error: {entry['error']}")
+        elif not entry["faces"]:
+            print(f"{entry['image']}: no face found")
+        for face in entry["faces"]:
+            print(f"{entry['image']}: {face['name']} (distance {face['distance']:.2f}) at {face['box']}")
+    return 0

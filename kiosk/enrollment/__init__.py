@@ -1,0 +1,10 @@
+"""Getting people into the store, and keeping their photos right.
+
+- photos.py: walking a folder of person folders without trusting it;
+- enroll.py: the one import (all cores), used by `kiosk enroll`, USB sticks and retraining;
+- consistency.py: the check that holds back photos that show somebody else;
+- usb.py: a plugged-in stick (faces/<name>/, remove.txt), with progress for the screen;
+- retrain.py: re-encoding kept photos with new settings;
+- labels.py: learning from kept faces (`kiosk unknowns label`, `kiosk events correct`);
+- legacy_pickle.py: migrating an encodings.pickle from older face scripts, safely.
+"""

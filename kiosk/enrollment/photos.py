@@ -1,0 +1,190 @@
+"""Walking a folder of person folders (`ROOT/<name>/**/photo`) without trusting anything in it.
+
+Directories are walked by file descriptor with os.fwalk(follow_symlinks=False), files are opened
+relative to their directory with O_NOFOLLOW | O_NONBLOCK (a FIFO never blocks the walk), only
+regular files are read, and the size cap is checked with fstat before reading. Nothing outside
+ROOT can be reached: symlinks are reported and skipped, never followed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from kiosk.vision.images import PHOTO_SUFFIXES
+
+MAX_NAME_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or folder that was not imported, and why (shown to the operator)."""
+    file: str
+    reason: str
+    person: str = ""  # whose folder it is in, when known
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One readable regular file from a person's folder, with its bytes."""
+    person: str
+    file: str  # path relative to ROOT, for reports
+    data: bytes
+
+
+@dataclass
+class PersonFolder:
+    name: str
+    photo_files: list[str] = field(default_factory=list)  # names relative to ROOT
+
+
+def validate_person_name(name: str) -> str:
+    """Return the NFC-normalised name, or raise ValueError saying what is wrong with it."""
+    name = unicodedata.normalize("NFC", name)
+    if not name.strip():
+        raise ValueError("empty person name")
+    if name != name.strip():
+        raise ValueError("person name starts or ends with a space")
+    if set(name) <= {"."}:
+        raise ValueError("person name made only of dots")
+    if name.startswith("."):
+        raise ValueError("hidden folder (name starts with a dot)")
+    if "/" in name or "\\" in name:
+        raise ValueError("person name contains a path separator")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        raise ValueError("person name contains control characters")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"person name longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def printable(text: str) -> str:
+    """A file or folder name made safe for one-line reports (control characters escaped)."""
+    return "".join(ch if unicodedata.category(ch) not in ("Cc", "Cf") else repr(ch)[1:-1] for ch in text)
+
+
+def scan_people(root: str | os.PathLike) -> tuple[list[PersonFolder], list[Skipped]]:
+    """List person folders and their candidate photo files, and everything skipped on the way.
+
+    Raises FileNotFoundError / NotADirectoryError for a missing root (a usage error).
+    """
+    people: list[PersonFolder] = []
+    skipped: list[Skipped] = []
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with os.scandir(root_fd) as entries:
+            top_entries = sorted(entries, key=lambda e: e.name)
+        for entry in top_entries:
+            shown = printable(entry.name)
+            if entry.is_symlink():
+                skipped.append(Skipped(shown, "symbolic link, not followed"))
+            elif not entry.is_dir(follow_symlinks=False):
+                if not entry.name.startswith("."):
+                    skipped.append(Skipped(shown, "not inside a person folder"))
+            else:
+                try:
+                    name = validate_person_name(entry.name)
+                except ValueError as exc:
+                    skipped.append(Skipped(shown + "/", str(exc)))
+                    continue
+                person = PersonFolder(name)
+                _scan_person(root_fd, entry.name, person, skipped)
+                if person.photo_files:
+                    people.append(person)
+                else:
+                    skipped.append(Skipped(shown + "/", "no photos in this folder"))
+    finally:
+        os.close(root_fd)
+    return people, skipped
+
+
+def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[Skipped]) -> None:
+    for dirpath, dirnames, filenames, dir_fd in os.fwalk(folder, dir_fd=root_fd, follow_symlinks=False):
+        for name in sorted(dirnames):
+            if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                skipped.append(Skipped(printable(f"{dirpath}/{name}"), "symbolic link, not followed"))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            relative = f"{dirpath}/{name}"
+            if name.startswith("."):
+                continue  # .DS_Store, ._IMG_0001.jpg and other metadata files sticks collect
+            suffix = os.path.splitext(name)[1].lower()
+            if suffix not in PHOTO_SUFFIXES:
+                skipped.append(Skipped(printable(relative), f"not a photo file type ({suffix or 'no extension'})"))
+                continue
+            person.photo_files.append(relative)
+
+
+def read_photo(root: str | os.PathLike, relative: str, max_bytes: int) -> bytes:
+    """Read ROOT/relative without following any symlink; raise ValueError with a reason.
+
+    Every path component is opened with O_NOFOLLOW relative to its parent's descriptor, so a
+    symlink or '..' planted anywhere in the path cannot lead outside ROOT.
+    """
+    parts = relative.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError("path leaves the photo folder")
+    try:
+        dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ValueError(f"photo folder unreadable: {exc.strerror} (drive removed?)") from None
+    try:
+        for part in parts[:-1]:
+            next_fd = _open_nofollow(part, os.O_RDONLY | os.O_DIRECTORY, dir_fd)
+            os.close(dir_fd)
+            dir_fd = next_fd
+        fd = _open_nofollow(parts[-1], os.O_RDONLY | os.O_NONBLOCK, dir_fd)
+    finally:
+        os.close(dir_fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size == 0:
+            raise ValueError("empty file")
+        if info.st_size > max_bytes:
+            raise ValueError(f"file too large ({info.st_size / 1e6:.1f} MB, limit {max_bytes / 1e6:.1f} MB)")
+        chunks = []
+        remaining = info.st_size + 1  # read one byte more to notice a file still growing
+        while remaining > 0:
+            try:
+                chunk = os.read(fd, min(remaining, 1 << 20))
+            except OSError as exc:  # EIO when a USB stick is pulled mid-read
+                raise ValueError(f"read error: {exc.strerror} (drive removed?)") from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:
+            raise ValueError("file too large")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _open_nofollow(name: str, flags: int, dir_fd: int) -> int:
+    try:
+        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError("symbolic link, not followed") from None
+        if exc.errno == errno.ENOTDIR:
+            raise ValueError("folder replaced by something else (symbolic link?), not followed") from None
+        if exc.errno == errno.ENOENT:
+            raise ValueError("file disappeared (drive removed?)") from None
+        raise ValueError(f"cannot open: {exc.strerror}") from None
+
+
+def iter_photos(root: str | os.PathLike, people: list[PersonFolder], max_bytes: int) -> Iterator[Photo | Skipped]:
+    """Read each candidate photo in turn, yielding its bytes or the reason it was skipped."""
+    for person in people:
+        for relative in person.photo_files:
+            try:
+                yield Photo(person.name, printable(relative), read_photo(root, relative, max_bytes))
+            except ValueError as exc:
+                yield Skipped(printable(relative), str(exc), person.name)

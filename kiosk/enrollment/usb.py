@@ -1,0 +1,137 @@
+"""`kiosk import-usb MOUNTPOINT`: enroll people from an operator's USB stick.
+
+Stick layout: `faces/<name>/<photos>` (or person folders at the top level when there is no
+`faces/` folder), and optionally `remove.txt` listing people to forget, one name per line.
+Everything on the stick is treated as hostile: the same safe walk and loader as `kiosk enroll`
+(same code), nothing outside MOUNTPOINT is read, and a stick pulled mid-import leaves every
+committed photo in place while the rest is reported. Progress goes to a small file the running
+kiosk shows on screen; the summary goes to the journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.enrollment.enroll import ImportReport, import_folder
+from kiosk.enrollment.photos import Skipped, printable, read_photo, validate_person_name
+from kiosk.paths import import_progress_path
+from kiosk.runtime import ImportProgress, publish
+from kiosk.store import Store
+
+log = logging.getLogger("kiosk.usb")
+
+FACES_FOLDER = "faces"
+REMOVE_LIST = "remove.txt"
+REPORT_NAME = "kiosk-import-report.txt"
+MAX_REMOVE_LIST_BYTES = 64 * 1024
+PROGRESS_EVERY_SECONDS = 0.3
+
+
+@dataclass
+class StickReport:
+    imported: ImportReport
+    removed: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {**self.imported.as_dict(), "removed": self.removed, "remove_not_found": self.not_found}
+
+
+def photos_root(mount: Path) -> Path:
+    """`faces/` when the stick has a real folder of that name (not a link), else the stick itself."""
+    try:
+        info = os.lstat(mount / FACES_FOLDER)
+    except OSError:
+        return mount
+    return mount / FACES_FOLDER if stat.S_ISDIR(info.st_mode) else mount
+
+
+def read_remove_list(mount: Path, skipped: list[Skipped]) -> list[str]:
+    """Names from remove.txt (blank lines and # comments ignored); bad names are reported."""
+    if not os.path.lexists(mount / REMOVE_LIST):
+        return []
+    try:
+        text = read_photo(mount, REMOVE_LIST, MAX_REMOVE_LIST_BYTES).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        skipped.append(Skipped(REMOVE_LIST, f"unreadable list: {exc}"))
+        return []
+    names = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            names.append(validate_person_name(line))
+        except ValueError as exc:
+            skipped.append(Skipped(f"{REMOVE_LIST}:{number}", f"{exc}: {printable(line)}"))
+    return names
+
+
+class ProgressPublisher:
+    """Writes import progress for the screen, at most a few times a second."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.last_write = 0.0
+
+    def publish(self, progress: ImportProgress, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_write < PROGRESS_EVERY_SECONDS:
+            return
+        self.last_write = now
+        try:
+            publish(self.path, progress)
+        except OSError as exc:
+            log.debug("cannot write progress to %s: %s", self.path, exc)
+
+
+def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> StickReport:
+    """Import photos and apply remove.txt from a mounted stick."""
+    if not mount.is_dir():
+        raise FileNotFoundError(f"{mount}: not a mounted folder")
+    progress = ProgressPublisher(import_progress_path(config.data_path()))
+    progress.publish(ImportProgress("running", str(mount)), force=True)
+    extra_skipped: list[Skipped] = []
+    to_remove = read_remove_list(mount, extra_skipped)
+    with Store(config.data_path()) as store:
+        imported = import_folder(
+            store, photos_root(mount), config.enrollment,
+            on_progress=lambda done, total, _file: progress.publish(ImportProgress("running", str(mount), done, total)))
+        imported.skipped.extend(extra_skipped)
+        report = StickReport(imported)
+        for name in to_remove:
+            if store.remove_person(name, events=False) is None:
+                report.not_found.append(name)
+            else:
+                report.removed.append(name)
+    progress.publish(ImportProgress("done", str(mount), imported.photos, imported.photos, added=imported.added,
+                                    duplicates=imported.duplicates, skipped=len(imported.skipped),
+                                    removed=len(report.removed), suspects=len(imported.suspects)), force=True)
+    log.info("USB import from %s: %d added for %d people, %d duplicates, %d skipped, %d held back as suspects, "
+             "%d removed", mount, imported.added, imported.people, imported.duplicates, len(imported.skipped),
+             len(imported.suspects), len(report.removed))
+    for line in imported.summary_lines():
+        log.info("%s", line.strip())
+    if write_report:
+        _write_report(mount, report)
+    return report
+
+
+def _write_report(mount: Path, report: StickReport) -> None:
+    """Only with --write-report: a plain text summary back onto a writable stick."""
+    lines = [f"added {report.imported.added}, duplicates {report.imported.duplicates}, "
+             f"skipped {len(report.imported.skipped)}, held back as suspects {len(report.imported.suspects)}, "
+             f"removed {len(report.removed)}"]
+    lines += [line.strip() for line in report.imported.summary_lines()]
+    try:
+        fd = os.open(mount / REPORT_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        log.warning("cannot write the report to %s: %s", mount, exc.strerror)

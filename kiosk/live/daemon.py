@@ -1,0 +1,244 @@
+"""`kiosk run`: the live loop. Capture and drawing run here; recognition runs beside it.
+
+Each pass reads the newest frame (the source paces itself at the camera's rate), offers it to the
+recognizer, and draws it with the newest results, so the screen never waits for recognition.
+Twice a second the loop also checks the store for changes (reloading the gallery within 2 s of
+any `kiosk enroll`), publishes its state for `kiosk status` and systemd, and shows the progress
+of a USB import. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the gallery.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.live.display import Display, FaceLabel, Scene, Status
+from kiosk.live.events import EventWriter
+from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
+from kiosk.live.recognition import Confirmation, TrackView, build_recognizer
+from kiosk.live.sources import Frame, open_source
+from kiosk.live.stats import RunStats
+from kiosk.paths import import_progress_path, status_file_path
+from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, ImportProgress, age, publish, read_record
+from kiosk.store import Store
+from kiosk.util import RateMeter
+from kiosk.vision.matcher import UNKNOWN
+
+log = logging.getLogger("kiosk.daemon")
+
+HOUSEKEEPING_SECONDS = 0.5
+IMPORT_SUMMARY_SECONDS = 10.0
+
+
+@dataclass
+class RunOptions:
+    source: str | None = None  # overrides camera.source
+    display: str | None = None  # overrides display.mode
+    snapshot: str | None = None  # overrides display.snapshot_path
+    max_frames: int | None = None
+    fast: bool = False
+    loop: bool = False
+    stats_json: str | None = None
+
+
+def shown_name(name: str) -> str:
+    """Folder names often use underscores for spaces; the screen shows spaces."""
+    return name.replace("_", " ")
+
+
+class Daemon:
+    def __init__(self, config: Config, options: RunOptions):
+        self.config = config
+        self.options = options
+        self.stop_requested = False
+        self.stop_signal = ""
+        self.reload_requested = False
+        self.store = Store(config.data_path())
+        self.gallery = self.store.load_gallery()
+        self.recognizer = build_recognizer(config, self.gallery, record_tracks=bool(options.stats_json))
+        self.event_log = EventWriter(config)
+        self.source = open_source(options.source or config.camera.source, config.camera,
+                                  fast=options.fast, loop=options.loop)
+        self.display = Display(config.display, options.display, options.snapshot)
+        self.notifier = Notifier()
+        interval = watchdog_interval()
+        self.watchdog = WatchdogGate(self.notifier, interval, stall_after=max(2 * interval, 2.0)) if interval else None
+        self.status_path = status_file_path(config.data_path())
+        self.progress_path = import_progress_path(config.data_path())
+        self.display_fps = RateMeter()
+        self.last_event_at: dict[str, float] = {}
+        self.greeting = ""
+        self.greeting_until = 0.0
+        self.banner = ""
+        self.stats = RunStats()
+
+    # --- signals -----------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum, _frame):
+            self.stop_signal = signal.Signals(signum).name  # logged by shutdown, not in the handler
+            self.stop_requested = True
+
+        def reload(_signum, _frame):
+            self.reload_requested = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    # --- main loop ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.install_signal_handlers()
+        self.display.open()
+        self.recognizer.start()
+        log.info("running: source %s, display %s, %d people enrolled",
+                 self.source.name, self.display.mode, self.gallery.people)
+        self.notifier.ready()
+        last_frame = None
+        next_housekeeping = 0.0
+        try:
+            while not self.stop_requested and not self.display.quit_requested:
+                frame = self.source.read()
+                now = time.monotonic()
+                if frame is not None:
+                    last_frame = frame
+                    self.recognizer.submit(frame, wait=self.options.fast)
+                    self.display_fps.tick(now)
+                elif self.source.finished:
+                    log.info("source finished after %d frames", self.stats.frames_displayed)
+                    break
+                elif self.source.state == "unavailable":
+                    last_frame = None
+                self.handle_confirmations(now)
+                if now >= next_housekeeping:
+                    self.housekeeping(now)
+                    next_housekeeping = now + HOUSEKEEPING_SECONDS
+                self.draw(last_frame if frame is not None or self.source.state == "ok" else None, now)
+                if frame is not None:
+                    self.stats.frames_displayed += 1
+                    if self.options.max_frames and self.stats.frames_displayed >= self.options.max_frames:
+                        break
+                if self.watchdog:
+                    if self.pipeline_healthy(frame is not None, now):
+                        self.watchdog.frame_processed(now)
+                    self.watchdog.tick(now)
+        finally:
+            self.shutdown()
+        return 0
+
+    def pipeline_healthy(self, got_frame: bool, now: float) -> bool:
+        """What keeps systemd's watchdog fed: this loop turning, and either frames reaching the
+        screen or the camera being retried while the screen says so (a missing camera is not a
+        reason to restart), with no recognition worker hung on one frame."""
+        if self.recognizer.stuck(now, self.watchdog.stall_after):
+            return False
+        return got_frame or self.source.state == "unavailable"
+
+    def draw(self, frame: Frame | None, now: float) -> None:
+        views = self.recognizer.labels(frame.timestamp) if frame is not None else []
+        faces = tuple(self.face_label(view) for view in views)
+        status = Status(self.source.state, self.gallery.people, self.display_fps.rate(now),
+                        self.recognizer.recognition_fps(now), self.banner)
+        greeting = self.greeting if now < self.greeting_until else ""
+        self.display.draw(Scene(frame.image if frame is not None else None, faces, status, greeting))
+        if frame is not None and self.options.stats_json:
+            self.stats.frame_shown(frame.index, now, [v.name for v in views if v.name is not None])
+
+    @staticmethod
+    def face_label(view: TrackView) -> FaceLabel:
+        if view.name is None:
+            return FaceLabel(view.box, "pending", "", view.track_id)
+        if view.name == UNKNOWN:
+            return FaceLabel(view.box, "unknown", "", view.track_id)
+        return FaceLabel(view.box, "known", shown_name(view.name), view.track_id)
+
+    def handle_confirmations(self, now: float) -> None:
+        for confirmation in self.recognizer.take_confirmations():
+            self.stats.confirmed_shown_at.setdefault(confirmation.track_id, now - self.stats.started)
+            self.record_event(confirmation, now)
+
+    def record_event(self, confirmation: Confirmation, now: float) -> None:
+        """One event per visit: a person is logged again only after the cooldown."""
+        key = confirmation.name if confirmation.name != UNKNOWN else f"track:{confirmation.track_id}"
+        last = self.last_event_at.get(key)
+        if last is not None and now - last < self.config.recognition.event_cooldown:
+            return
+        self.last_event_at[key] = now
+        self.event_log.add(confirmation)
+        log.info("seen %s (distance %.2f, track %d)", confirmation.name,
+                 confirmation.distance if confirmation.distance is not None else float("nan"),
+                 confirmation.track_id)
+        if confirmation.name != UNKNOWN and self.config.display.greeting:
+            self.greeting = self.config.display.greeting.replace("{name}", shown_name(confirmation.name))
+            self.greeting_until = now + self.config.display.greeting_seconds
+
+    # --- twice a second ------------------------------------------------------------------------
+
+    def housekeeping(self, now: float) -> None:
+        self.reload_gallery_if_changed()
+        self.update_import_banner()
+        state = DaemonStatus(
+            pid=os.getpid(), camera_state=self.source.state, camera_error=self.source.last_error,
+            source=self.source.name, display=self.display.mode, display_fps=round(self.display_fps.rate(now), 1),
+            recognition_fps=round(self.recognizer.recognition_fps(now), 1),
+            people=self.gallery.people, samples=len(self.gallery), message=self.banner)
+        try:
+            publish(self.status_path, state)
+        except OSError as exc:
+            log.debug("cannot write %s: %s", self.status_path, exc)
+        if self.source.state == "unavailable":
+            self.notifier.status("camera unavailable, retrying")
+        else:
+            self.notifier.status(f"recognizing, {self.gallery.people} people, {state.display_fps:.0f} fps")
+
+    def reload_gallery_if_changed(self) -> None:
+        try:
+            changed = self.reload_requested or self.store.gallery_generation() != self.gallery.generation
+            if changed:
+                self.reload_requested = False
+                self.gallery = self.store.load_gallery()
+                self.recognizer.set_gallery(self.gallery)
+                log.info("gallery reloaded: %d people, %d samples", self.gallery.people, len(self.gallery))
+        except Exception as exc:  # a busy or briefly locked store is retried next time
+            log.warning("gallery reload failed: %s", exc)
+
+    def update_import_banner(self) -> None:
+        progress = read_record(self.progress_path, ImportProgress)
+        self.banner = ""
+        since = age(progress) if progress is not None else None
+        if progress is None or since is None or since > STALE_AFTER_SECONDS + IMPORT_SUMMARY_SECONDS:
+            return
+        if progress.running:
+            self.banner = f"Importing {progress.processed}/{progress.total}…"
+        elif since <= IMPORT_SUMMARY_SECONDS:
+            held = f", {progress.suspects} held back" if progress.suspects else ""
+            self.banner = f"Import done: {progress.added} added, {progress.skipped} skipped{held}"
+
+    # --- stop ----------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        if self.stop_signal:
+            log.info("stopping on %s", self.stop_signal)
+        self.notifier.stopping()
+        self.recognizer.stop()
+        self.event_log.close()
+        self.source.close()
+        self.display.close()
+        if self.options.stats_json:
+            self.stats.write(Path(self.options.stats_json), self.recognizer)
+        try:
+            self.status_path.unlink()
+        except OSError:
+            pass
+        self.store.close()
+        log.info("stopped")
+
+
+def run(config: Config, options: RunOptions) -> int:
+    return Daemon(config, options).run()

@@ -1,0 +1,241 @@
+"""The recognition stage: detect, track, encode and match the newest frame whenever free.
+
+The display hands every frame to `submit`, which only keeps the newest one (older frames are
+dropped, so nothing queues up). Worker threads take the newest frame, detect faces (dlib releases
+the interpreter lock, so threads use several cores), update the tracker in frame order, and
+encode only the tracks that need it. The whole frame is searched every `full_scan_seconds`; in
+between only the area around faces already followed, which is several times cheaper. Encoding
+goes to an EncoderProcess (see engine.py). The display reads `labels()` whenever it draws.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk.config import Config, RecognitionConfig
+from kiosk.live.sources import Frame
+from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
+from kiosk.util import RateMeter
+from kiosk.vision.boxes import Box, overlap
+from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
+from kiosk.vision.matcher import UNKNOWN, Gallery, MatchRule
+
+log = logging.getLogger("kiosk.recognition")
+
+REGION_MARGIN = 0.6  # a followed face is searched for in its box grown by this share on each side
+DUPLICATE_OVERLAP = 0.5  # two regions finding the same face
+DISPLAY_GRACE_SECONDS = 0.3  # a face missed by the latest searches stays drawn this long
+
+
+def search_region(box: Box, width: int, height: int) -> Box:
+    """The followed face's box, grown so the face is found again after moving, clipped to the frame."""
+    top, right, bottom, left = box
+    grow_y, grow_x = round((bottom - top) * REGION_MARGIN), round((right - left) * REGION_MARGIN)
+    return (max(0, top - grow_y), min(width, right + grow_x), min(height, bottom + grow_y), max(0, left - grow_x))
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A track whose name was just confirmed: one possible event and greeting."""
+    track_id: int
+    name: str
+    distance: float | None
+    crop: np.ndarray | None = None  # the face, for capture_faces / capture_unknown
+    embedding: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """What the display needs of a track."""
+    track_id: int
+    box: Box
+    name: str | None  # None while unconfirmed
+
+
+def build_recognizer(config: Config, gallery: Gallery, *, record_tracks: bool = False) -> Recognizer:
+    """The recognition stage exactly as `kiosk run` has it (benchmarks measure this one)."""
+    detection = config.detection
+    return Recognizer(FaceEngine(EngineSettings.live(detection)), gallery, config.recognition, detection.workers,
+                      record_tracks=record_tracks, full_scan_seconds=detection.full_scan_seconds,
+                      encoder=EncoderProcess(detection.jitters))
+
+
+class Recognizer:
+    """Recognition beside the display loop; thread-safe between the two."""
+
+    def __init__(self, engine: FaceEngine, gallery: Gallery, config: RecognitionConfig, workers: int = 1,
+                 record_tracks: bool = False, full_scan_seconds: float = 0.0,
+                 encoder: EncoderProcess | None = None):
+        self.engine = engine
+        self.encoder: EncoderProcess | FaceEngine = encoder or engine  # encodes the aligned face chips
+        self.full_scan_seconds = full_scan_seconds
+        self._last_full_scan = float("-inf")
+        self.gallery = gallery
+        self.config = config
+        self.rule = MatchRule.from_config(config)
+        self.tracker = Tracker(config)
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._taken = threading.Condition(self._lock)
+        self._newest: Frame | None = None
+        self._last_applied_index = -1
+        self._latest_update = float("-inf")  # frame time of the latest recognized frame
+        self._confirmations: list[Confirmation] = []
+        self._stopping = False
+        self.frames_recognized = 0
+        self.faces_encoded = 0
+        self._done_rate = RateMeter()
+        self._busy_since: dict[str, float] = {}  # worker thread name -> when it took its frame
+        # Per track first-seen and confirmed frame, for run statistics only (grows with every face).
+        self.track_log: dict[int, dict] | None = {} if record_tracks else None
+        self._threads = [threading.Thread(target=self._work, name=f"recognizer-{i}", daemon=True)
+                         for i in range(workers)]
+
+    def start(self) -> None:
+        """Start the workers and return once each has loaded its models."""
+        self._ready = threading.Barrier(len(self._threads) + 1)
+        for thread in self._threads:
+            thread.start()
+        self._ready.wait()
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop the workers (and the encoder process, when there is one)."""
+        with self._lock:
+            self._stopping = True
+            self._wake.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if isinstance(self.encoder, EncoderProcess):
+            self.encoder.close()
+
+    def submit(self, frame: Frame, wait: bool = False) -> None:
+        """Offer the newest frame; an unprocessed older one is dropped.
+
+        With wait (--fast on a file) the caller is held until a worker has taken the previous
+        frame, so every frame is recognized and the whole pipeline runs as fast as it can.
+        """
+        with self._lock:
+            while wait and self._newest is not None and not self._stopping:
+                self._taken.wait(0.1)
+            self._newest = frame
+            self._wake.notify()
+
+    def set_gallery(self, gallery: Gallery) -> None:
+        """Swap in a reloaded gallery; unconfirmed and later re-checks use it."""
+        self.gallery = gallery
+        with self._lock:
+            for track in self.tracker.visible():
+                track.last_checked = None  # re-check everyone against the new gallery
+
+    def labels(self, now: float) -> list[TrackView]:
+        """Tracks to draw: seen in the latest recognized frames, one label per face.
+
+        A track is remembered for recognition.track_timeout so a face that is missed once keeps
+        its identity, but it is drawn only while it is found (with a short grace); a track that
+        overlaps one seen more recently is the same face followed anew and is not drawn twice.
+        """
+        with self._lock:
+            recent = [t for t in self.tracker.visible()
+                      if now - t.last_seen <= self.config.track_timeout
+                      and self._latest_update - t.last_seen <= DISPLAY_GRACE_SECONDS]
+        recent.sort(key=lambda t: t.last_seen, reverse=True)
+        shown: list[Track] = []
+        for track in recent:
+            if all(overlap(track.box, other.box) < MIN_OVERLAP for other in shown):
+                shown.append(track)
+        return [TrackView(t.id, t.box, t.confirmed) for t in shown]
+
+    def take_confirmations(self) -> list[Confirmation]:
+        with self._lock:
+            confirmations, self._confirmations = self._confirmations, []
+        return confirmations
+
+    def recognition_fps(self, now: float) -> float:
+        with self._lock:
+            return self._done_rate.rate(now)
+
+    def stuck(self, now: float, limit: float) -> bool:
+        """True when a worker has been on one frame for longer than limit seconds (a hang)."""
+        with self._lock:
+            return any(now - since > limit for since in self._busy_since.values())
+
+    def _work(self) -> None:
+        try:
+            self.engine.warm_up()
+        finally:
+            self._ready.wait()
+        while True:
+            with self._lock:
+                while self._newest is None and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                frame, self._newest = self._newest, None
+                self._taken.notify_all()
+                self._busy_since[threading.current_thread().name] = time.monotonic()
+            try:
+                self._recognize(frame)
+            except Exception:  # a bad frame must not stop recognition for good
+                log.exception("recognition failed on frame %d", frame.index)
+            finally:
+                with self._lock:
+                    self._busy_since.pop(threading.current_thread().name, None)
+
+    def _find_faces(self, frame: Frame) -> list[Box]:
+        """Search the whole frame now and then (new faces), else only around followed faces."""
+        height, width = frame.image.shape[:2]
+        with self._lock:
+            regions = [search_region(t.box, width, height) for t in self.tracker.visible()
+                       if frame.timestamp - t.last_seen <= self.config.track_timeout]
+            full_scan = not regions or frame.timestamp - self._last_full_scan >= self.full_scan_seconds
+            if full_scan:
+                self._last_full_scan = frame.timestamp
+        if full_scan:
+            return self.engine.detect(frame.image)
+        boxes: list[Box] = []
+        for region in regions:
+            boxes += [box for box in self.engine.detect(frame.image, region)
+                      if all(overlap(box, seen) < DUPLICATE_OVERLAP for seen in boxes)]
+        return boxes
+
+    def _recognize(self, frame: Frame) -> None:
+        boxes = self._find_faces(frame)
+        with self._lock:
+            if frame.index <= self._last_applied_index:
+                return  # another worker already applied a newer frame
+            self._last_applied_index = frame.index
+            self._latest_update = frame.timestamp
+            to_encode = self.tracker.update(boxes, frame.timestamp, frame.index)
+            if self.track_log is not None:
+                for track in self.tracker.visible():
+                    self.track_log.setdefault(track.id, {
+                        "track_id": track.id, "name": None, "first_seen_index": track.first_seen_index,
+                        "confirmed_index": None})
+            jobs = [(t.id, t.box) for t in to_encode]
+        encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))
+        gallery = self.gallery
+        matches = gallery.match(encodings, self.rule)
+        with self._lock:
+            self.frames_recognized += 1
+            self.faces_encoded += len(jobs)
+            self._done_rate.tick(time.monotonic())
+            for (track_id, box), match, encoding in zip(jobs, matches, encodings):
+                if self.tracker.add_result(track_id, match, frame.timestamp, frame.index):
+                    track = self.tracker.tracks[track_id]
+                    self._confirm(track, frame, box, encoding)
+
+    def _confirm(self, track: Track, frame: Frame, box: Box, encoding: np.ndarray) -> None:
+        top, right, bottom, left = box
+        keep = self.config.capture_faces or (self.config.capture_unknown and track.confirmed == UNKNOWN)
+        crop = frame.image[top:bottom, left:right].copy() if keep else None
+        self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance,
+                                                crop, encoding if crop is not None else None))
+        entry = self.track_log.get(track.id) if self.track_log is not None else None
+        if entry is not None and entry["confirmed_index"] is None:
+            entry.update(name=track.confirmed, confirmed_index=frame.index)

@@ -1,0 +1,56 @@
+"""Figures of one `kiosk run`, written with --stats-json for benchmarks and tests.
+
+Per frame shown: when, and which names were on screen; per track: the frame it was first seen
+in and the frame its name was confirmed in, with the screen times of both; and the run's frame
+rates, CPU time and peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.live.recognition import Recognizer
+
+
+@dataclass
+class RunStats:
+    started: float = field(default_factory=time.monotonic)
+    frames_displayed: int = 0
+    frame_names: list[dict] = field(default_factory=list)
+    shown_at: dict[int, float] = field(default_factory=dict)  # frame index -> seconds since start
+    confirmed_shown_at: dict[int, float] = field(default_factory=dict)  # track id -> seconds since start
+
+    def frame_shown(self, index: int, now: float, names: list[str]) -> None:
+        self.shown_at.setdefault(index, now - self.started)
+        self.frame_names.append({"index": index, "t": round(now - self.started, 4), "names": sorted(names)})
+
+    def display_fps(self) -> float:
+        """Frames shown per second between the first and the last frame (start-up excluded)."""
+        times = sorted(self.shown_at.values())
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+    def write(self, path: Path, recognizer: Recognizer) -> None:
+        wall = time.monotonic() - self.started
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        tracks = []
+        for entry in (recognizer.track_log or {}).values():
+            first = entry["first_seen_index"]
+            confirmed = self.confirmed_shown_at.get(entry["track_id"])
+            tracks.append({**entry, "first_seen_t": self.shown_at.get(first), "confirmed_t": confirmed})
+        figures = {
+            "frames_displayed": self.frames_displayed,
+            "frames_recognized": recognizer.frames_recognized,
+            "faces_encoded": recognizer.faces_encoded,
+            "wall_seconds": round(wall, 3),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "display_fps": round(self.display_fps(), 2),
+            "recognized_fps": round(recognizer.frames_recognized / wall, 2) if wall else 0.0,
+            "frames": self.frame_names,
+            "tracks": tracks,
+        }
+        path.write_text(json.dumps(figures), encoding="utf-8")

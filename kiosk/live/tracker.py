@@ -1,0 +1,83 @@
+"""Following faces across frames so each is encoded when it appears, not on every frame.
+
+A detection joins the track whose last box overlaps it most (intersection over union). A track
+asks for an encoding while it is unconfirmed and then only every `recheck_seconds`. Its name is
+a vote over its recent results: shown only once `confirm_votes` of the last `vote_window`
+results agree, so a single bad frame neither shows a wrong name nor makes the name flicker.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from kiosk.config import RecognitionConfig
+from kiosk.vision.boxes import Box, pair_boxes
+from kiosk.vision.matcher import Match
+
+MIN_OVERLAP = 0.3
+
+
+@dataclass
+class Track:
+    id: int
+    box: Box
+    first_seen: float
+    last_seen: float
+    first_seen_index: int
+    votes: deque = field(default_factory=deque)
+    last_checked: float | None = None
+    confirmed: str | None = None  # a name or "unknown", once the vote agrees
+    confirmed_at: float | None = None
+    confirmed_index: int | None = None
+    distance: float | None = None  # of the latest result for the confirmed name
+
+
+class Tracker:
+    """Tracks for the faces currently in view. Not thread-safe: callers hold a lock."""
+
+    def __init__(self, config: RecognitionConfig):
+        self.config = config
+        self.tracks: dict[int, Track] = {}
+        self._ids = itertools.count(1)
+
+    def update(self, boxes: list[Box], timestamp: float, frame_index: int) -> list[Track]:
+        """Match detections to tracks, start new ones, drop lost ones; return tracks to encode."""
+        followed = list(self.tracks.values())
+        used_boxes: set[int] = set()
+        for t, i in pair_boxes([track.box for track in followed], boxes, MIN_OVERLAP):
+            followed[t].box, followed[t].last_seen = boxes[i], timestamp
+            used_boxes.add(i)
+        for i, box in enumerate(boxes):
+            if i not in used_boxes:
+                track = Track(next(self._ids), box, timestamp, timestamp, frame_index,
+                              deque(maxlen=self.config.vote_window))
+                self.tracks[track.id] = track
+        for track_id in [t.id for t in self.tracks.values()
+                         if timestamp - t.last_seen > self.config.track_timeout]:
+            del self.tracks[track_id]
+        return [t for t in self.tracks.values() if t.last_seen == timestamp and self._wants_encoding(t, timestamp)]
+
+    def _wants_encoding(self, track: Track, now: float) -> bool:
+        return (track.confirmed is None or track.last_checked is None
+                or now - track.last_checked >= self.config.recheck_seconds)
+
+    def add_result(self, track_id: int, match: Match, timestamp: float, frame_index: int) -> bool:
+        """Record one recognition result; True when the track's shown name is newly confirmed."""
+        track = self.tracks.get(track_id)
+        if track is None:
+            return False
+        track.last_checked = timestamp
+        track.votes.append((match.name, match.distance))
+        name, count = Counter(n for n, _ in track.votes).most_common(1)[0]
+        if count < self.config.confirm_votes or name == track.confirmed:
+            if name == track.confirmed:
+                track.distance = match.distance if match.name == name else track.distance
+            return False
+        track.confirmed, track.confirmed_at, track.confirmed_index = name, timestamp, frame_index
+        track.distance = min(d for n, d in track.votes if n == name)
+        return True
+
+    def visible(self) -> list[Track]:
+        return list(self.tracks.values())

@@ -1,0 +1,108 @@
+"""The records the daemon, a USB import and the admin commands exchange through small files.
+
+The daemon publishes a DaemonStatus (`status.json`) for `kiosk status`; a running USB import
+publishes its ImportProgress (`import.json`) so the screen can show "Importing 12/40…". Files
+live in the runtime directory (see paths.py), are replaced atomically, and carry the time they
+were written, so a reader can tell a stale file from a live one. A reader takes what it knows
+from a file and uses defaults for anything missing or of the wrong type: a file written by an
+older or newer version never breaks `kiosk status`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from kiosk.util import write_atomically
+
+STALE_AFTER_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class DaemonStatus:
+    """What `kiosk run` is doing, twice a second."""
+    pid: int = 0
+    camera_state: str = ""  # starting, ok, unavailable, finished
+    camera_error: str = ""
+    source: str = ""
+    display: str = ""
+    display_fps: float = 0.0
+    recognition_fps: float = 0.0
+    people: int = 0
+    samples: int = 0
+    message: str = ""  # the banner on screen, e.g. import progress
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """How far a USB import is; `state` is "running" until it is "done"."""
+    state: str = "running"
+    source: str = ""
+    processed: int = 0
+    total: int = 0
+    added: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    removed: int = 0
+    suspects: int = 0
+    updated_at: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+Record = TypeVar("Record", DaemonStatus, ImportProgress)
+
+
+def publish(path: Path, record: DaemonStatus | ImportProgress) -> None:
+    """Replace PATH atomically with RECORD stamped with the current time, readable by the admin."""
+    data = dataclasses.asdict(record) | {"updated_at": time.time()}
+    write_atomically(path, json.dumps(data, ensure_ascii=False).encode(), 0o644)
+
+
+def read_record(path: Path, kind: type[Record]) -> Record | None:
+    """The record in PATH, or None when the file is missing or not a JSON object."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    hints = typing.get_type_hints(kind)
+    values = {}
+    for field in dataclasses.fields(kind):
+        value = data.get(field.name)
+        allowed = typing.get_args(hints[field.name]) or (hints[field.name],)
+        if isinstance(value, int) and not isinstance(value, bool) and float in allowed:
+            value = float(value)
+        if value is not None and isinstance(value, allowed) and not isinstance(value, bool):
+            values[field.name] = value
+    return kind(**values)
+
+
+def age(record: DaemonStatus | ImportProgress, now: float | None = None) -> float | None:
+    """Seconds since the record was written, or None when it carries no time."""
+    if record.updated_at is None:
+        return None
+    return (time.time() if now is None else now) - record.updated_at
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,541 @@
+"""The encodings store: one SQLite file (standard library) in the data directory, plus kept photos.
+
+- WAL mode with synchronous=FULL: readers (the daemon) never block the writer (an admin command),
+  and a committed enrollment survives a power cut of the SD card.
+- Every write is one transaction; a person row is only ever created together with its first
+  sample, so a crash mid-import leaves committed photos intact and no half-written person.
+- Embeddings are raw little-endian float32 BLOBs (never pickle).
+- `meta.gallery_generation` is bumped by triggers on any change to people or samples, so a
+  running daemon notices any writer's change with one cheap query.
+- A sample's status says whether it is matched: `ok` and `accepted` (an admin's word) are;
+  `pending` (imported, consistency check not run yet) and `suspect` (held back) are not.
+- Kept photos are stored as `photos/<sha256>` with mode 0600, written before the sample that
+  refers to them is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.errors import NotFound, Refused, StoreError
+from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR
+from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
+from kiosk.util import write_atomically
+from kiosk.vision.matcher import Gallery
+
+EMBEDDING_DTYPE = "<f4"
+
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """How an embedding was made, recorded with every sample so retraining can compare."""
+    encoder: str
+    detector: str
+    landmarks: int
+    jitters: int
+
+
+MATCHED_STATUSES = ("ok", "accepted")
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    name: str
+    samples: int  # matched samples
+    created_at: float
+    held: int = 0  # samples held back (suspect or pending)
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: float
+    name: str
+    distance: float | None
+    track_id: int | None
+    corrected_from: str | None = None
+    has_face: bool = False
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One stored sample of a person, without its embedding (for listings and retraining)."""
+    id: int
+    source: str
+    photo_sha256: str
+    settings: SampleSettings
+    created_at: float
+    status: str = "ok"
+    status_reason: str = ""
+
+
+@dataclass(frozen=True)
+class CheckedSample:
+    """A sample as the consistency check sees it."""
+    id: int
+    source: str
+    status: str
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class EventFace:
+    """The face kept with an event (recognition.capture_faces); its crop is event_faces/<crop_file>."""
+    event_id: int
+    at: float
+    embedding: np.ndarray
+    crop_file: str
+
+
+@dataclass(frozen=True)
+class UnknownFace:
+    """A face the daemon saw but could not name; its crop is unknowns/<crop_file>."""
+    id: int
+    at: float
+    embedding: np.ndarray
+    crop_file: str
+    track_id: int | None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Store:
+    """A connection to the store in one data directory. Not shared between threads."""
+
+    def __init__(self, data_dir: str | os.PathLike, *, create: bool = True):
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_NAME
+        if create:
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Create the file ourselves so it is 0600 from the start; SQLite gives the
+                # -wal and -shm files the same mode.
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        elif not self.path.exists():
+            raise StoreError(f"{self.path}: no store here (enroll someone first)")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable kiosk store ({exc})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self, write: bool = True):
+        """BEGIN IMMEDIATE (or a plain read snapshot) ... COMMIT, rolled back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema {version} is newer than this program ({SCHEMA_VERSION})")
+        if version == 0:
+            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables:
+                raise StoreError(f"{self.path}: this SQLite file is not a kiosk store")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as db:
+                for statement in split_sql(MIGRATIONS[target - 1]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    # --- gallery -------------------------------------------------------------------------
+
+    def gallery_generation(self) -> int:
+        return self.db.execute("SELECT value FROM meta WHERE key = 'gallery_generation'").fetchone()[0]
+
+    def load_gallery(self) -> Gallery:
+        """All samples as one matrix, rows grouped by person, read in one consistent snapshot."""
+        with self.transaction(write=False):
+            generation = self.gallery_generation()
+            rows = self.db.execute(
+                "SELECT p.name, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
+                f"WHERE s.status IN {MATCHED_STATUSES} ORDER BY p.name, s.id").fetchall()
+            negative_rows = self.db.execute(
+                "SELECT p.name, c.embedding FROM confusions c JOIN people p ON p.id = c.person_id").fetchall()
+        if not rows:
+            return Gallery.empty(generation)
+        negatives: dict[str, list[np.ndarray]] = {}
+        for name, blob in negative_rows:
+            negatives.setdefault(name, []).append(np.frombuffer(blob, dtype=EMBEDDING_DTYPE))
+        names: list[str] = []
+        counts: list[int] = []
+        for name, _ in rows:
+            if names and names[-1] == name:
+                counts[-1] += 1
+            else:
+                names.append(name)
+                counts.append(1)
+        matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=EMBEDDING_DTYPE).reshape(-1, 128)
+        return Gallery(names, counts, matrix, generation, {n: np.vstack(v) for n, v in negatives.items()})
+
+    # --- enrollment ----------------------------------------------------------------------
+
+    def owner_of_photo(self, sha256: str) -> str | None:
+        row = self.db.execute(
+            "SELECT p.name FROM samples s JOIN people p ON p.id = s.person_id WHERE s.photo_sha256 = ?",
+            (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def add_sample(self, person: str, embedding: np.ndarray, settings: SampleSettings,
+                   photo_sha256: str, source: str, photo: bytes | None = None, status: str = "ok") -> None:
+        """Add one sample (creating the person if new) in one transaction; keep the photo if given."""
+        if photo is not None:
+            self.keep_photo(photo_sha256, photo)
+        with self.transaction() as db:
+            self._insert_sample(db, person, embedding, settings, photo_sha256, source, status)
+
+    def add_samples(self, samples: list[tuple[str, np.ndarray, SampleSettings, str, str]], status: str = "ok") -> int:
+        """Add many (person, embedding, settings, photo_sha256, source) in one transaction.
+
+        Samples whose photo_sha256 is already stored are skipped; returns how many were added.
+        """
+        added = 0
+        with self.transaction() as db:
+            for person, embedding, settings, digest, source in samples:
+                if db.execute("SELECT 1 FROM samples WHERE photo_sha256 = ?", (digest,)).fetchone():
+                    continue
+                self._insert_sample(db, person, embedding, settings, digest, source, status)
+                added += 1
+        return added
+
+    @staticmethod
+    def _insert_sample(db: sqlite3.Connection, person: str, embedding: np.ndarray,
+                       settings: SampleSettings, photo_sha256: str, source: str, status: str = "ok") -> None:
+        """Insert one sample inside the caller's transaction, creating the person if new."""
+        blob = embedding_blob(embedding)
+        now = time.time()
+        db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                   (person, now))
+        person_id = db.execute("SELECT id FROM people WHERE name = ?", (person,)).fetchone()[0]
+        db.execute(
+            "INSERT INTO samples (person_id, embedding, encoder, detector, landmarks, jitters, "
+            "photo_sha256, source, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (person_id, blob, settings.encoder, settings.detector, settings.landmarks,
+             settings.jitters, photo_sha256, source, now, status))
+
+    def photo_path(self, sha256: str) -> Path:
+        return self.data_dir / PHOTOS_DIR / sha256
+
+    def event_face_path(self, crop_file: str) -> Path:
+        return self.data_dir / EVENT_FACES_DIR / crop_file
+
+    def unknown_face_path(self, crop_file: str) -> Path:
+        return self.data_dir / UNKNOWNS_DIR / crop_file
+
+    def keep_photo(self, sha256: str, data: bytes) -> Path:
+        """Write the photo as photos/<sha256> (0600), durably, unless it is already there."""
+        target = self.photo_path(sha256)
+        if not target.exists():
+            write_private_file(target, data)
+        return target
+
+    def people(self) -> list[PersonSummary]:
+        rows = self.db.execute(
+            f"SELECT p.name, count(s.id) FILTER (WHERE s.status IN {MATCHED_STATUSES}), p.created_at, "
+            f"count(s.id) FILTER (WHERE s.status NOT IN {MATCHED_STATUSES}) "
+            "FROM people p LEFT JOIN samples s ON s.person_id = p.id GROUP BY p.id ORDER BY p.name").fetchall()
+        return [PersonSummary(*row) for row in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """(people, samples)."""
+        return (self.db.execute("SELECT count(*) FROM people").fetchone()[0],
+                self.db.execute("SELECT count(*) FROM samples").fetchone()[0])
+
+    def remove_person(self, name: str, *, events: bool = False) -> int | None:
+        """Forget a person: samples, kept photos and (optionally) events; None if unknown.
+
+        secure_delete overwrites the freed pages and the WAL checkpoint moves them into the main
+        file and truncates the WAL, so the removed encodings are not left readable on disk.
+        """
+        self.db.execute("PRAGMA secure_delete = ON")
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return None
+            digests = [d for (d,) in db.execute("SELECT photo_sha256 FROM samples WHERE person_id = ?", row)]
+            db.execute("DELETE FROM samples WHERE person_id = ?", row)
+            db.execute("DELETE FROM people WHERE id = ?", row)
+            db.execute("DELETE FROM rejected_photos WHERE person = ?", (name,))
+            crops = []
+            if events:
+                crops = [c for (c,) in db.execute(
+                    "SELECT f.crop_file FROM event_faces f JOIN events e ON e.id = f.event_id "
+                    "WHERE e.person_id = ? OR e.name = ?", (row[0], name))]
+                db.execute("DELETE FROM events WHERE person_id = ? OR name = ?", (row[0], name))
+        for digest in digests:
+            self.photo_path(digest).unlink(missing_ok=True)
+        for crop in crops:
+            self.event_face_path(crop).unlink(missing_ok=True)
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(digests)
+
+    def samples_of(self, name: str) -> list[Sample] | None:
+        """The person's samples, oldest first; None if nobody has that name."""
+        row = self.db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        rows = self.db.execute(
+            "SELECT id, source, photo_sha256, encoder, detector, landmarks, jitters, created_at, status, status_reason "
+            "FROM samples WHERE person_id = ? ORDER BY created_at, id", row).fetchall()
+        return [Sample(r[0], r[1], r[2], SampleSettings(*r[3:7]), r[7], r[8], r[9]) for r in rows]
+
+    # --- the consistency check of a person's photos -------------------------------------------
+
+    def samples_to_check(self, name: str) -> list[CheckedSample]:
+        """Every sample of a person with its embedding and status, oldest first."""
+        rows = self.db.execute(
+            "SELECT s.id, s.source, s.status, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
+            "WHERE p.name = ? ORDER BY s.created_at, s.id", (name,)).fetchall()
+        return [CheckedSample(r[0], r[1], r[2], np.frombuffer(r[3], EMBEDDING_DTYPE)) for r in rows]
+
+    def people_with_pending(self) -> list[str]:
+        return [name for (name,) in self.db.execute(
+            "SELECT DISTINCT p.name FROM samples s JOIN people p ON p.id = s.person_id "
+            "WHERE s.status = 'pending' ORDER BY p.name")]
+
+    def set_statuses(self, statuses: dict[int, tuple[str, str]]) -> None:
+        """Set (status, reason) of samples by id, in one transaction; accepted samples keep theirs."""
+        with self.transaction() as db:
+            for sample_id, (status, reason) in statuses.items():
+                db.execute("UPDATE samples SET status = ?, status_reason = ? WHERE id = ? AND status != 'accepted' "
+                           "AND (status != ? OR status_reason != ?)", (status, reason, sample_id, status, reason))
+
+    def accept_samples(self, name: str, ids: list[int]) -> int:
+        """Mark held-back samples of NAME as accepted by an admin (matched, never flagged again)."""
+        with self.transaction() as db:
+            return sum(db.execute(
+                "UPDATE samples SET status = 'accepted', status_reason = '' WHERE id = ? AND status != 'accepted' "
+                "AND person_id = (SELECT id FROM people WHERE name = ?)", (i, name)).rowcount for i in ids)
+
+    def reject_samples(self, name: str, ids: list[int]) -> int:
+        """Delete samples of NAME (and their kept photos); their photos are refused by later imports."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        digests = []
+        with self.transaction() as db:
+            for sample_id in ids:
+                rows = db.execute(
+                    "DELETE FROM samples WHERE id = ? AND person_id = (SELECT id FROM people WHERE name = ?) "
+                    "RETURNING photo_sha256, source", (sample_id, name)).fetchall()
+                for digest, source in rows:
+                    db.execute("INSERT OR REPLACE INTO rejected_photos VALUES (?, ?, ?, ?)",
+                               (digest, name, source, time.time()))
+                    digests.append(digest)
+            db.execute("DELETE FROM people WHERE name = ? AND NOT EXISTS "
+                       "(SELECT 1 FROM samples s WHERE s.person_id = people.id)", (name,))
+        for digest in digests:
+            self.photo_path(digest).unlink(missing_ok=True)
+        self.checkpoint()
+        return len(digests)
+
+    def rejected_at(self, sha256: str, person: str) -> float | None:
+        """When an admin rejected this photo as a photo of PERSON, or None."""
+        row = self.db.execute("SELECT at FROM rejected_photos WHERE photo_sha256 = ? AND person = ?",
+                              (sha256, person)).fetchone()
+        return row[0] if row else None
+
+    def rename_person(self, old: str, new: str) -> None:
+        """Rename a person and their events in one transaction."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM people WHERE name = ?", (old,)).fetchone()
+            if row is None:
+                raise NotFound(f"{old}: nobody of that name")
+            if db.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone():
+                raise Refused(f"{new}: already enrolled, choose another name")
+            db.execute("UPDATE people SET name = ? WHERE id = ?", (new, row[0]))
+            db.execute("UPDATE events SET name = ? WHERE person_id = ? OR name = ?", (new, row[0], old))
+
+    def replace_embeddings(self, name: str, embeddings: dict[int, np.ndarray], settings: SampleSettings) -> int:
+        """Give samples (by id) of one person new embeddings and settings, all in one transaction.
+
+        The old embeddings are overwritten in place (secure_delete), so a reader sees either all
+        of the person's old samples or all of the new ones. Returns how many were replaced.
+        """
+        self.db.execute("PRAGMA secure_delete = ON")
+        replaced = 0
+        with self.transaction() as db:
+            for sample_id, embedding in embeddings.items():
+                replaced += db.execute(
+                    "UPDATE samples SET embedding = ?, encoder = ?, detector = ?, landmarks = ?, jitters = ? "
+                    "WHERE id = ? AND person_id = (SELECT id FROM people WHERE name = ?)",
+                    (embedding_blob(embedding), settings.encoder, settings.detector, settings.landmarks,
+                     settings.jitters, sample_id, name)).rowcount
+        return replaced
+
+    def photo_digests(self) -> set[str]:
+        """The photo_sha256 of every sample (to tell kept photos in use from leftovers)."""
+        return {digest for (digest,) in self.db.execute("SELECT photo_sha256 FROM samples")}
+
+    # --- faces seen but not recognised -------------------------------------------------------
+
+    def add_unknown(self, at: float, embedding: np.ndarray, crop_file: str, track_id: int | None) -> int:
+        with self.transaction() as db:
+            return db.execute("INSERT INTO unknown_faces (at, embedding, crop_file, track_id) VALUES (?, ?, ?, ?)",
+                              (at, embedding_blob(embedding), crop_file, track_id)).lastrowid
+
+    def unknowns(self) -> list[UnknownFace]:
+        """Every kept unknown face, oldest first."""
+        rows = self.db.execute("SELECT id, at, embedding, crop_file, track_id FROM unknown_faces "
+                               "ORDER BY at, id").fetchall()
+        return [UnknownFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3], r[4]) for r in rows]
+
+    def delete_unknowns(self, ids: list[int]) -> list[str]:
+        """Delete unknown faces by id, overwriting their rows on disk; returns their crop files."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        crops = []
+        with self.transaction() as db:
+            for unknown_id in ids:
+                rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING crop_file",
+                                  (unknown_id,)).fetchall()
+                crops.extend(crop for (crop,) in rows)
+        return crops
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the main file and truncate it (no deleted data left in it)."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def label_unknown(self, unknown_id: int, person: str, settings: SampleSettings,
+                      photo_sha256: str, source: str) -> bool:
+        """Turn an unknown face into a sample of PERSON in one transaction; False if no such id."""
+        with self.transaction() as db:
+            rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING embedding", (unknown_id,)).fetchall()
+            if not rows:
+                return False
+            self._insert_sample(db, person, np.frombuffer(rows[0][0], EMBEDDING_DTYPE), settings,
+                                photo_sha256, source)
+        return True
+
+    # --- recognition events --------------------------------------------------------------
+
+    def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None,
+                  face: tuple[np.ndarray, str] | None = None) -> int:
+        """Log one event; with face=(embedding, crop_file) its face is kept for corrections."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            at = time.time() if at is None else at
+            event_id = db.execute(
+                "INSERT INTO events (at, person_id, name, distance, track_id) VALUES (?, ?, ?, ?, ?)",
+                (at, row[0] if row else None, name, distance, track_id)).lastrowid
+            if face is not None:
+                db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file) VALUES (?, ?, ?, ?)",
+                           (event_id, at, embedding_blob(face[0]), face[1]))
+            return event_id
+
+    def event(self, event_id: int) -> Event | None:
+        rows = self._event_rows("WHERE e.id = ?", [event_id], "")
+        return rows[0] if rows else None
+
+    def event_face(self, event_id: int) -> EventFace | None:
+        row = self.db.execute("SELECT event_id, at, embedding, crop_file FROM event_faces WHERE event_id = ?",
+                              (event_id,)).fetchone()
+        return EventFace(row[0], row[1], np.frombuffer(row[2], EMBEDDING_DTYPE), row[3]) if row else None
+
+    def event_faces(self) -> list[EventFace]:
+        """Every kept event face, oldest first."""
+        rows = self.db.execute("SELECT event_id, at, embedding, crop_file FROM event_faces ORDER BY at, event_id")
+        return [EventFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3]) for r in rows]
+
+    def delete_event_faces(self, event_ids: list[int]) -> list[str]:
+        """Forget the faces of these events (the events stay); returns their crop files."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        crops = []
+        with self.transaction() as db:
+            for event_id in event_ids:
+                crops += [c for (c,) in db.execute("DELETE FROM event_faces WHERE event_id = ? RETURNING crop_file",
+                                                   (event_id,)).fetchall()]
+        return crops
+
+    def correct_event(self, event_id: int, name: str, *, sample: tuple[SampleSettings, str, str] | None,
+                      not_person: str | None) -> None:
+        """Rename an event (keeping what it said before) in one transaction, and learn from it.
+
+        sample=(settings, photo_sha256, source) adds the event's face as an accepted sample of
+        NAME; not_person records the face as a known confusion with that person.
+        """
+        with self.transaction() as db:
+            event = db.execute("SELECT e.name, f.embedding FROM events e JOIN event_faces f ON f.event_id = e.id "
+                               "WHERE e.id = ?", (event_id,)).fetchone()
+            if event is None:
+                raise NotFound(f"event {event_id}: no such event with a kept face")
+            old_name, blob = event
+            embedding = np.frombuffer(blob, EMBEDDING_DTYPE)
+            if sample is not None:
+                self._insert_sample(db, name, embedding, *sample, status="accepted")
+            person = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            db.execute("UPDATE events SET name = ?, person_id = ?, corrected_from = coalesce(corrected_from, ?) "
+                       "WHERE id = ?", (name, person[0] if person else None, old_name, event_id))
+            if not_person is not None:
+                wrong = db.execute("SELECT id FROM people WHERE name = ?", (not_person,)).fetchone()
+                if wrong is not None:
+                    db.execute("INSERT INTO confusions (person_id, embedding, event_id, created_at) "
+                               "VALUES (?, ?, ?, ?)", (wrong[0], blob, event_id, time.time()))
+
+    def confusions_of(self, name: str) -> int:
+        return self.db.execute("SELECT count(*) FROM confusions c JOIN people p ON p.id = c.person_id "
+                               "WHERE p.name = ?", (name,)).fetchone()[0]
+
+    def events(self, since: float | None = None, until: float | None = None,
+               person: str | None = None, limit: int | None = None) -> list[Event]:
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("e.at >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("e.at < ?")
+            params.append(until)
+        if person is not None:
+            clauses.append("e.name = ?")
+            params.append(person)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "ORDER BY e.at DESC, e.id DESC LIMIT ?" if limit else "ORDER BY e.at, e.id"
+        if limit:
+            params.append(limit)
+        return self._event_rows(where, params, order)
+
+    def _event_rows(self, where: str, params: list, order: str) -> list[Event]:
+        rows = self.db.execute(
+            "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL "
+            f"FROM events e LEFT JOIN event_faces f ON f.event_id = e.id {where} {order}", params).fetchall()
+        return [Event(*row[:6], bool(row[6])) for row in rows]
+
+
+def embedding_blob(embedding: np.ndarray) -> bytes:
+    """The stored form of an embedding: 128 little-endian float32 values."""
+    return np.asarray(embedding, dtype=EMBEDDING_DTYPE).reshape(128).tobytes()
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write PATH (mode 0600, in a 0700 folder) atomically and durably: biometric data at rest."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomically(path, data, 0o600, durable=True)

@@ -1,0 +1,92 @@
+"""Faces the daemon keeps: each a JPEG crop on disk (0600) plus a row with its embedding.
+
+Two kinds, each bounded by a count and an age (see recognition.* in config.yaml):
+- unknown faces (recognition.capture_unknown): seen but not recognised, in DATA_DIR/unknowns/;
+  `kiosk unknowns label` turns one into a sample;
+- event faces (recognition.capture_faces): the face behind each logged event, in
+  DATA_DIR/event_faces/; `kiosk events correct` learns from one.
+After each new face, faces past the age limit and the oldest beyond the count are deleted.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import time
+
+import numpy as np
+from PIL import Image
+
+from kiosk.config import RecognitionConfig
+from kiosk.store.db import Store, write_private_file
+
+
+def jpeg_bytes(rgb: np.ndarray) -> bytes:
+    """An RGB crop as JPEG (quality 90): small on the SD card, plenty for a face."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def crop_name(now: float) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{secrets.token_hex(4)}.jpg"
+
+
+def beyond_limits(kept: list[tuple[int, float]], now: float, max_age_days: float, max_count: int) -> list[int]:
+    """Ids of kept faces ((id, time), oldest first) past the age limit or the oldest beyond the count."""
+    oldest_allowed = now - max_age_days * 86400
+    expired = [key for key, at in kept if at < oldest_allowed]
+    remaining = [key for key, at in kept if at >= oldest_allowed]
+    return expired + remaining[:max(0, len(remaining) - max_count)]
+
+
+# --- unknown faces -------------------------------------------------------------------------
+
+def save_unknown_face(store: Store, limits: RecognitionConfig, rgb_crop: np.ndarray, embedding: np.ndarray,
+                      track_id: int | None) -> int:
+    """Keep one unrecognised face (crop + embedding), then trim the set to its limits; returns its id."""
+    now = time.time()
+    crop_file = crop_name(now)
+    write_private_file(store.unknown_face_path(crop_file), jpeg_bytes(rgb_crop))
+    unknown_id = store.add_unknown(now, embedding, crop_file, track_id)
+    prune_unknown_faces(store, limits, now)
+    return unknown_id
+
+
+def prune_unknown_faces(store: Store, limits: RecognitionConfig, now: float | None = None) -> int:
+    """Delete faces past the age limit and the oldest beyond the count limit; returns how many."""
+    now = time.time() if now is None else now
+    kept = [(f.id, f.at) for f in store.unknowns()]  # oldest first
+    return delete_unknown_faces(store, beyond_limits(kept, now, limits.unknown_max_age_days,
+                                                     limits.unknown_max_count))
+
+
+def delete_unknown_faces(store: Store, ids: list[int]) -> int:
+    if not ids:
+        return 0
+    crops = store.delete_unknowns(ids)
+    for crop_file in crops:
+        store.unknown_face_path(crop_file).unlink(missing_ok=True)
+    return len(crops)
+
+
+# --- event faces ---------------------------------------------------------------------------
+
+def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, distance: float | None,
+                        track_id: int | None, at: float, crop: np.ndarray, embedding: np.ndarray) -> int:
+    """Log an event with its face kept, then trim the kept faces to their limits; returns the event id."""
+    crop_file = crop_name(at)
+    write_private_file(store.event_face_path(crop_file), jpeg_bytes(crop))
+    event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file))
+    prune_event_faces(store, limits, at)
+    return event_id
+
+
+def prune_event_faces(store: Store, limits: RecognitionConfig, now: float | None = None) -> int:
+    """Forget faces past the age limit and the oldest beyond the count limit (events stay)."""
+    now = time.time() if now is None else now
+    kept = [(f.event_id, f.at) for f in store.event_faces()]  # oldest first
+    crops = store.delete_event_faces(beyond_limits(kept, now, limits.face_max_age_days, limits.face_max_count))
+    for crop_file in crops:
+        store.event_face_path(crop_file).unlink(missing_ok=True)
+    return len(crops)

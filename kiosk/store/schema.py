@@ -1,0 +1,110 @@
+"""The store's SQLite schema, as the list of migrations that builds it (PRAGMA user_version).
+
+A store of any older version is brought up to date when opened; a store newer than this program
+is refused (see db.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
+MIGRATIONS = [
+    """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE samples (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+        encoder TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        landmarks INTEGER NOT NULL,
+        jitters INTEGER NOT NULL,
+        photo_sha256 TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX samples_person ON samples(person_id);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        name TEXT NOT NULL,
+        distance REAL,
+        track_id INTEGER
+    );
+    CREATE INDEX events_at ON events(at);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta VALUES ('gallery_generation', 0);
+    CREATE TRIGGER people_insert AFTER INSERT ON people BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER people_update AFTER UPDATE ON people BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER people_delete AFTER DELETE ON people BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER samples_insert AFTER INSERT ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER samples_update AFTER UPDATE ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER samples_delete AFTER DELETE ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    """,
+    """
+    CREATE TABLE unknown_faces (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+        crop_file TEXT NOT NULL UNIQUE,
+        track_id INTEGER
+    );
+    CREATE INDEX unknown_faces_at ON unknown_faces(at);
+    """,
+    """
+    ALTER TABLE samples ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'
+        CHECK (status IN ('pending', 'ok', 'suspect', 'accepted'));
+    ALTER TABLE samples ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+    CREATE TABLE rejected_photos (
+        photo_sha256 TEXT NOT NULL,
+        person TEXT NOT NULL,
+        source TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (photo_sha256, person)
+    );
+    CREATE TABLE confusions (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+        event_id INTEGER,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX confusions_person ON confusions(person_id);
+    CREATE TRIGGER confusions_insert AFTER INSERT ON confusions BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER confusions_delete AFTER DELETE ON confusions BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    ALTER TABLE events ADD COLUMN corrected_from TEXT;
+    CREATE TABLE event_faces (
+        event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+        crop_file TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX event_faces_at ON event_faces(at);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (triggers contain inner semicolons)."""
+    statements, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements

@@ -1,0 +1,77 @@
+"""Small helpers used across the kiosk: atomic file replacement, a rate meter, human figures."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+
+@contextmanager
+def replaced_atomically(path: Path, mode: int = 0o600, *, durable: bool = False) -> Iterator[BinaryIO]:
+    """Write PATH through a temporary file beside it, renamed into place on success.
+
+    Readers see the old file or the new one, never half of one; on any error the temporary file
+    is removed and PATH is untouched. `mode` is set explicitly (the service runs with
+    UMask=0077); `durable` also flushes the data to the card before the rename.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as handle:
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_atomically(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = False) -> None:
+    with replaced_atomically(path, mode, durable=durable) as handle:
+        handle.write(data)
+
+
+class RateMeter:
+    """Events per second over the last `window` seconds (frames shown, frames recognized)."""
+
+    def __init__(self, window: float = 2.0):
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        self._forget(now)
+
+    def rate(self, now: float) -> float:
+        """Intervals between the events in the window, per second of the span they cover."""
+        self._forget(now)
+        span = self._times[-1] - self._times[0] if len(self._times) > 1 else 0.0
+        if span > 0:
+            return (len(self._times) - 1) / span
+        return len(self._times) / self.window  # one event (or a burst at one instant) so far
+
+    def _forget(self, now: float) -> None:
+        while self._times and now - self._times[0] > self.window:
+            self._times.popleft()
+
+
+def format_time(at: float | None) -> str:
+    """Local date and time, or '-' for none."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at is not None else "-"
+
+
+def format_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"

@@ -1,0 +1,47 @@
+"""Face boxes: (top, right, bottom, left) in pixels, as dlib and face_recognition give them.
+
+How much two boxes overlap, and pairing two lists of boxes one-to-one by overlap: the tracker
+pairs detections with the faces it follows, detection recall pairs detections with labels.
+"""
+
+from __future__ import annotations
+
+Box = tuple[int, int, int, int]  # top, right, bottom, left
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when they do not touch)."""
+    top, bottom = max(a[0], b[0]), min(a[2], b[2])
+    left, right = max(a[3], b[3]), min(a[1], b[1])
+    inter = max(0, bottom - top) * max(0, right - left)
+    area_a = (a[2] - a[0]) * (a[1] - a[3])
+    area_b = (b[2] - b[0]) * (b[1] - b[3])
+    union = area_a + area_b - inter
+    return inter / union if union > 0 else 0.0
+
+
+def pair_boxes(first: list[Box], second: list[Box], min_overlap: float) -> list[tuple[int, int]]:
+    """(i, j) pairs of first[i] and second[j], one-to-one, greedily by largest overlap first;
+    pairs overlapping less than `min_overlap` are not made."""
+    candidates = sorted(((overlap(a, b), i, j) for i, a in enumerate(first) for j, b in enumerate(second)),
+                        reverse=True)
+    used_first: set[int] = set()
+    used_second: set[int] = set()
+    pairs = []
+    for score, i, j in candidates:
+        if score < min_overlap:
+            break
+        if i in used_first or j in used_second:
+            continue
+        used_first.add(i)
+        used_second.add(j)
+        pairs.append((i, j))
+    return pairs
+
+
+def scale_box(box: Box, factor: float, offset: tuple[int, int], width: int, height: int) -> Box:
+    """Map a box found on a scaled part of an image back to the image's pixels, clipped to it."""
+    top, right, bottom, left = box
+    dy, dx = offset
+    return (max(0, round(top * factor) + dy), min(width, round(right * factor) + dx),
+            min(height, round(bottom * factor) + dy), max(0, round(left * factor) + dx))

@@ -1,0 +1,191 @@
+"""The face engine: find faces (HOG on a downscaled copy, or CNN) and turn each into a 128-d encoding.
+
+Detection cost grows with the pixel count, so live frames are searched at a reduced width and
+the boxes mapped back to full resolution; encoding then runs on the full-resolution face, which
+keeps encodings as good as on the original frame. All models ship with face_recognition_models.
+
+The dlib calls are the ones face_recognition makes, but each thread gets its own detector,
+landmark model and encoder: dlib's detectors and networks keep scratch state and must not be
+used by two threads at once, and face_recognition shares one module-wide copy of each.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import cv2
+import dlib
+import face_recognition_models
+import numpy as np
+
+from kiosk.config import Config, DetectionConfig, EnrollmentConfig
+from kiosk.vision.boxes import Box, scale_box
+
+CHIP_SIZE, CHIP_PADDING = 150, 0.25  # the aligned face image dlib's encoder is trained on
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    detector: str = "hog"  # "hog" or "cnn"
+    detect_width: int | None = None  # downscale to this width before detection; None = as given
+    upsample: int = 0
+    landmarks: int = 5  # 5 or 68
+    jitters: int = 1
+
+    @classmethod
+    def live(cls, config: DetectionConfig) -> "EngineSettings":
+        return cls(config.model, config.width, config.upsample, config.landmarks, config.jitters)
+
+    @classmethod
+    def identification(cls, config: Config) -> "EngineSettings":
+        """Naming faces in photos (identify, eval): found like enrolled photos, encoded like live ones."""
+        e = config.enrollment
+        return cls(e.detector, None, e.upsample, e.landmarks, config.detection.jitters)
+
+    @classmethod
+    def enrollment(cls, config: EnrollmentConfig) -> "EngineSettings":
+        # Photos were already resized to enrollment.max_side when loaded.
+        return cls(config.detector, None, config.upsample, config.landmarks, config.jitters)
+
+
+class _ThreadModels(threading.local):
+    """This thread's own dlib models, loaded on first use."""
+
+    def __init__(self):
+        self.loaded: dict[str, object] = {}
+
+    def get(self, name: str):
+        if name not in self.loaded:
+            self.loaded[name] = MODEL_LOADERS[name]()
+        return self.loaded[name]
+
+
+MODEL_LOADERS = {
+    "hog": dlib.get_frontal_face_detector,
+    "cnn": lambda: dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location()),
+    "landmarks5": lambda: dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location()),
+    "landmarks68": lambda: dlib.shape_predictor(face_recognition_models.pose_predictor_model_location()),
+    "encoder": lambda: dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location()),
+}
+
+
+class FaceEngine:
+    """Detection and encoding with fixed settings; safe to call from several threads."""
+
+    def __init__(self, settings: EngineSettings):
+        self.settings = settings
+        self._models = _ThreadModels()
+
+    def detect(self, rgb: np.ndarray, region: Box | None = None) -> list[Box]:
+        """Face boxes in full-image coordinates, searched on a copy at most detect_width wide.
+
+        With a region, only that part of the image is searched, at the same scale as a full
+        search, so a face is found there exactly as it would be in the whole frame.
+        """
+        height, width = rgb.shape[:2]
+        scale = 1.0
+        if self.settings.detect_width and width > self.settings.detect_width:
+            scale = self.settings.detect_width / width
+        top, right, bottom, left = region or (0, width, height, 0)
+        part = np.ascontiguousarray(rgb[top:bottom, left:right])  # dlib crashes on strided views
+        if scale < 1.0:
+            part = cv2.resize(part, (max(1, round(part.shape[1] * scale)), max(1, round(part.shape[0] * scale))),
+                              interpolation=cv2.INTER_AREA)
+        if self.settings.detector == "cnn":
+            rects = [d.rect for d in self._models.get("cnn")(part, self.settings.upsample)]
+        else:
+            rects = self._models.get("hog")(part, self.settings.upsample)
+        found = [(r.top(), r.right(), r.bottom(), r.left()) for r in rects]
+        return [scale_box(box, 1 / scale, (top, left), width, height) for box in found]
+
+    def detect_scaled(self, rgb: np.ndarray, side: int) -> list[Box]:
+        """Face boxes found on a copy scaled (down or up) to `side` pixels on its longest side.
+
+        For the CNN detector, which only finds faces from about 80 pixels and whose cost grows
+        with the pixel count: one fixed working size serves small and large photos alike.
+        """
+        height, width = rgb.shape[:2]
+        scale = side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        copy = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        return [scale_box(box, 1 / scale, (0, 0), width, height) for box in self.detect(copy)]
+
+    def warm_up(self) -> None:
+        """Load this thread's models now rather than while a face is waiting for its name."""
+        self._models.get(self.settings.detector)
+        self._models.get(f"landmarks{self.settings.landmarks}")
+
+    def face_chips(self, rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+        """Each face aligned by its landmarks into the 150x150 image the encoder takes."""
+        landmarks = self._models.get(f"landmarks{self.settings.landmarks}")
+        return [dlib.get_face_chip(rgb, landmarks(rgb, dlib.rectangle(left, top, right, bottom)),
+                                   size=CHIP_SIZE, padding=CHIP_PADDING)
+                for top, right, bottom, left in boxes]
+
+    def encode_chips(self, chips: list[np.ndarray]) -> np.ndarray:
+        return encode_chips(self._models.get("encoder"), chips, self.settings.jitters)
+
+    def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """One float32 row of 128 values per box, in the order given."""
+        return self.encode_chips(self.face_chips(rgb, boxes))
+
+    def detect_and_encode(self, rgb: np.ndarray) -> tuple[list[Box], np.ndarray]:
+        boxes = self.detect(rgb)
+        return boxes, self.encode(rgb, boxes)
+
+
+def encode_chips(encoder, chips: list[np.ndarray], jitters: int) -> np.ndarray:
+    """128-d encodings of aligned face chips (the same values dlib gives from the full image)."""
+    rows = [encoder.compute_face_descriptor(chip, jitters) for chip in chips]
+    return np.asarray(rows, dtype=np.float32).reshape(len(chips), 128)
+
+
+_process_encoder = None
+_process_jitters = 1
+
+
+def _start_encoder_process(jitters: int) -> None:
+    global _process_encoder, _process_jitters
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    _process_encoder = MODEL_LOADERS["encoder"]()
+    _process_jitters = jitters
+
+
+def _encode_in_process(chips: list[np.ndarray]) -> np.ndarray:
+    return encode_chips(_process_encoder, chips, _process_jitters)
+
+
+class EncoderProcess:
+    """The encoder network in a process of its own, for live recognition.
+
+    dlib's detector releases Python's interpreter lock but its encoder network does not: each
+    face holds it for 20-70 ms, which would freeze the thread drawing the screen. Aligned chips
+    (150x150x3 bytes each) go to this process and 128 numbers per face come back.
+    """
+
+    def __init__(self, jitters: int):
+        self.jitters = jitters
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"),
+                                   initializer=_start_encoder_process, initargs=(self.jitters,))
+        pool.submit(_encode_in_process, []).result()  # load the model before the first face
+        return pool
+
+    def encode_chips(self, chips: list[np.ndarray]) -> np.ndarray:
+        if not chips:
+            return np.empty((0, 128), dtype=np.float32)
+        try:
+            return self._pool.submit(_encode_in_process, chips).result()
+        except BrokenProcessPool:
+            self._pool = self._start()  # the process died: start a new one and try once more
+            return self._pool.submit(_encode_in_process, chips).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,115 @@
+"""Loading untrusted photo files into 8-bit RGB arrays, or a clear reason why not.
+
+Photos come from USB sticks and folders we do not control, so every step is defensive: only the
+formats we accept are tried, the pixel count is checked from the header before decoding,
+Pillow's decompression-bomb warning is an error, truncated files are refused (never padded with
+grey), EXIF orientation is applied, and every colour mode ends up as 8-bit RGB.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pillow_heif
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from kiosk.config import EnrollmentConfig
+
+pillow_heif.register_heif_opener()
+
+# Formats handed to Image.open(formats=...): anything else is refused without trying other decoders.
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF")
+PHOTO_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif"})
+
+
+class ImageRejected(ValueError):
+    """A file that is not a usable photo; the message is the reason, for the import report."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int = 30 * 1024 * 1024
+    max_pixels: int = 60_000_000
+    max_side: int = 1600
+
+    @classmethod
+    def from_config(cls, config: EnrollmentConfig) -> ImageLimits:
+        return cls(max_bytes=int(config.max_file_mb * 1e6), max_pixels=int(config.max_megapixels * 1e6),
+                   max_side=config.max_side)
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """RGB pixels (possibly downscaled) and the factor that maps their coordinates back."""
+    pixels: np.ndarray  # HxWx3 uint8, C-contiguous
+    scale: float  # original size / loaded size (1.0 when not downscaled)
+
+
+def load_image(data: bytes, limits: ImageLimits = ImageLimits()) -> LoadedImage:
+    """Decode photo bytes; raise ImageRejected with a one-line reason for anything unusable."""
+    if not data:
+        raise ImageRejected("empty file")
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(f"file too large ({len(data) / 1e6:.1f} MB, limit {limits.max_bytes / 1e6:.1f} MB)")
+    # face_recognition sets this process-wide on import; a truncated photo must be refused here.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise ImageRejected(
+                    f"image too large ({width}x{height} pixels, limit {limits.max_pixels / 1e6:.0f} megapixels)")
+            original_side = max(width, height)
+            if image.format == "JPEG":
+                # Let libjpeg decode at 1/2, 1/4 or 1/8 size when the photo is far larger than needed.
+                image.draft("RGB", (limits.max_side, limits.max_side))
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image = _to_rgb(image)
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageRejected("image too large (decompression bomb check)") from None
+    except UnidentifiedImageError:
+        raise ImageRejected(
+            f"not a photo in an accepted format ({', '.join(ACCEPTED_FORMATS)})") from None
+    except OSError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "truncated" in reason:
+            raise ImageRejected("truncated image file") from None
+        raise ImageRejected(f"unreadable image: {reason}") from None
+    except (ValueError, SyntaxError, EOFError, struct.error) as exc:  # malformed headers
+        raise ImageRejected(f"corrupt image: {exc}".splitlines()[0]) from None
+
+    if max(image.size) > limits.max_side:
+        image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.LANCZOS)
+    pixels = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    return LoadedImage(pixels=pixels, scale=original_side / max(image.size))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any mode (palette, alpha, 16-bit, CMYK, greyscale) to 8-bit RGB."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(image).astype(np.float64)
+        # 16-bit data is scaled to 8 bits; 32-bit integer data is assumed to hold 16-bit values.
+        eight_bit = np.clip(values / 257.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(eight_bit, "L").convert("RGB")
+    if image.mode == "F":
+        values = np.asarray(image)
+        top = float(values.max()) or 1.0
+        scale = 255.0 if top <= 1.0 else 255.0 / top
+        return Image.fromarray(np.clip(values * scale, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info or image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
