@@ -18,6 +18,9 @@ import yaml
 
 from kiosk.errors import ConfigError
 
+if typing.TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 SYSTEM_CONFIG = Path("/etc/kiosk/config.yaml")
 SOURCE_FORMS = "auto, picamera, usb:N, usb:/dev/videoN, file:PATH, dir:PATH"
 
@@ -179,7 +182,10 @@ def check_setting(section: type, name: str, value: object, label: str) -> object
     return _check_value(label, value, typing.get_type_hints(section)[name], f.metadata)
 
 
-def _build(cls: type, raw: object, prefix: str) -> object:
+_Section = typing.TypeVar("_Section", bound="DataclassInstance")
+
+
+def _build(cls: type[_Section], raw: object, prefix: str) -> _Section:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -190,13 +196,13 @@ def _build(cls: type, raw: object, prefix: str) -> object:
     if unknown:
         key = f"{prefix}{unknown[0]}"
         raise ConfigError(f"{key}: unknown key, allowed keys here: {', '.join(fields)}")
-    values = {}
+    values: dict[str, object] = {}
     for name, f in fields.items():
         if name not in raw:
             continue
         key = f"{prefix}{name}"
         kind = hints[name]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             values[name] = _build(kind, raw[name], f"{key}.")
         else:
             values[name] = _check_value(key, raw[name], kind, f.metadata)

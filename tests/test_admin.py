@@ -21,10 +21,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, require_data, run_kiosk
 from kiosk.cli.parser import build_parser
 from kiosk.config import Config, RecognitionConfig
 from kiosk.store import Store
+
+from conftest import REPO, require_data, run_kiosk
 
 
 def raw_embeddings(data_dir, name: str) -> list[bytes]:
@@ -249,8 +250,8 @@ def test_tune_separates_the_sample_people(enrolled_store_dir):
 
 
 def test_tune_warns_about_people_too_close_together(tmp_path):
-    from kiosk.vision.matcher import Gallery
     from kiosk.admin.tune import suggest_tolerance, tune_report
+    from kiosk.vision.matcher import Gallery
     rng = np.random.default_rng(3)
     base = rng.normal(0, 0.05, 128)
     near = base + 0.01
@@ -368,7 +369,8 @@ def test_import_pickle_of_real_encodings_recognizes_a_probe(enrolled_store_dir, 
     """The tutorials' file: a list of float64 arrays from face_recognition and a list of names."""
     with Store(enrolled_store_dir) as store:
         gallery = store.load_gallery()
-    names = [name for name, start, end in zip(gallery.names, gallery.starts, [*gallery.starts[1:], len(gallery)])
+    ends = [*gallery.starts[1:], len(gallery)]
+    names = [name for name, start, end in zip(gallery.names, gallery.starts, ends, strict=True)
              for _ in range(end - start)]
     encodings = [row.astype(np.float64) for row in gallery.encodings]
     path = tmp_path / "encodings.pickle"
@@ -409,6 +411,7 @@ def test_import_pickle_refuses_code_without_running_it(tmp_path):
 def test_import_pickle_accepts_protocol_5(tmp_path):
     """Python 3.14 writes protocol 5 by default; numpy rebuilds arrays from raw buffers there."""
     import pickle
+
     from kiosk.enrollment.legacy_pickle import load_legacy_pickle
     path = tmp_path / "encodings.pickle"
     encodings = [np.random.default_rng(1).random(128) for _ in range(2)]

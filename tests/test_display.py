@@ -14,9 +14,29 @@ from PIL import Image
 
 from kiosk.config import DisplayConfig
 from kiosk.live.display import (
-    BACKGROUND, ELLIPSIS, GREETING_COLOUR, KNOWN_COLOUR, KNOWN_TEXT, MESSAGE_COLOUR, NOTICE_TEXT,
-    PENDING_LABEL, STATUS_COLOUR, TEXT_CACHE_SIZE, UNKNOWN_COLOUR, UNKNOWN_TEXT, Display, FaceLabel,
-    Scene, Status, choose_mode, displayable, fit_rect, fit_text, map_box, place_label)
+    BACKGROUND,
+    ELLIPSIS,
+    GREETING_COLOUR,
+    KNOWN_COLOUR,
+    KNOWN_TEXT,
+    MESSAGE_COLOUR,
+    NOTICE_TEXT,
+    PENDING_LABEL,
+    STATUS_COLOUR,
+    TEXT_CACHE_SIZE,
+    UNKNOWN_COLOUR,
+    UNKNOWN_TEXT,
+    Display,
+    FaceLabel,
+    Scene,
+    Status,
+    choose_mode,
+    displayable,
+    fit_rect,
+    fit_text,
+    map_box,
+    place_label,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OBAMA_BOX = (204, 932, 590, 546)  # the face in probes/obama1.jpg, (top, right, bottom, left)
@@ -239,7 +259,8 @@ def test_idle_hint_only_without_faces(photo, tmp_path):
 
 # --- rotation, mirroring and snapshots ---------------------------------------------------------------
 
-@pytest.mark.parametrize("rotation, mirror", [(0, False), (90, False), (180, False), (270, False), (0, True), (90, True)])
+@pytest.mark.parametrize("rotation, mirror",
+                         [(0, False), (90, False), (180, False), (270, False), (0, True), (90, True)])
 def test_snapshot_is_the_physical_screen(photo, tmp_path, rotation, mirror):
     """The canvas stays 480x320; the snapshot is the screen, turned clockwise and mirrored as mounted."""
     frame, box = photo

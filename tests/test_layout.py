@@ -99,7 +99,8 @@ def test_imports_inside_functions_are_marked():
                     if isinstance(inner, (ast.Import, ast.ImportFrom)):
                         context = " ".join(lines[max(0, inner.lineno - 2):inner.lineno])
                         if LATE_IMPORT_MARK not in context:
-                            unmarked.append(f"{path.relative_to(REPO)}:{inner.lineno}: {lines[inner.lineno - 1].strip()}")
+                            where = f"{path.relative_to(REPO)}:{inner.lineno}"
+                            unmarked.append(f"{where}: {lines[inner.lineno - 1].strip()}")
     assert not unmarked, "\n".join(unmarked)
 
 

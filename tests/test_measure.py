@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from conftest import require_data, run_kiosk
 from kiosk.measure.bench import gallery_scale, run_tutorial_loop
 from kiosk.measure.detection_recall import match_detections, measure, parse_imglab
+
+from conftest import require_data, run_kiosk
 
 
 def _at_tolerance(report: dict, tolerance: float) -> dict:

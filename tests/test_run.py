@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, require_data, run_kiosk
 from kiosk.config import CameraConfig, Config, DisplayConfig
 from kiosk.live.daemon import Daemon, RunOptions
 from kiosk.live.display import KNOWN_COLOUR
 from kiosk.store import Store
+
+from conftest import REPO, require_data, run_kiosk
 
 FAKES = str(Path(__file__).parent / "fakes")
 
@@ -85,7 +86,7 @@ class NotifyListener:
             while not daemon.stop_requested:
                 try:
                     self.messages.append((time.monotonic(), self.socket.recv(4096).decode()))
-                except (socket.timeout, OSError):
+                except (TimeoutError, OSError):
                     pass
         threading.Thread(target=collect, daemon=True).start()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import subprocess
 import sys
@@ -14,10 +15,18 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.live import sources
 from kiosk.config import CameraConfig
-from kiosk.live.sources import (CameraUnavailable, FrameSource, ImageFolderSource, PicameraSource, RetryingSource,
-                           VideoFileSource, open_source, orient)
+from kiosk.live import sources
+from kiosk.live.sources import (
+    CameraUnavailable,
+    FrameSource,
+    ImageFolderSource,
+    PicameraSource,
+    RetryingSource,
+    VideoFileSource,
+    open_source,
+    orient,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -93,7 +102,7 @@ def test_fast_video_reads_every_frame_then_finishes():
     assert [f.index for f in frames] == list(range(CLIP_FRAMES))
     first = frames[0].image
     assert first.shape == (360, 640, 3) and first.dtype == np.uint8 and first.flags.c_contiguous
-    assert all(b.timestamp >= a.timestamp for a, b in zip(frames, frames[1:]))
+    assert all(b.timestamp >= a.timestamp for a, b in itertools.pairwise(frames))
 
 
 def test_realtime_video_is_paced_at_the_file_rate():
@@ -184,6 +193,18 @@ def test_image_folder_skips_broken_files_and_other_names(tmp_path, caplog):
     assert [tuple(f.image[0, 0]) for f in frames] == [(255, 0, 0), (0, 0, 255)]
     assert source.finished
     assert any("b.jpg" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+def test_image_folder_shows_every_photo_type_enrollment_takes(tmp_path):
+    """One list of photo types: a HEIC from a phone shows in the slideshow as it enrolls."""
+    from PIL import Image
+
+    from kiosk.vision.images import PHOTO_SUFFIXES
+    Image.new("RGB", (40, 30), (0, 255, 0)).save(tmp_path / "phone.heic")
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(tmp_path / "scan.tiff")
+    frames = read_frames(open_source(f"dir:{tmp_path}", CameraConfig(), fast=True), 10)
+    assert [int(np.argmax(f.image[15, 20])) for f in frames] == [1, 0]  # green, then red (HEIC is lossy)
+    assert {".heic", ".tiff"} <= PHOTO_SUFFIXES
 
 
 def test_realtime_slideshow_repeats_each_image_then_moves_on(tmp_path):
@@ -380,7 +401,7 @@ def test_backoff_doubles_to_the_limit_without_blocking_reads(caplog):
             assert source.read() is None
             if script["opened"] > before:
                 attempt_times.append(clock.now)
-    gaps = [round(b - a, 6) for a, b in zip(attempt_times, attempt_times[1:])]
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(attempt_times)]
     assert gaps[:5] == [0.5, 1.0, 2.0, 4.0, 4.0]
     assert max(clock.sleeps) <= 0.1
     assert source.state == "unavailable" and source.last_error == "camera unplugged"
@@ -390,7 +411,8 @@ def test_backoff_doubles_to_the_limit_without_blocking_reads(caplog):
 def test_backoff_resets_after_a_frame_and_each_outage_warns_once(caplog):
     clock = ManualClock()
     script = {"broken": True}
-    source = RetryingSource(lambda: ScriptedSource(script), "test", retry_max_delay=30.0, clock=clock, sleep=clock.sleep)
+    source = RetryingSource(lambda: ScriptedSource(script), "test", retry_max_delay=30.0, clock=clock,
+                            sleep=clock.sleep)
     with caplog.at_level(logging.WARNING, logger="kiosk.camera"):
         for _ in range(100):  # long enough for the delay to grow past a few seconds
             source.read()

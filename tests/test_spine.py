@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DATA, REPO, require_data, run_kiosk
 from kiosk.config import ConfigError, EnrollmentConfig, load_config, parse_config
 from kiosk.enrollment.enroll import import_folder
-from kiosk.vision.images import ImageLimits, ImageRejected, load_image
-from kiosk.vision.matcher import Gallery, MatchRule
 from kiosk.enrollment.photos import validate_person_name
 from kiosk.store import Store, StoreError
+from kiosk.vision.images import ImageLimits, ImageRejected, load_image
+from kiosk.vision.matcher import Gallery, MatchRule
 
+from conftest import REPO, require_data, run_kiosk
 
 # --- config ------------------------------------------------------------------------------
 
@@ -45,6 +45,7 @@ def test_repo_config_is_the_documented_default():
     ("display:\n  mode: hdmi\n", "display.mode"),
     ("enrollment:\n  keep_photos: maybe\n", "enrollment.keep_photos"),
     ("bogus: 1\n", "bogus"),
+    ("camera:\n  source: usb:front\n", "camera.source"),
 ])
 def test_bad_config_names_the_key(text, key):
     with pytest.raises(ConfigError) as error:
@@ -52,6 +53,17 @@ def test_bad_config_names_the_key(text, key):
     message = str(error.value)
     assert message.startswith("test.yaml: ") and f" {key}:" in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("text, key, lines", [
+    ("recognition:\n  tolerance: 0.5\nlog_level: info\nrecognition:\n  margin: 0.1\n", "recognition", (1, 4)),
+    ("recognition:\n  tolerance: 0.5\n  neighbors: 3\n  tolerance: 0.4\n", "recognition.tolerance", (2, 4)),
+])
+def test_a_key_given_twice_is_refused_with_both_lines(text, key, lines):
+    """YAML keeps the last of two equal keys: a second block would silently drop the first's settings."""
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, "test.yaml")
+    assert str(error.value) == f"test.yaml: {key}: given twice, on line {lines[0]} and line {lines[1]}"
 
 
 def test_config_lookup_order(tmp_path, monkeypatch):
@@ -334,10 +346,10 @@ def test_gallery_matches_like_a_brute_force_loop():
     encodings[11:15] = encodings[5:9] + rng.normal(0, 0.004, (4, 128))  # e is c's look-alike
     faces = np.vstack([encodings[[0, 4, 9, 6]] + 0.005, rng.normal(0, 0.1, (30, 128))]).astype(np.float32)
     gallery = Gallery(names, counts, encodings)
-    owners = np.array([n for n, c in zip(names, counts) for _ in range(c)])
+    owners = np.array([n for n, c in zip(names, counts, strict=True) for _ in range(c)])
     outcomes = set()
     for rule in (MatchRule(0.6, 0.0, 1), MatchRule(0.6, 0.05, 3), MatchRule(1.5, 0.02, 2)):
-        for face, match in zip(faces, gallery.match(faces, rule)):
+        for face, match in zip(faces, gallery.match(faces, rule), strict=True):
             distances = np.linalg.norm(encodings - face, axis=1)
             scores = {n: np.sort(distances[owners == n])[:rule.neighbors].mean() for n in names}
             ranked = sorted(scores, key=scores.get)

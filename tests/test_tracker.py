@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kiosk.config import RecognitionConfig
-from kiosk.vision.matcher import Match
 from kiosk.live.tracker import Tracker
 from kiosk.vision.boxes import overlap
+from kiosk.vision.matcher import Match
 
 CONFIG = RecognitionConfig(confirm_votes=2, vote_window=5, recheck_seconds=1.0, track_timeout=1.0)
 FACE = (100, 200, 200, 100)

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, require_data, run_kiosk
-from kiosk.vision.matcher import Gallery, MatchRule
 from kiosk.store import Store
+from kiosk.vision.matcher import Gallery, MatchRule
+
+from conftest import REPO, require_data, run_kiosk
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,12 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
-
-from conftest import require_data, run_kiosk
 from kiosk.config import Config, EnrollmentConfig
+from kiosk.enrollment.usb import ProgressPublisher, import_stick
 from kiosk.runtime import ImportProgress, read_record
 from kiosk.store import Store
-from kiosk.enrollment.usb import ProgressPublisher, import_stick
+
+from conftest import run_kiosk
 
 
 def _config(data_dir: Path) -> Config:

@@ -9,7 +9,6 @@ daemon sees the change as one commit and reloads its gallery.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -70,8 +69,7 @@ def backup(store: Store, target: Path) -> dict:
             copy.close()
         manifest = {"format": BACKUP_FORMAT, "schema": schema, "created_at": time.time(),
                     "people": people, "samples": samples}
-        with replaced_atomically(target, 0o600, durable=True) as handle:
-            with tarfile.open(fileobj=handle, mode="w") as tar:
+        with replaced_atomically(target, 0o600, durable=True) as handle, tarfile.open(fileobj=handle, mode="w") as tar:
                 _add_bytes(tar, MANIFEST, json.dumps(manifest).encode())
                 _add_bytes(tar, DB_NAME, copy_path.read_bytes())
                 for digest in digests:
@@ -128,6 +126,7 @@ def unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -
     target.parent.mkdir(mode=0o700, exist_ok=True)
     digest = hashlib.sha256()
     source = tar.extractfile(member)
+    assert source is not None  # unpack_backup passes regular files only, and those always extract
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "wb") as out:
         while chunk := source.read(COPY_CHUNK_BYTES):

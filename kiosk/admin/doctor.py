@@ -76,7 +76,8 @@ def check_camera(config: Config) -> Check:
         return Check("camera", OK, f"camera.source is {source}, no camera device needed")
     devices = sorted(glob.glob("/dev/video*") + glob.glob("/dev/media*"))
     if not devices:
-        return Check("camera", WARN, "no /dev/video* or /dev/media* device: connect a camera (and check the ribbon cable)")
+        return Check("camera", WARN,
+                     "no /dev/video* or /dev/media* device: connect a camera (and check the ribbon cable)")
     return Check("camera", OK, ", ".join(devices))
 
 

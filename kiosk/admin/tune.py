@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from kiosk.config import Config
 from kiosk.vision.matcher import Gallery, MatchRule
 from kiosk.vision.matcher import distances as sample_distances
 
@@ -48,7 +47,8 @@ def summary(values: np.ndarray) -> dict:
 
 def error_counts(same: np.ndarray, different: np.ndarray, tolerance: float) -> dict:
     """False accepts (different pairs within tolerance) and false rejects (same pairs beyond it)."""
-    return {"tolerance": tolerance, "false_accepts": int((different <= tolerance).sum()), "different_pairs": len(different),
+    return {"tolerance": tolerance, "false_accepts": int((different <= tolerance).sum()),
+            "different_pairs": len(different),
             "false_rejects": int((same > tolerance).sum()), "same_pairs": len(same)}
 
 
@@ -66,7 +66,7 @@ def leave_one_out_scores(gallery: Gallery, distances: np.ndarray, owners: np.nda
                          neighbors: int) -> np.ndarray:
     """(samples x people) person scores as the matcher computes them, each sample left out of its person."""
     scores = np.full((len(gallery), gallery.people), np.inf)
-    for person, (start, count) in enumerate(zip(gallery.starts, gallery.counts)):
+    for person, (start, count) in enumerate(zip(gallery.starts, gallery.counts, strict=True)):
         block = distances[:, start:start + count]
         k = min(neighbors, count)
         scores[:, person] = np.partition(block, k - 1, axis=1)[:, :k].mean(axis=1)

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from kiosk.cli.common import UsageError, open_store
 from kiosk.config import Config, EnrollmentConfig, check_setting
@@ -54,8 +55,9 @@ def cmd_import_usb(args: argparse.Namespace, config: Config) -> int:
 
 def retrain_settings(args: argparse.Namespace, config: EnrollmentConfig) -> EnrollmentConfig:
     """config.enrollment with the command-line overrides, each checked like the config file."""
-    overrides = {name: check_setting(EnrollmentConfig, name, getattr(args, name), f"--{name}")
-                 for name in ("jitters", "landmarks", "detector") if getattr(args, name) is not None}
+    overrides: dict[str, Any] = {  # Any: check_setting has checked each value against its field's type
+        name: check_setting(EnrollmentConfig, name, getattr(args, name), f"--{name}")
+        for name in ("jitters", "landmarks", "detector") if getattr(args, name) is not None}
     return dataclasses.replace(config, **overrides)
 
 

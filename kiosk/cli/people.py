@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from kiosk.cli.common import UsageError, checked_name, open_store
 from kiosk.config import Config
@@ -40,10 +41,11 @@ def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"{args.name}: nobody of that name")
         created_at = next(p.created_at for p in store.people() if p.name == args.name)
         confusions = store.confusions_of(args.name)
-        rows = [{"id": s.id, "source": s.source, "encoder": s.settings.encoder, "detector": s.settings.detector,
-                 "landmarks": s.settings.landmarks, "jitters": s.settings.jitters, "added_at": s.created_at,
-                 "photo_kept": store.photo_path(s.photo_sha256).is_file(), "status": s.status,
-                 "reason": s.status_reason} for s in samples]
+        rows: list[dict[str, Any]] = [
+            {"id": s.id, "source": s.source, "encoder": s.settings.encoder, "detector": s.settings.detector,
+             "landmarks": s.settings.landmarks, "jitters": s.settings.jitters, "added_at": s.created_at,
+             "photo_kept": store.photo_path(s.photo_sha256).is_file(), "status": s.status,
+             "reason": s.status_reason} for s in samples]
     if args.json:
         print(json.dumps({"name": args.name, "created_at": created_at, "samples": rows,
                           "confusions": confusions}, ensure_ascii=False))
@@ -149,8 +151,9 @@ def cmd_people_remove(args: argparse.Namespace, config: Config) -> int:
 def cmd_unknowns_list(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
         faces = store.unknowns()
-        rows = [{"id": f.id, "at": f.at, "track_id": f.track_id, "crop": str(store.unknown_face_path(f.crop_file))}
-                for f in faces]
+        rows: list[dict[str, Any]] = [
+            {"id": f.id, "at": f.at, "track_id": f.track_id, "crop": str(store.unknown_face_path(f.crop_file))}
+            for f in faces]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0

@@ -39,7 +39,7 @@ def identify_photo(engine: FaceEngine, gallery, rule: MatchRule, limits: ImageLi
         entry["error"] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return entry
     matches = gallery.match(engine.encode(found.image.pixels, found.boxes), rule)
-    for box, match in zip(found.boxes_in_original(), matches):
+    for box, match in zip(found.boxes_in_original(), matches, strict=True):
         entry["faces"].append({"name": match.name, "distance": round(match.distance, 4), "box": list(box)})
     return entry
 

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.config import EnrollmentConfig
+from kiosk.store import CheckedSample, Store
 from kiosk.vision.matcher import Gallery
 from kiosk.vision.matcher import distances as between
-from kiosk.store import CheckedSample, Store
 
 MIN_PHOTOS = 3
 
@@ -80,12 +80,13 @@ def disagreeing(distances: np.ndarray, config: EnrollmentConfig) -> list[tuple[i
 def closer_to_others(embeddings: np.ndarray, own_distance: np.ndarray,
                      others: Gallery) -> list[tuple[int, str, float]]:
     """(index, other person, median distance) of photos closer to another person than to their own."""
-    found = []
+    found: list[tuple[int, str, float]] = []
     if not others.people:
         return found
     distances = others.sample_distances(embeddings)
     for i in range(len(embeddings)):
-        medians = [float(np.median(distances[i, start:start + n])) for start, n in zip(others.starts, others.counts)]
+        medians = [float(np.median(distances[i, start:start + n]))
+                   for start, n in zip(others.starts, others.counts, strict=True)]
         best = int(np.argmin(medians))
         if medians[best] < own_distance[i]:
             found.append((i, others.names[best], medians[best]))

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -37,11 +38,12 @@ from kiosk.enrollment.photos import Photo, Skipped, iter_photos, scan_people
 from kiosk.store import SampleSettings, Store, sha256_hex
 from kiosk.vision.boxes import Box
 from kiosk.vision.engine import EngineSettings, FaceEngine
-from kiosk.vision.models import ENCODER_MODEL
 from kiosk.vision.identify import find_faces, width
 from kiosk.vision.images import ImageLimits, ImageRejected
+from kiosk.vision.models import ENCODER_MODEL
 
 ProgressCallback = Callable[[int, int, str], None]  # done, total, current file
+_Key = TypeVar("_Key")
 DOMINANT_RATIO = 2.0
 
 
@@ -153,6 +155,7 @@ class PhotoEncoder:
 
     def __init__(self, config: EnrollmentConfig, workers: int):
         self.workers = workers
+        self.pool: ProcessPoolExecutor | None
         if workers > 1:
             context = multiprocessing.get_context("fork")
             self.pool = ProcessPoolExecutor(workers, context, initializer=_init_worker,
@@ -161,13 +164,13 @@ class PhotoEncoder:
             self.pool = None
             _init_worker(config)
 
-    def map(self, jobs: Iterator[tuple[object, bytes]]) -> Iterator[tuple[object, EncodedPhoto]]:
+    def map(self, jobs: Iterator[tuple[_Key, bytes]]) -> Iterator[tuple[_Key, EncodedPhoto]]:
         """Yield (key, result) for each (key, photo bytes), in completion order."""
         if self.pool is None:
             for key, data in jobs:
                 yield key, encode_photo(data)
             return
-        in_flight: dict[Future, object] = {}
+        in_flight: dict[Future, _Key] = {}
         for key, data in jobs:
             in_flight[self.pool.submit(encode_photo, data)] = key
             if len(in_flight) >= self.workers * 2:

@@ -20,8 +20,8 @@ import numpy as np
 from kiosk.config import Config
 from kiosk.errors import NotFound, Refused
 from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex
-from kiosk.vision.models import ENCODER_MODEL
 from kiosk.vision.matcher import UNKNOWN
+from kiosk.vision.models import ENCODER_MODEL
 
 
 def live_sample(store: Store, config: Config, crop_path: Path, embedding: np.ndarray) -> tuple[SampleSettings, str]:

@@ -95,4 +95,4 @@ def legacy_samples(path: Path) -> list[tuple]:
     settings = SampleSettings(ENCODER_MODEL, "unknown", 68, 1)
     return [(name, encoding, settings, sha256_hex(name.encode() + b"\0" + encoding.astype("<f8").tobytes()),
              f"import-pickle:{path.name}#{index}")
-            for index, (name, encoding) in enumerate(zip(names, encodings))]
+            for index, (name, encoding) in enumerate(zip(names, encodings, strict=True))]

@@ -136,6 +136,7 @@ class Daemon:
         """What keeps systemd's watchdog fed: this loop turning, and either frames reaching the
         screen or the camera being retried while the screen says so (a missing camera is not a
         reason to restart), with no recognition worker hung on one frame."""
+        assert self.watchdog is not None  # asked only when systemd's watchdog is on
         if self.recognizer.stuck(now, self.watchdog.stall_after):
             return False
         return got_frame or self.source.state == "unavailable"

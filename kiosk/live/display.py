@@ -14,7 +14,6 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import tempfile
 import time
 import unicodedata
 from collections import OrderedDict
@@ -28,6 +27,7 @@ import numpy as np
 import pygame
 
 from kiosk.config import DisplayConfig
+from kiosk.util import replaced_atomically
 
 log = logging.getLogger("kiosk.display")
 
@@ -340,7 +340,7 @@ class Display:
     def _fall_back_to_headless(self, reason: str) -> None:
         """Keep drawing off-screen after the screen failed, at the same size."""
         log.warning("the %s display failed (%s); drawing headless from now on", self.mode, reason)
-        size = self._screen.get_size()
+        size = self._current_screen.get_size()
         if self._framebuffer is not None:
             self._framebuffer.close()
             self._framebuffer = None
@@ -368,9 +368,21 @@ class Display:
         self.close()
 
     @property
+    def _current_screen(self) -> pygame.Surface:
+        if self._screen is None:
+            raise RuntimeError("the display is not open")
+        return self._screen
+
+    @property
+    def _current_canvas(self) -> pygame.Surface:
+        if self._canvas is None:
+            raise RuntimeError("the display is not open")
+        return self._canvas
+
+    @property
     def canvas_size(self) -> tuple[int, int]:
         """The logical drawing size, before rotation."""
-        return self._canvas.get_size()
+        return self._current_canvas.get_size()
 
     @property
     def cached_text_count(self) -> int:
@@ -380,7 +392,7 @@ class Display:
     @property
     def screen_size(self) -> tuple[int, int]:
         """The physical screen size, after rotation; also the size of snapshots."""
-        return self._screen.get_size()
+        return self._current_screen.get_size()
 
     # --- fonts and text ------------------------------------------------------------------------
 
@@ -423,7 +435,7 @@ class Display:
         """Draw one scene, show it, and save the periodic snapshot when one is due."""
         if self._screen is None:
             self.open()
-        canvas = self._canvas
+        canvas = self._current_canvas
         canvas.fill(BACKGROUND)
         area = canvas.get_rect()
         area.height -= self._status_height
@@ -462,7 +474,7 @@ class Display:
             frame = cv2.resize(frame, target.size, interpolation=cv2.INTER_AREA if shrinking_a_lot
                                else cv2.INTER_LINEAR)
         frame = np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
-        self._canvas.blit(pygame.image.frombuffer(frame.data, target.size, "RGB"), target)
+        self._current_canvas.blit(pygame.image.frombuffer(frame.data, target.size, "RGB"), target)
         return target
 
     def _draw_face(self, face: FaceLabel, frame_size: tuple[int, int], frame_rect: pygame.Rect,
@@ -473,7 +485,8 @@ class Display:
             return None
         style = FACE_STYLES.get(face.state, FACE_STYLES["pending"])
         text = {"known": face.name or "Known", "unknown": "Unknown"}.get(face.state, ELLIPSIS)
-        pygame.draw.rect(self._canvas, style.box_colour, box, style.box_width)
+        canvas = self._current_canvas
+        pygame.draw.rect(canvas, style.box_colour, box, style.box_width)
         padding = max(4, self._fonts["label"].get_height() // 5)
         fitted = self._fitted("label", text, area.width - 2 * padding)
         rendered = self._text("label", fitted, style.text_colour, style.label_colour)
@@ -481,8 +494,8 @@ class Display:
         if style.label_spans_box:
             label_width = max(label_width, box.width)
         label = place_label(box, (label_width, rendered.get_height() + padding // 2), area)
-        self._canvas.fill(style.label_colour, label)
-        self._canvas.blit(rendered, rendered.get_rect(center=label.center))
+        canvas.fill(style.label_colour, label)
+        canvas.blit(rendered, rendered.get_rect(center=label.center))
         return FaceLayout(face, label)
 
     def _draw_idle_hint(self, frame_rect: pygame.Rect) -> None:
@@ -495,49 +508,52 @@ class Display:
             hint.fill((0, 0, 0, 150))
             hint.blit(text, text.get_rect(center=hint.get_rect().center))
             self._hint = hint
-        position = self._hint.get_rect(centerx=frame_rect.centerx, bottom=frame_rect.bottom - self._hint.get_height() // 2)
-        self._canvas.blit(self._hint, position)
+        position = self._hint.get_rect(centerx=frame_rect.centerx,
+                                       bottom=frame_rect.bottom - self._hint.get_height() // 2)
+        self._current_canvas.blit(self._hint, position)
 
     def _draw_centred_notice(self, text: str, area: pygame.Rect) -> None:
         """A message in the middle of the dark screen, for when there is no camera picture."""
         fitted = self._fitted("notice", text, area.width - 16)
         rendered = self._text("notice", fitted, NOTICE_TEXT, BACKGROUND)
-        self._canvas.blit(rendered, rendered.get_rect(center=area.center))
+        self._current_canvas.blit(rendered, rendered.get_rect(center=area.center))
 
     def _draw_banner(self, text: str, role: str, colour: tuple, text_colour: tuple, top: int) -> int:
         """A full-width bar with centred text starting at `top`; returns where it ends."""
-        width = self._canvas.get_width()
+        canvas = self._current_canvas
+        width = canvas.get_width()
         fitted = self._fitted(role, text, width - 16)
         rendered = self._text(role, fitted, text_colour, colour)
         bar = pygame.Rect(0, top, width, rendered.get_height() + rendered.get_height() // 3)
-        self._canvas.fill(colour, bar)
-        self._canvas.blit(rendered, rendered.get_rect(center=bar.center))
+        canvas.fill(colour, bar)
+        canvas.blit(rendered, rendered.get_rect(center=bar.center))
         return bar.bottom
 
     def _draw_status(self, status: Status) -> None:
         """The bottom strip: people, camera state and display fps on the left, the time on the right."""
-        width, height = self._canvas.get_size()
+        canvas = self._current_canvas
+        width, height = canvas.get_size()
         strip = pygame.Rect(0, height - self._status_height, width, self._status_height)
-        self._canvas.fill(STATUS_COLOUR, strip)
+        canvas.fill(STATUS_COLOUR, strip)
         people = "1 person" if status.people == 1 else f"{status.people} people"
         clock = self._text("status", time.strftime("%H:%M"), STATUS_TEXT, STATUS_COLOUR)
         details = f"{people} · camera {status.camera_state} · fps {status.display_fps:.1f}"
         fitted = self._fitted("status", details, width - clock.get_width() - 24)
         left = self._text("status", fitted, STATUS_TEXT, STATUS_COLOUR)
-        self._canvas.blit(left, left.get_rect(left=6, centery=strip.centery))
-        self._canvas.blit(clock, clock.get_rect(right=width - 6, centery=strip.centery))
+        canvas.blit(left, left.get_rect(left=6, centery=strip.centery))
+        canvas.blit(clock, clock.get_rect(right=width - 6, centery=strip.centery))
 
     # --- showing and saving --------------------------------------------------------------------
 
     def _present(self) -> None:
         """Put the canvas on the screen (mirrored and rotated as mounted) and show it."""
-        if self._canvas is not self._screen:
-            image = self._canvas
+        screen, image = self._current_screen, self._current_canvas
+        if image is not screen:
             if self.config.mirror:
                 image = pygame.transform.flip(image, True, False)
             if self.config.rotation:
                 image = pygame.transform.rotate(image, -self.config.rotation)  # pygame turns anticlockwise
-            self._screen.blit(image, (0, 0))
+            screen.blit(image, (0, 0))
         try:
             if self.mode in ("window", "fullscreen"):
                 pygame.display.flip()
@@ -546,11 +562,11 @@ class Display:
                             event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q)):
                         self.quit_requested = True
             elif self._framebuffer is not None:
-                self._framebuffer.write(self._screen)
+                self._framebuffer.write(screen)
         except (pygame.error, OSError) as exc:
-            screen_copy = self._screen.copy()
+            screen_copy = screen.copy()
             self._fall_back_to_headless(str(exc))
-            self._screen.blit(screen_copy, (0, 0))
+            self._current_screen.blit(screen_copy, (0, 0))  # the new, headless screen
 
     def _snapshot_if_due(self) -> None:
         """Save the periodic snapshot: on the first frame, then every snapshot_interval seconds."""
@@ -575,14 +591,5 @@ class Display:
         to a temporary file beside it, then renamed into place, so readers never see half a file."""
         if self._screen is None:
             raise RuntimeError("the display is not open")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            os.fchmod(descriptor, 0o644)
-            with os.fdopen(descriptor, "wb") as file:
-                pygame.image.save(self._screen, file, "snapshot.png")
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with replaced_atomically(Path(path), 0o644) as file:
+            pygame.image.save(self._current_screen, file, "snapshot.png")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 
 log = logging.getLogger("kiosk.notify")
 
@@ -24,9 +25,9 @@ def _socket_address(value: str) -> str | bytes:
 class Notifier:
     """Sends notify messages to systemd; does nothing when $NOTIFY_SOCKET is unset."""
 
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
-        environ = os.environ if environ is None else environ
-        value = environ.get("NOTIFY_SOCKET", "")
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        value = env.get("NOTIFY_SOCKET", "")
         self._address = _socket_address(value) if value else None
         self._socket: socket.socket | None = None
         self._error_logged = False
@@ -78,20 +79,20 @@ class Notifier:
             self._socket = None
 
 
-def watchdog_interval(environ: dict[str, str] | None = None) -> float | None:
+def watchdog_interval(environ: Mapping[str, str] | None = None) -> float | None:
     """Seconds between keep-alives (half of WatchdogSec), or None when no watchdog is set for us.
 
     $WATCHDOG_PID, when present, names the process the watchdog is meant for; a child that
     inherited the environment must not answer for its parent.
     """
-    environ = os.environ if environ is None else environ
+    env = os.environ if environ is None else environ
     try:
-        usec = int(environ.get("WATCHDOG_USEC", ""))
+        usec = int(env.get("WATCHDOG_USEC", ""))
     except ValueError:
         return None
     if usec <= 0:
         return None
-    pid = environ.get("WATCHDOG_PID")
+    pid = env.get("WATCHDOG_PID")
     if pid:
         try:
             if int(pid) != os.getpid():

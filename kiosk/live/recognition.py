@@ -177,6 +177,7 @@ class Recognizer:
                 if self._stopping:
                     return
                 frame, self._newest = self._newest, None
+                assert frame is not None  # the wait above ends on a new frame unless stopping
                 self._taken.notify_all()
                 self._busy_since[threading.current_thread().name] = time.monotonic()
             try:
@@ -225,12 +226,13 @@ class Recognizer:
             self.frames_recognized += 1
             self.faces_encoded += len(jobs)
             self._done_rate.tick(time.monotonic())
-            for (track_id, box), match, encoding in zip(jobs, matches, encodings):
+            for (track_id, box), match, encoding in zip(jobs, matches, encodings, strict=True):
                 if self.tracker.add_result(track_id, match, frame.timestamp, frame.index):
                     track = self.tracker.tracks[track_id]
                     self._confirm(track, frame, box, encoding)
 
     def _confirm(self, track: Track, frame: Frame, box: Box, encoding: np.ndarray) -> None:
+        assert track.confirmed is not None  # add_result() has just confirmed its name
         top, right, bottom, left = box
         keep = self.config.capture_faces or (self.config.capture_unknown and track.confirmed == UNKNOWN)
         crop = frame.image[top:bottom, left:right].copy() if keep else None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -138,7 +139,7 @@ class PicameraSource(FrameSource):
 
     def __init__(self, camera: CameraConfig):
         super().__init__(camera)
-        self._picam = None
+        self._picam: Any = None  # a picamera2.Picamera2 while open; picamera2 ships no type information
 
     def _open(self) -> None:
         try:  # late on purpose: picamera2 (apt, with libcamera) exists only on a Pi, and only this source needs it
@@ -181,19 +182,20 @@ class UsbSource(FrameSource):
         super().__init__(camera)
         self.device = device
         self.name = f"usb:{device}"
-        self._capture_device = None
+        self._capture_device: cv2.VideoCapture | None = None
 
     def _open(self) -> None:
         # OpenCV waits 10 s for a frame from a stalled camera unless told otherwise (read once).
         os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(math.ceil(self.camera.capture_timeout)))
-        self._capture_device = cv2.VideoCapture(self.device, cv2.CAP_V4L2)
-        if not self._capture_device.isOpened():
+        self._capture_device = device = cv2.VideoCapture(self.device, cv2.CAP_V4L2)
+        if not device.isOpened():
             raise CameraUnavailable(f"USB camera {self.device} cannot be opened")
-        self._capture_device.set(cv2.CAP_PROP_FRAME_WIDTH, self.camera.width)
-        self._capture_device.set(cv2.CAP_PROP_FRAME_HEIGHT, self.camera.height)
-        self._capture_device.set(cv2.CAP_PROP_FPS, self.camera.fps)
+        device.set(cv2.CAP_PROP_FRAME_WIDTH, self.camera.width)
+        device.set(cv2.CAP_PROP_FRAME_HEIGHT, self.camera.height)
+        device.set(cv2.CAP_PROP_FPS, self.camera.fps)
 
     def _capture(self) -> np.ndarray:
+        assert self._capture_device is not None  # read() captures only while open
         ok, bgr = self._capture_device.read()
         if not ok:
             raise CameraUnavailable(f"USB camera {self.device} stopped sending frames")
@@ -215,16 +217,16 @@ class VideoFileSource(FrameSource):
         self.loop = loop
         self.name = f"file:{self.path.name}"
         self.fps = camera.fps
-        self._video = None
+        self._video: cv2.VideoCapture | None = None
         self._started_at: float | None = None
 
     def _open(self) -> None:
         if not self.path.is_file():
             raise CameraUnavailable(f"video file not found: {self.path}")
-        self._video = cv2.VideoCapture(str(self.path))
-        if not self._video.isOpened():
+        self._video = video = cv2.VideoCapture(str(self.path))
+        if not video.isOpened():
             raise CameraUnavailable(f"cannot open video file {self.path}")
-        file_fps = self._video.get(cv2.CAP_PROP_FPS)
+        file_fps = video.get(cv2.CAP_PROP_FPS)
         self.fps = file_fps if 0 < file_fps <= 240 else self.camera.fps
         if self._started_at is None:
             self._started_at = time.monotonic()
@@ -232,8 +234,11 @@ class VideoFileSource(FrameSource):
     def _timestamp(self) -> float:
         """Video time (anchored at the first open), so tracking and search intervals mean the
         same in real time and in --fast, where frames come far faster than they were filmed."""
+        assert self._started_at is not None  # set by the first _open, before any frame
         return self._started_at + self._frames / self.fps
+
     def _capture(self) -> np.ndarray | None:
+        assert self._video is not None  # read() captures only while open
         ok, bgr = self._video.read()
         if not ok and self.loop:
             self._release()
@@ -363,25 +368,28 @@ class RetryingSource:
     def read(self) -> Frame | None:
         if self.finished:
             return None
-        if self._source is None:
+        source = self._source
+        if source is None:
             remaining = self._next_attempt - self._clock()
             if remaining > 0:
                 self._sleep(min(remaining, LONGEST_WAIT_PER_READ))
                 return None
             if not self._connect():
                 return None
+            source = self._source
+            assert source is not None  # _connect() sets it when it succeeds
         try:
-            frame = self._source.read()
+            frame = source.read()
         except Exception as exc:
             self._fail(exc)
             return None
         if frame is None:
-            log.info("%s ended", self._source.name)
+            log.info("%s ended", source.name)
             self.close()
             self.state = "finished"
             return None
         if self.state != "ok" and self._outage_logged:
-            log.info("camera %s is back", self._source.name)
+            log.info("camera %s is back", source.name)
         self.state = "ok"
         self._outage_logged = False
         self._delay = self._first_delay

@@ -86,7 +86,7 @@ def tutorial_names(known: list[np.ndarray], known_names: list[str], encodings: l
             for index, matched in enumerate(matches):
                 if matched:
                     counts[known_names[index]] = counts.get(known_names[index], 0) + 1
-            name = max(counts, key=counts.get)
+            name = max(counts, key=counts.__getitem__)
         names.append(name)
     return names
 
@@ -99,7 +99,8 @@ def run_tutorial_loop(clip: Path, people_dir: Path, max_frames: int | None = Non
     capture = cv2.VideoCapture(str(clip))
     if not capture.isOpened():
         raise RuntimeError(f"{clip}: cannot open the clip")
-    frames, faces_encoded = [], 0
+    frames: list[dict] = []
+    faces_encoded = 0
     started = time.perf_counter()
     while max_frames is None or len(frames) < max_frames:
         frame_started = time.perf_counter()
@@ -142,7 +143,7 @@ def run_recognizer_alone(clip: Path, data_dir: Path, config_path: str, max_frame
     recognizer = build_recognizer(config, gallery, record_tracks=True)  # as `kiosk run` builds it
     capture = cv2.VideoCapture(str(clip))
     frame_seconds = 1 / (capture.get(cv2.CAP_PROP_FPS) or 30.0)
-    images = []
+    images: list[np.ndarray] = []
     while max_frames is None or len(images) < max_frames:
         grabbed, frame = capture.read()
         if not grabbed:
@@ -235,7 +236,7 @@ def _known(names: list[str]) -> bool:
 
 def baseline_latency(frames: list[dict]) -> dict:
     """The tutorial names a face on its first frame; the latency is that frame's processing time."""
-    first_ms = {}
+    first_ms: dict[str, float] = {}
     for frame in frames:
         for name in frame["names"]:
             if name != "Unknown":
@@ -407,7 +408,7 @@ def _fmt(value, spec: str = ".1f", missing: str = "-") -> str:
 
 def print_report(results: dict) -> None:
     print(f"clip {results['clip']}, people {results['people']}, {results['cores']} core(s)"
-          f"{' (quick: first %d frames)' % QUICK_FRAMES if results['quick'] else ''}")
+          f"{f' (quick: first {QUICK_FRAMES} frames)' if results['quick'] else ''}")
     for key, title in (("all_cores", "all cores"), ("one_core", "one core (taskset -c 0)")):
         if key not in results:
             continue
@@ -438,7 +439,7 @@ def print_report(results: dict) -> None:
               f"kiosk {agree['kiosk_named_frames']} of {agree['frames']}")
     print("\n== gallery matching, one face per call (median ms/face) ==")
     print(f"{'encodings':>10}{'people':>8}{'default BLAS':>14}{'1 BLAS thread':>15}")
-    for row, single in zip(results["gallery"], results["gallery_one_blas_thread"]):
+    for row, single in zip(results["gallery"], results["gallery_one_blas_thread"], strict=True):
         print(f"{row['encodings']:>10}{row['people']:>8}{row['ms_per_face']:>14.3f}{single['ms_per_face']:>15.3f}")
     enrollment = results["enrollment"]
     print("\n== enrollment of people/ ==")

@@ -49,10 +49,10 @@ def parse_imglab(xml_path: Path) -> list[LabelledImage]:
     root = ElementTree.parse(xml_path).getroot()
     images = []
     for element in root.iter("image"):
-        image = LabelledImage(xml_path.parent / element.get("file"))
+        image = LabelledImage(xml_path.parent / element.attrib["file"])
         for box in element.findall("box"):
-            left, top = float(box.get("left")), float(box.get("top"))
-            rect = (left, top, left + float(box.get("width")), top + float(box.get("height")))
+            left, top = float(box.attrib["left"]), float(box.attrib["top"])
+            rect = (left, top, left + float(box.attrib["width"]), top + float(box.attrib["height"]))
             (image.ignored if box.get("ignore", "0") not in ("0", "") else image.boxes).append(rect)
         images.append(image)
     return images
@@ -73,7 +73,8 @@ def match_detections(labelled: list[Rect], ignored: list[Rect], found: list[Rect
     return {i for i, _ in pairs}, false_positives
 
 
-def engines(detection: DetectionConfig, widths=WIDTHS, upsamples=UPSAMPLES) -> dict[tuple[int | None, int], FaceEngine]:
+def engines(detection: DetectionConfig, widths: tuple[int | None, ...],
+            upsamples: tuple[int, ...]) -> dict[tuple[int | None, int], FaceEngine]:
     """The live engine, as configured for `kiosk run`, at each width and upsample setting."""
     live = EngineSettings.live(detection)
     return {(width, upsample): FaceEngine(dataclasses.replace(live, detect_width=width, upsample=upsample))
@@ -92,7 +93,8 @@ def load_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def measure(data_dir: Path, widths=WIDTHS, upsamples=UPSAMPLES, detection: DetectionConfig = DetectionConfig()) -> dict:
+def measure(data_dir: Path, widths: tuple[int | None, ...] = WIDTHS, upsamples: tuple[int, ...] = UPSAMPLES,
+            detection: DetectionConfig | None = None) -> dict:
     """Recall, false positives and ms per photo for every width and upsample setting."""
     images = [image for name in LABEL_FILES if (data_dir / name).exists()
               for image in parse_imglab(data_dir / name)]
@@ -103,7 +105,7 @@ def measure(data_dir: Path, widths=WIDTHS, upsamples=UPSAMPLES, detection: Detec
     labelled_total = sum(len(image.boxes) for image in images)
     face_widths = [box[2] - box[0] for image in images for box in image.boxes]
     photo_widths = [pixels[image.path].shape[1] for image in images]
-    searchers = engines(detection, widths, upsamples)
+    searchers = engines(detection or DetectionConfig(), widths, upsamples)
     for engine in searchers.values():  # warm-up, so the first row's time is not inflated
         engine.warm_up()
     detect(next(iter(searchers.values())), pixels[images[0].path])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,8 @@ class Probe:
         return len(self.encodings) > 0
 
 
-def split_photos(root: Path, enroll_count: int, exclude: set[str]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+def split_photos(root: Path, enroll_count: int,
+                 exclude: set[str]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     """Per person the photos to enroll (first N by name), and (person, file) probes for the rest."""
     people, _ = scan_people(root)
     to_enroll: dict[str, list[str]] = {}
@@ -123,7 +124,7 @@ def score(rule: MatchRule, gallery: Gallery, closed: list[Probe], excluded: list
           open_set: list[Probe], strangers: list[Probe]) -> dict:
     """Counts and rates for one setting, plus the photos that came out wrong."""
     counts = {"correct": 0, "unknown": 0, "wrong": 0, "no_face": 0}
-    mistakes = []
+    mistakes: list[dict[str, str | float | None]] = []
     for probe in closed:
         if not probe.has_face:
             counts["no_face"] += 1
@@ -180,13 +181,12 @@ class EvalPlan:
 
 def evaluate(plan: EvalPlan, config: Config, rules: list[MatchRule]) -> dict:
     """Enroll, encode every probe once, then score each rule."""
-    with tempfile.TemporaryDirectory(prefix="kiosk-eval-") as scratch:
-        with Store(Path(scratch) / "data") as store:
-            if plan.to_enroll is None:
-                report = import_folder(store, plan.enroll_root, config.enrollment, show_bar=False)
-            else:
-                report = enroll_subset(store, plan.enroll_root, plan.to_enroll, config, Path(scratch))
-            gallery = store.load_gallery()
+    with tempfile.TemporaryDirectory(prefix="kiosk-eval-") as scratch, Store(Path(scratch) / "data") as store:
+        if plan.to_enroll is None:
+            report = import_folder(store, plan.enroll_root, config.enrollment, show_bar=False)
+        else:
+            report = enroll_subset(store, plan.enroll_root, plan.to_enroll, config, Path(scratch))
+        gallery = store.load_gallery()
     encoder = ProbeEncoder(config)
     closed = [encoder.probe(root, person, file) for root, person, file in plan.closed]
     excluded = [encoder.probe(root, person, file) for root, person, file in plan.excluded]

@@ -139,7 +139,7 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -413,7 +413,7 @@ class Store:
     def delete_unknowns(self, ids: list[int]) -> list[str]:
         """Delete unknown faces by id, overwriting their rows on disk; returns their crop files."""
         self.db.execute("PRAGMA secure_delete = ON")
-        crops = []
+        crops: list[str] = []
         with self.transaction() as db:
             for unknown_id in ids:
                 rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING crop_file",
@@ -507,7 +507,8 @@ class Store:
 
     def events(self, since: float | None = None, until: float | None = None,
                person: str | None = None, limit: int | None = None) -> list[Event]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[object] = []
         if since is not None:
             clauses.append("e.at >= ?")
             params.append(since)
@@ -527,7 +528,8 @@ class Store:
         rows = self.db.execute(
             "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL "
             f"FROM events e LEFT JOIN event_faces f ON f.event_id = e.id {where} {order}", params).fetchall()
-        return [Event(*row[:6], bool(row[6])) for row in rows]
+        return [Event(event_id, at, name, distance, track_id, corrected_from, bool(has_face))
+                for event_id, at, name, distance, track_id, corrected_from, has_face in rows]
 
 
 def embedding_blob(embedding: np.ndarray) -> bytes:

@@ -38,17 +38,17 @@ class EngineSettings:
     jitters: int = 1
 
     @classmethod
-    def live(cls, config: DetectionConfig) -> "EngineSettings":
+    def live(cls, config: DetectionConfig) -> EngineSettings:
         return cls(config.model, config.width, config.upsample, config.landmarks, config.jitters)
 
     @classmethod
-    def identification(cls, config: Config) -> "EngineSettings":
+    def identification(cls, config: Config) -> EngineSettings:
         """Naming faces in photos (identify, eval): found like enrolled photos, encoded like live ones."""
         e = config.enrollment
         return cls(e.detector, None, e.upsample, e.landmarks, config.detection.jitters)
 
     @classmethod
-    def enrollment(cls, config: EnrollmentConfig) -> "EngineSettings":
+    def enrollment(cls, config: EnrollmentConfig) -> EngineSettings:
         # Photos were already resized to enrollment.max_side when loaded.
         return cls(config.detector, None, config.upsample, config.landmarks, config.jitters)
 

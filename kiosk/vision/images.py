@@ -61,7 +61,7 @@ def load_image(data: bytes, limits: ImageLimits = ImageLimits()) -> LoadedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise ImageRejected(

@@ -63,7 +63,7 @@ class MatchRule:
     neighbors: int = NEIGHBORS
 
     @classmethod
-    def from_config(cls, config) -> "MatchRule":
+    def from_config(cls, config) -> MatchRule:
         return cls(config.tolerance, config.margin, config.neighbors)
 
 
@@ -98,7 +98,7 @@ class Gallery:
                           for name, rows in (negatives or {}).items() if name in index and len(rows)}
 
     @classmethod
-    def empty(cls, generation: int = 0) -> "Gallery":
+    def empty(cls, generation: int = 0) -> Gallery:
         return cls([], [], np.empty((0, 128), np.float32), generation)
 
     def __len__(self) -> int:
@@ -108,7 +108,7 @@ class Gallery:
     def people(self) -> int:
         return len(self.names)
 
-    def without(self, name: str) -> "Gallery":
+    def without(self, name: str) -> Gallery:
         """The same gallery with one person left out (open-set evaluation)."""
         keep = [i for i, n in enumerate(self.names) if n != name]
         rows = [self.encodings[self.starts[i]:self.starts[i] + self.counts[i]] for i in keep]
