@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import tempfile
 import time
 from collections import deque
@@ -62,6 +63,22 @@ class RateMeter:
     def _forget(self, now: float) -> None:
         while self._times and now - self._times[0] > self.window:
             self._times.popleft()
+
+
+def peak_rss_mb() -> float:
+    """This program's peak resident memory in MB.
+
+    From VmHWM, which starts afresh when a program is executed; getrusage's ru_maxrss is kept
+    across exec on Linux, so a child started by a large parent would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def format_time(at: float | None) -> str:

@@ -1,6 +1,6 @@
 """`kiosk tune`: how far apart the enrolled samples are, and which settings separate people best.
 
-The decision rule (matcher.py) is tried on the gallery itself, leaving one out: each sample is
+The decision rule (vision/matcher.py) is tried on the gallery itself, leaving one out: each sample is
 identified against the gallery without that sample (a genuine attempt: its own person should
 be named) and against the gallery without its whole person (an impostor attempt: nobody should
 be named, as for a stranger). Over a grid of tolerance and margin, the suggestion makes the

@@ -5,7 +5,7 @@ dropped, so nothing queues up). Worker threads take the newest frame, detect fac
 the interpreter lock, so threads use several cores), update the tracker in frame order, and
 encode only the tracks that need it. The whole frame is searched every `full_scan_seconds`; in
 between only the area around faces already followed, which is several times cheaper. Encoding
-goes to an EncoderProcess (see engine.py). The display reads `labels()` whenever it draws.
+goes to an EncoderProcess (see vision/engine.py). The display reads `labels()` whenever it draws.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.live.recognition import Recognizer
+from kiosk.util import peak_rss_mb
 
 
 @dataclass
@@ -47,7 +48,7 @@ class RunStats:
             "faces_encoded": recognizer.faces_encoded,
             "wall_seconds": round(wall, 3),
             "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "peak_rss_mb": peak_rss_mb(),
             "display_fps": round(self.display_fps(), 2),
             "recognized_fps": round(recognizer.frames_recognized / wall, 2) if wall else 0.0,
             "frames": self.frame_names,

@@ -36,6 +36,7 @@ from kiosk.live.recognition import build_recognizer
 from kiosk.live.sources import Frame
 from kiosk.paths import SAMPLE_DATA, SOURCE_TREE
 from kiosk.store import Store
+from kiosk.util import peak_rss_mb
 from kiosk.vision.images import PHOTO_SUFFIXES
 from kiosk.vision.matcher import Gallery
 
@@ -127,7 +128,7 @@ def run_tutorial_loop(clip: Path, people_dir: Path, max_frames: int | None = Non
         "faces_per_second": round(faces_encoded / wall, 2) if wall else 0.0,
         # Whole process, minus the known encodings (the tutorial computes them in a separate script).
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu_known, 3),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "known_encodings": len(known),
     }
 
