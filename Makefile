@@ -3,7 +3,7 @@
 # `make test` is lint (ruff), types (mypy), then the tests.
 UV := ./scripts/uv
 
-.PHONY: run test bench setup
+.PHONY: run test bench setup lock pi-check
 
 setup:
 	@$(UV) sync --frozen --quiet
@@ -18,3 +18,13 @@ test: setup
 
 bench: setup
 	$(UV) run --frozen kiosk bench
+
+# After changing dependencies: the lock, and the pinned, hashed list the Pi installer reads.
+lock:
+	$(UV) lock
+	$(UV) export --frozen --no-dev --no-emit-project --format requirements-txt --quiet -o scripts/pi-requirements.txt
+
+# The Pi path under emulation: an arm64 Bookworm root, the installer run in it for real, and the
+# kiosk in it naming the sample probes as this machine does (see scripts/pi-check).
+pi-check: setup
+	scripts/pi-check

@@ -63,6 +63,9 @@ class CameraConfig:
     mirror: bool = False
     capture_timeout: float = field(default=2.0, metadata=_range(0.1, 60))
     retry_max_delay: float = field(default=30.0, metadata=_range(0.5, 600))
+    # Pi camera only: width of a second, hardware-scaled stream the face detector searches
+    # instead of shrinking every frame in software; 0 = off.
+    lores_width: int = field(default=0, metadata=_range(0, 4096))
 
 
 @dataclass(frozen=True)

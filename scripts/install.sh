@@ -10,7 +10,8 @@
 #   scripts/install.sh --dry-run            print every action, change nothing
 #
 # What lands where:
-#   /opt/kiosk/venv                  Python venv with the kiosk (sees apt's picamera2)
+#   /opt/kiosk/venv                  Python venv with the kiosk (sees apt's picamera2), holding
+#                                    exactly the versions locked in uv.lock (scripts/pi-requirements.txt)
 #   /opt/kiosk/bin/kiosk-usb-import  USB-stick import helper
 #   /usr/local/bin/kiosk             symlink to the venv's kiosk command
 #   /etc/kiosk/config.yaml           configuration, written once and kept on re-install
@@ -62,7 +63,7 @@ if [ -z "$PREFIX" ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
     echo "installing into the system needs root: sudo $0 $*" >&2
     exit 1
 fi
-for needed in pyproject.toml config.yaml systemd/kiosk.service scripts/pi-constraints.txt; do
+for needed in pyproject.toml config.yaml systemd/kiosk.service scripts/pi-requirements.txt; do
     if [ ! -e "$SOURCE_DIR/$needed" ]; then
         echo "$SOURCE_DIR is not a kiosk checkout (no $needed); use --source DIR" >&2
         exit 2
@@ -77,7 +78,7 @@ RULES_DIR=$ROOT/etc/udev/rules.d
 CONFIG_DIR=$ROOT/etc/kiosk
 DATA_DIR=$ROOT/var/lib/kiosk
 COMMAND_LINK=$ROOT/usr/local/bin/kiosk
-CONSTRAINTS=$SOURCE_DIR/scripts/pi-constraints.txt
+REQUIREMENTS=$SOURCE_DIR/scripts/pi-requirements.txt
 UNITS=(kiosk.service kiosk-import@.service)
 RULES=99-kiosk-usb.rules
 
@@ -117,14 +118,23 @@ files() {
     fi
 }
 
+# Whether this system's apt offers picamera2 (Raspberry Pi OS does; plain Debian does not).
+HAVE_PICAMERA2=1
+
 install_packages() {
     step "apt packages"
     # python3-picamera2 comes from apt: it is tied to the system's libcamera and cannot come
     # from pip. --no-install-recommends skips the Qt/OpenGL preview stack a kiosk does not use.
     # python3-venv and python3-pip build the venv; everything else comes as pip wheels.
+    local packages=(python3-venv python3-pip)
     system apt-get update
-    system env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        python3-picamera2 python3-venv python3-pip
+    if [ -n "$PREFIX" ] || [ "$DRY_RUN" = 1 ] || apt-cache show python3-picamera2 >/dev/null 2>&1; then
+        packages+=(python3-picamera2)
+    else
+        HAVE_PICAMERA2=0
+        echo "warning: apt has no python3-picamera2 here (not Raspberry Pi OS?): only USB cameras will work" >&2
+    fi
+    system env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
 }
 
 create_user() {
@@ -157,26 +167,13 @@ install_python() {
     if [ ! -x "$VENV/bin/python" ]; then
         system python3 -m venv --system-site-packages "$VENV"
     fi
-    local pip=("$VENV/bin/pip" install --disable-pip-version-check --constraint "$CONSTRAINTS")
-    # pyproject.toml's dependencies, except face_recognition: it requires the `dlib` source
-    # package (an hour of compiling on a Pi) and pip cannot override that. So the prebuilt
-    # dlib-bin wheel and the other dependencies go in first, face_recognition without its
-    # dependencies after, and click (face_recognition's remaining dependency) by hand.
-    system "${pip[@]}" \
-        "dlib-bin>=20.0" \
-        "face_recognition_models==0.3.0" \
-        "setuptools<81" \
-        "numpy>=1.24" \
-        "opencv-python-headless>=4.8" \
-        "pygame>=2.5" \
-        "PyYAML>=6.0" \
-        "Pillow>=10.0" \
-        "pillow-heif>=0.16" \
-        "tqdm>=4.66" \
-        "click>=6.0"
-    system "${pip[@]}" --no-deps "face_recognition==1.3.0"
-    # The kiosk itself; its dependencies are all in place above.
-    system "${pip[@]}" --no-deps "$SOURCE_DIR"
+    local pip=("$VENV/bin/pip" install --disable-pip-version-check --no-deps)
+    # Exactly the versions in uv.lock, each checked against its hash (`make lock` writes the
+    # list). --no-deps: the list is complete, and it leaves out face_recognition's `dlib` source
+    # package (an hour of compiling on a Pi), which the prebuilt dlib-bin wheel provides.
+    system "${pip[@]}" --require-hashes --requirement "$REQUIREMENTS"
+    # The kiosk itself, built with the locked setuptools now in the venv.
+    system "${pip[@]}" --no-build-isolation "$SOURCE_DIR"
 }
 
 install_files() {
@@ -210,6 +207,12 @@ install_files() {
 
 start_service() {
     step "systemd"
+    if [ -z "$PREFIX" ] && [ "$DRY_RUN" = 0 ] && [ ! -d /run/systemd/system ]; then
+        # A chroot or an image being built: the units are enabled and start at the next boot.
+        systemctl enable kiosk.service
+        echo "systemd is not running here: kiosk.service is enabled and starts at the next boot"
+        return
+    fi
     system systemctl daemon-reload
     system udevadm control --reload
     if [ -z "$PREFIX" ] && [ "$DRY_RUN" = 0 ] && systemctl is-active --quiet kiosk.service; then
@@ -223,7 +226,11 @@ start_service() {
 
 check_install() {
     step "checks"
-    system "$VENV/bin/python" -c "import picamera2, numpy, dlib, face_recognition_models"
+    if [ "$HAVE_PICAMERA2" = 1 ]; then
+        system "$VENV/bin/python" -c "import picamera2, numpy, dlib, face_recognition_models"
+    else
+        system "$VENV/bin/python" -c "import numpy, dlib, face_recognition_models"
+    fi
     # As the service user: it sees the devices and files the service sees, and anything it
     # creates in /var/lib/kiosk is not owned by root.
     system runuser -u kiosk -- env KIOSK_DATA_DIR=/var/lib/kiosk \
@@ -241,8 +248,10 @@ uninstall() {
     done
     files rm -f "$RULES_DIR/$RULES" "$COMMAND_LINK"
     files rm -rf "$OPT_DIR"
-    system systemctl daemon-reload
-    system udevadm control --reload
+    if [ -n "$PREFIX" ] || [ "$DRY_RUN" = 1 ] || [ -d /run/systemd/system ]; then
+        system systemctl daemon-reload
+        system udevadm control --reload
+    fi
     if [ "$PURGE" = 1 ]; then
         step "purging configuration, data and the kiosk user"
         files rm -rf "$CONFIG_DIR" "$DATA_DIR"

@@ -267,6 +267,60 @@ def test_fake_serves_the_real_memory_layout(fake_picamera2):
     assert np.abs(rgb.astype(int) - (200, 30, 10)).max() <= 4
 
 
+def test_picamera_lores_stream_gives_the_detector_a_scaled_copy(fake_picamera2):
+    """camera.lores_width: the ISP's scaled YUV420 stream, from the same request, turned like main."""
+    fake_picamera2.FRAME_IMAGE = fake_picamera2.gradient(640, 480)
+    camera = CameraConfig(width=640, height=480, lores_width=200, rotation=90)
+    with PicameraSource(camera) as source:
+        frames = read_frames(source, 12)  # three times the camera's buffers: each request is released
+        (picam,) = fake_picamera2.instances
+        assert picam.camera_config["lores"] == {"size": (200, 150), "format": "YUV420"}
+        assert not picam.held
+    frame = frames[-1]
+    assert frame.image.shape == (640, 480, 3) and frame.small.shape == (200, 150, 3)
+    assert frame.small.flags.c_contiguous
+    scaled = cv2.resize(frame.image, (150, 200), interpolation=cv2.INTER_AREA)
+    assert np.abs(scaled.astype(int) - frame.small).mean() < 3  # the same picture, same way up
+
+
+def test_picamera_without_lores_asks_for_one_stream(fake_picamera2):
+    with PicameraSource(CameraConfig(width=320, height=240)) as source:
+        frame = source.read()
+    assert frame.small is None and fake_picamera2.instances[0].camera_config["lores"] is None
+
+
+def test_an_unreleased_request_starves_the_fake_camera_as_the_real_one(fake_picamera2):
+    picam = fake_picamera2.Picamera2()
+    picam.configure(picam.create_video_configuration(main={"size": (64, 48), "format": "RGB888"}, buffer_count=2))
+    picam.start()
+    held = [picam.capture_request(wait=1), picam.capture_request(wait=1)]
+    with pytest.raises(TimeoutError):
+        picam.capture_request(wait=1)
+    held[0].release()
+    assert picam.capture_request(wait=1).make_array("main").shape == (48, 64, 3)
+    with pytest.raises(RuntimeError):
+        held[0].make_array("main")
+    picam.close()
+
+
+def test_the_detector_finds_the_same_face_on_the_scaled_brightness():
+    """What the lores stream feeds the engine: a face found on it lands where the full frame has it."""
+    from kiosk.vision.boxes import overlap
+    from kiosk.vision.engine import EngineSettings, FaceEngine
+    rgb = cv2.cvtColor(cv2.imread(str(sample(DATA / "probes" / "obama-720p.jpg"))), cv2.COLOR_BGR2RGB)
+    engine = FaceEngine(EngineSettings(detect_width=640))
+    small = cv2.resize(rgb, (960, 540), interpolation=cv2.INTER_LINEAR)  # shrunk further to detect_width
+    (plain,) = engine.detect(rgb)
+    (from_small,) = engine.detect(rgb, small=small)
+    # HOG may pick the neighbouring pyramid level on a differently scaled copy: the same face,
+    # a box one step (1.2x) larger or smaller, well above the tracker's 0.3 to follow it.
+    assert overlap(plain, from_small) > 0.5, (plain, from_small)
+    top, right, bottom, left = plain
+    region = (max(0, top - 100), right + 100, bottom + 100, max(0, left - 100))
+    (in_region,) = engine.detect(rgb, region, small)
+    assert overlap(from_small, in_region) > 0.5  # a region search finds the same face
+
+
 def test_picamera_timeout_recovers_in_the_same_source(fake_picamera2, caplog):
     fake_picamera2.TIMEOUT_AFTER = 3
     with caplog.at_level(logging.WARNING, logger="kiosk.camera"):

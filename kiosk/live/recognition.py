@@ -198,10 +198,10 @@ class Recognizer:
             if full_scan:
                 self._last_full_scan = frame.timestamp
         if full_scan:
-            return self.engine.detect(frame.image)
+            return self.engine.detect(frame.image, small=frame.small)
         boxes: list[Box] = []
         for region in regions:
-            boxes += [box for box in self.engine.detect(frame.image, region)
+            boxes += [box for box in self.engine.detect(frame.image, region, frame.small)
                       if all(overlap(box, seen) < DUPLICATE_OVERLAP for seen in boxes)]
         return boxes
 

@@ -38,6 +38,9 @@ class Frame:
     image: np.ndarray  # RGB uint8 HxWx3, C-contiguous
     timestamp: float  # seconds on the monotonic clock; for video files, video time from the first open
     index: int  # running frame count
+    # The same picture, smaller, for the face detector: the Pi camera's hardware-scaled stream
+    # (camera.lores_width), RGB like `image`. None: the detector shrinks `image` itself.
+    small: np.ndarray | None = None
 
 
 class CameraUnavailable(KioskError):
@@ -68,6 +71,7 @@ class FrameSource:
         self.is_open = False
         self._frames = 0
         self._next_due = 0.0
+        self._small: np.ndarray | None = None  # set by _capture when the source has a scaled stream
 
     def open(self) -> None:
         if self.is_open:
@@ -93,7 +97,10 @@ class FrameSource:
             raise CameraUnavailable(f"{self.name} failed: {exc}") from exc
         if image is None:
             return None
-        frame = Frame(orient(image, self.camera.rotation, self.camera.mirror), self._timestamp(), self._frames)
+        small, self._small = self._small, None
+        rotation, mirror = self.camera.rotation, self.camera.mirror
+        frame = Frame(orient(image, rotation, mirror), self._timestamp(), self._frames,
+                      orient(small, rotation, mirror) if small is not None else None)
         self._frames += 1
         return frame
 
@@ -133,13 +140,20 @@ class FrameSource:
 
 
 class PicameraSource(FrameSource):
-    """The Raspberry Pi camera through picamera2, which is imported only when opened."""
+    """The Raspberry Pi camera through picamera2, which is imported only when opened.
+
+    Each frame is one capture request: the full-size RGB "main" stream and, with
+    camera.lores_width, the "lores" stream the camera's ISP scales in hardware (YUV420, turned
+    into RGB for the detector). The request is released as soon as both are copied, so the
+    camera never runs out of buffers.
+    """
 
     name = "picamera"
 
     def __init__(self, camera: CameraConfig):
         super().__init__(camera)
         self._picam: Any = None  # a picamera2.Picamera2 while open; picamera2 ships no type information
+        self._lores_size: tuple[int, int] | None = None
 
     def _open(self) -> None:
         try:  # late on purpose: picamera2 (apt, with libcamera) exists only on a Pi, and only this source needs it
@@ -150,18 +164,34 @@ class PicameraSource(FrameSource):
             self._picam = picamera2.Picamera2()
         except Exception as exc:
             raise CameraUnavailable(f"no Pi camera found, or it is in use: {exc}") from exc
+        lores = None
+        if 0 < self.camera.lores_width < self.camera.width:
+            width = self.camera.lores_width // 2 * 2  # YUV420 halves both sides for colour
+            lores = {"size": (width, round(width * self.camera.height / self.camera.width / 2) * 2),
+                     "format": "YUV420"}
         config = self._picam.create_video_configuration(
             main={"size": (self.camera.width, self.camera.height), "format": "RGB888"},
-            buffer_count=4, controls={"FrameRate": self.camera.fps})
+            lores=lores, buffer_count=4, controls={"FrameRate": self.camera.fps})
         self._picam.configure(config)
+        # picamera2 may align the stream sizes to what the hardware can do: use what it chose.
+        self._lores_size = tuple(self._picam.camera_configuration()["lores"]["size"]) if lores else None
         self._picam.start()
 
     def _capture(self) -> np.ndarray:
         try:
-            pixels = self._picam.capture_array("main", wait=self.camera.capture_timeout)
+            request = self._picam.capture_request(wait=self.camera.capture_timeout)
         except TimeoutError as exc:
             raise CameraUnavailable(
                 f"Pi camera sent no frame within {self.camera.capture_timeout:g} s (camera timed out)") from exc
+        try:
+            pixels = request.make_array("main")
+            if self._lores_size is not None:
+                width, height = self._lores_size
+                # Rows are padded to the stride, so convert at that width and cut the padding off.
+                yuv = request.make_array("lores")
+                self._small = np.ascontiguousarray(cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)[:height, :width])
+        finally:
+            request.release()
         return pixels[..., ::-1]  # "RGB888" is stored as [B, G, R] per pixel
 
     def _release(self) -> None:

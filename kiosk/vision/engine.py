@@ -81,21 +81,27 @@ class FaceEngine:
         self.settings = settings
         self._models = _ThreadModels()
 
-    def detect(self, rgb: np.ndarray, region: Box | None = None) -> list[Box]:
+    def detect(self, rgb: np.ndarray, region: Box | None = None, small: np.ndarray | None = None) -> list[Box]:
         """Face boxes in full-image coordinates, searched on a copy at most detect_width wide.
 
         With a region, only that part of the image is searched, at the same scale as a full
-        search, so a face is found there exactly as it would be in the whole frame.
+        search, so a face is found there exactly as it would be in the whole frame. With
+        `small` (the same picture at a lower resolution, such as the Pi camera's hardware-scaled
+        stream), the search runs on it instead of on a copy shrunk in software; the boxes still
+        come back in `rgb`'s pixels.
         """
         height, width = rgb.shape[:2]
-        scale = 1.0
-        if self.settings.detect_width and width > self.settings.detect_width:
+        source = rgb if small is None else small
+        given = source.shape[1] / width  # the searched picture's scale against rgb
+        scale = given
+        if self.settings.detect_width and source.shape[1] > self.settings.detect_width:
             scale = self.settings.detect_width / width
         top, right, bottom, left = region or (0, width, height, 0)
-        part = np.ascontiguousarray(rgb[top:bottom, left:right])  # dlib crashes on strided views
-        if scale < 1.0:
-            part = cv2.resize(part, (max(1, round(part.shape[1] * scale)), max(1, round(part.shape[0] * scale))),
-                              interpolation=cv2.INTER_AREA)
+        part = source[round(top * given):round(bottom * given), round(left * given):round(right * given)]
+        part = np.ascontiguousarray(part)  # dlib crashes on strided views
+        if scale < given:
+            size = (max(1, round(part.shape[1] * scale / given)), max(1, round(part.shape[0] * scale / given)))
+            part = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
         if self.settings.detector == "cnn":
             rects = [d.rect for d in self._models.get("cnn")(part, self.settings.upsample)]
         else:
