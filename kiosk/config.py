@@ -94,6 +94,8 @@ class DetectionConfig:
     jitters: int = field(default=1, metadata=_range(1, 100))
     workers: int = field(default=2, metadata=_range(1, 16))
     full_scan_seconds: float = field(default=0.25, metadata=_range(0, 10))
+    motion_area: float = field(default=0.005, metadata=_range(0, 1))
+    idle_scan_seconds: float = field(default=2.0, metadata=_range(0.1, 60))
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class RecognitionConfig:
     neighbors: int = field(default=3, metadata=_range(1, 20))
     confirm_votes: int = field(default=2, metadata=_range(1, 20))
     vote_window: int = field(default=5, metadata=_range(1, 50))
+    confirm_at_once: float = field(default=0.1, metadata=_range(0, 1))
     recheck_seconds: float = field(default=1.0, metadata=_range(0.1, 60))
     track_timeout: float = field(default=1.0, metadata=_range(0.1, 30))
     event_cooldown: float = field(default=60.0, metadata=_range(0, 86400))

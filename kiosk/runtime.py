@@ -34,6 +34,7 @@ class DaemonStatus:
     display: str = ""
     display_fps: float = 0.0
     recognition_fps: float = 0.0
+    detector_fps: float = 0.0  # frames per second the face detector searched
     people: int = 0
     samples: int = 0
     message: str = ""  # the banner on screen, e.g. import progress

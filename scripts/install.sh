@@ -226,10 +226,11 @@ start_service() {
 
 check_install() {
     step "checks"
+    # The whole vision stack (numpy, OpenCV, dlib and its models) loads, beside apt's picamera2.
     if [ "$HAVE_PICAMERA2" = 1 ]; then
-        system "$VENV/bin/python" -c "import picamera2, numpy, dlib, face_recognition_models"
+        system "$VENV/bin/python" -c "import picamera2, kiosk.vision.engine"
     else
-        system "$VENV/bin/python" -c "import numpy, dlib, face_recognition_models"
+        system "$VENV/bin/python" -c "import kiosk.vision.engine"
     fi
     # As the service user: it sees the devices and files the service sees, and anything it
     # creates in /var/lib/kiosk is not owned by root.

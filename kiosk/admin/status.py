@@ -86,7 +86,8 @@ def print_status(report: dict) -> None:
             camera += f" ({daemon['camera_error']})"
         print(f"camera:     {camera}, source {daemon.get('source') or '-'}")
         print(f"display:    {daemon.get('display') or '-'}, {_fps(daemon.get('display_fps'))} fps on screen, "
-              f"{_fps(daemon.get('recognition_fps'))} fps recognition")
+              f"{_fps(daemon.get('recognition_fps'))} fps recognition, "
+              f"face detector {_fps(daemon.get('detector_fps'))} runs/s")
         if daemon.get("message"):
             print(f"message:    {daemon['message']}")
     print(f"store:      {report['people']} people, {report['samples']} samples in {report['data_dir']}")

@@ -100,6 +100,7 @@ class Daemon:
         log.info("running: source %s, display %s, %d people enrolled",
                  self.source.name, self.display.mode, self.gallery.people)
         self.notifier.ready()
+        self.stats.loop_started()
         last_frame = None
         next_housekeeping = 0.0
         try:
@@ -145,7 +146,7 @@ class Daemon:
         views = self.recognizer.labels(frame.timestamp) if frame is not None else []
         faces = tuple(self.face_label(view) for view in views)
         status = Status(self.source.state, self.gallery.people, self.display_fps.rate(now),
-                        self.recognizer.recognition_fps(now), self.banner)
+                        self.recognizer.recognition_fps(now), self.banner, self.recognizer.detector_fps(now))
         greeting = self.greeting if now < self.greeting_until else ""
         self.display.draw(Scene(frame.image if frame is not None else None, faces, status, greeting))
         if frame is not None and self.options.stats_json:
@@ -188,6 +189,7 @@ class Daemon:
             pid=os.getpid(), camera_state=self.source.state, camera_error=self.source.last_error,
             source=self.source.name, display=self.display.mode, display_fps=round(self.display_fps.rate(now), 1),
             recognition_fps=round(self.recognizer.recognition_fps(now), 1),
+            detector_fps=round(self.recognizer.detector_fps(now), 1),
             people=self.gallery.people, samples=len(self.gallery), message=self.banner)
         try:
             publish(self.status_path, state)

@@ -94,6 +94,7 @@ class Status:
     display_fps: float
     recognition_fps: float
     message: str = ""
+    detector_fps: float = 0.0  # frames per second the face detector searched
 
 
 @dataclass(frozen=True)
@@ -537,7 +538,8 @@ class Display:
         canvas.fill(STATUS_COLOUR, strip)
         people = "1 person" if status.people == 1 else f"{status.people} people"
         clock = self._text("status", time.strftime("%H:%M"), STATUS_TEXT, STATUS_COLOUR)
-        details = f"{people} · camera {status.camera_state} · fps {status.display_fps:.1f}"
+        details = (f"{people} · camera {status.camera_state} · fps {status.display_fps:.1f}"
+                   f" · detect {status.detector_fps:.0f}/s")
         fitted = self._fitted("status", details, width - clock.get_width() - 24)
         left = self._text("status", fitted, STATUS_TEXT, STATUS_COLOUR)
         canvas.blit(left, left.get_rect(left=6, centery=strip.centery))

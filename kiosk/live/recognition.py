@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.config import Config, RecognitionConfig
+from kiosk.live.motion import MotionGate
 from kiosk.live.sources import Frame
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
 from kiosk.util import RateMeter
@@ -62,7 +63,8 @@ def build_recognizer(config: Config, gallery: Gallery, *, record_tracks: bool = 
     detection = config.detection
     return Recognizer(FaceEngine(EngineSettings.live(detection)), gallery, config.recognition, detection.workers,
                       record_tracks=record_tracks, full_scan_seconds=detection.full_scan_seconds,
-                      encoder=EncoderProcess(detection.jitters))
+                      encoder=EncoderProcess(detection.jitters), motion_area=detection.motion_area,
+                      idle_scan_seconds=detection.idle_scan_seconds)
 
 
 class Recognizer:
@@ -70,11 +72,17 @@ class Recognizer:
 
     def __init__(self, engine: FaceEngine, gallery: Gallery, config: RecognitionConfig, workers: int = 1,
                  record_tracks: bool = False, full_scan_seconds: float = 0.0,
-                 encoder: EncoderProcess | None = None):
+                 encoder: EncoderProcess | None = None, motion_area: float = 0.0, idle_scan_seconds: float = 2.0):
         self.engine = engine
         self.encoder: EncoderProcess | FaceEngine = encoder or engine  # encodes the aligned face chips
         self.full_scan_seconds = full_scan_seconds
+        self.idle_scan_seconds = idle_scan_seconds
         self._last_full_scan = float("-inf")
+        # With nobody followed, the whole frame is searched only when the picture changed.
+        self._gate = MotionGate(motion_area) if motion_area > 0 else None
+        self._gate_lock = threading.Lock()
+        self.detector_runs = 0  # frames the face detector searched (whole or around faces)
+        self._detect_rate = RateMeter()
         self.gallery = gallery
         self.config = config
         self.rule = MatchRule.from_config(config)
@@ -156,6 +164,11 @@ class Recognizer:
             confirmations, self._confirmations = self._confirmations, []
         return confirmations
 
+    def detector_fps(self, now: float) -> float:
+        """Frames per second the face detector searched, over the last two seconds."""
+        with self._lock:
+            return self._detect_rate.rate(now)
+
     def recognition_fps(self, now: float) -> float:
         with self._lock:
             return self._done_rate.rate(now)
@@ -188,15 +201,25 @@ class Recognizer:
                 with self._lock:
                     self._busy_since.pop(threading.current_thread().name, None)
 
-    def _find_faces(self, frame: Frame) -> list[Box]:
+    def _find_faces(self, frame: Frame) -> list[Box] | None:
         """Search the whole frame now and then (new faces), else only around followed faces."""
         height, width = frame.image.shape[:2]
+        moved = True
+        if self._gate is not None:
+            with self._gate_lock:  # fed every frame, so it knows the scene when the last face leaves
+                moved = self._gate.moved(frame.image)
         with self._lock:
             regions = [search_region(t.box, width, height) for t in self.tracker.visible()
                        if frame.timestamp - t.last_seen <= self.config.track_timeout]
-            full_scan = not regions or frame.timestamp - self._last_full_scan >= self.full_scan_seconds
+            since = frame.timestamp - self._last_full_scan
+            full_scan = since >= self.full_scan_seconds if regions else moved or since >= self.idle_scan_seconds
             if full_scan:
                 self._last_full_scan = frame.timestamp
+            if full_scan or regions:
+                self.detector_runs += 1
+                self._detect_rate.tick(time.monotonic())
+        if not full_scan and not regions:
+            return None  # nothing followed and nothing moved: the empty scene is not searched
         if full_scan:
             return self.engine.detect(frame.image, small=frame.small)
         boxes: list[Box] = []
@@ -207,6 +230,13 @@ class Recognizer:
 
     def _recognize(self, frame: Frame) -> None:
         boxes = self._find_faces(frame)
+        if boxes is None:
+            # Not searched, so nothing to update: a search of an earlier frame still under way
+            # (another worker) must not be overtaken and dropped by this quick non-result.
+            with self._lock:
+                self.frames_recognized += 1
+                self._done_rate.tick(time.monotonic())
+            return
         with self._lock:
             if frame.index <= self._last_applied_index:
                 return  # another worker already applied a newer frame

@@ -24,6 +24,10 @@ class RunStats:
     frame_names: list[dict] = field(default_factory=list)
     shown_at: dict[int, float] = field(default_factory=dict)  # frame index -> seconds since start
     confirmed_shown_at: dict[int, float] = field(default_factory=dict)  # track id -> seconds since start
+    loop_start: tuple[float, float] | None = None  # (wall, CPU) when the loop began, after start-up
+
+    def loop_started(self) -> None:
+        self.loop_start = (time.monotonic(), time.process_time())
 
     def frame_shown(self, index: int, now: float, names: list[str]) -> None:
         self.shown_at.setdefault(index, now - self.started)
@@ -51,7 +55,17 @@ class RunStats:
             "peak_rss_mb": peak_rss_mb(),
             "display_fps": round(self.display_fps(), 2),
             "recognized_fps": round(recognizer.frames_recognized / wall, 2) if wall else 0.0,
+            "detector_runs": recognizer.detector_runs,
+            # This process's CPU while the loop ran, as a share of one core (start-up left out).
+            "loop_cpu_share": self._loop_cpu_share(),
             "frames": self.frame_names,
+            "shown_at": self.shown_at,
             "tracks": tracks,
         }
         path.write_text(json.dumps(figures), encoding="utf-8")
+
+    def _loop_cpu_share(self) -> float | None:
+        if self.loop_start is None:
+            return None
+        wall = time.monotonic() - self.loop_start[0]
+        return round((time.process_time() - self.loop_start[1]) / wall, 4) if wall > 0 else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kiosk.config import RecognitionConfig
 from kiosk.vision.boxes import Box, pair_boxes
-from kiosk.vision.matcher import Match
+from kiosk.vision.matcher import UNKNOWN, Match
 
 MIN_OVERLAP = 0.3
 
@@ -70,6 +70,10 @@ class Tracker:
             return False
         track.last_checked = timestamp
         track.votes.append((match.name, match.distance))
+        if track.confirmed is None and self._clear(match):  # a clear first answer needs no second
+            track.confirmed, track.confirmed_at, track.confirmed_index = match.name, timestamp, frame_index
+            track.distance = match.distance
+            return True
         name, count = Counter(n for n, _ in track.votes).most_common(1)[0]
         if count < self.config.confirm_votes or name == track.confirmed:
             if name == track.confirmed:
@@ -78,6 +82,12 @@ class Tracker:
         track.confirmed, track.confirmed_at, track.confirmed_index = name, timestamp, frame_index
         track.distance = min(d for n, d in track.votes if n == name)
         return True
+
+    def _clear(self, match: Match) -> bool:
+        """Well inside the tolerance and well ahead of the next person: no vote needed."""
+        c = self.config
+        return (c.confirm_at_once > 0 and match.name != UNKNOWN and match.distance <= c.tolerance - c.confirm_at_once
+                and match.second - match.distance >= 2 * c.margin)
 
     def visible(self) -> list[Track]:
         return list(self.tracks.values())

@@ -34,6 +34,7 @@ from kiosk.config import Config, load_config
 from kiosk.enrollment.enroll import import_folder, worker_count
 from kiosk.live.recognition import build_recognizer
 from kiosk.live.sources import Frame
+from kiosk.measure import scenes
 from kiosk.paths import SAMPLE_DATA, SOURCE_TREE
 from kiosk.store import Store
 from kiosk.util import peak_rss_mb
@@ -42,6 +43,12 @@ from kiosk.vision.matcher import Gallery
 
 DEFAULT_CLIP = SAMPLE_DATA / "video" / "short_hamilton_clip.mp4"
 DEFAULT_PEOPLE = SAMPLE_DATA / "people"
+SCENE_BACKGROUND = SAMPLE_DATA / "detection" / "dogs.jpg"  # a photo with no human face in it
+# Probe photos (not enrolled) of three enrolled people, who walk into the arrivals clip.
+ARRIVING = (("alex_lacamoire", "alex_lacamoire1.jpg"), ("kit_harington", "johnsnow_test1.jpg"),
+            ("obama", "obama1.jpg"))
+SCENE_SECONDS = 10.0
+QUICK_SCENE_SECONDS = 4.0
 
 TUTORIAL_WIDTH = 500
 QUICK_FRAMES = 40
@@ -392,6 +399,10 @@ def run_bench(clip: Path, people: Path, config: Config, *, quick: bool, one_core
             log("clip, one core (taskset -c 0) ...")
             results["one_core"] = compare_on_clip(clip, people, config.source_path, scratch, one_core=True,
                                                   max_frames=max_frames, fast_loops=fast_loops)
+        if SCENE_BACKGROUND.is_file():
+            log("scenes: still, noisy, arrivals (real time) ...")
+            results["scenes"] = scene_figures(people, config.source_path, scratch,
+                                              QUICK_SCENE_SECONDS if quick else SCENE_SECONDS)
         log("gallery scale ...")
         sizes, repeats = (QUICK_GALLERY_SIZES, 10) if quick else (GALLERY_SIZES, 50)
         results["gallery"] = gallery_scale(sizes, repeats=repeats)
@@ -401,6 +412,67 @@ def run_bench(clip: Path, people: Path, config: Config, *, quick: bool, one_core
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return results
+
+
+# --- at rest, and when somebody arrives ---------------------------------------------------------
+
+def scene_clips(scratch: Path, seconds: float) -> tuple[dict[str, Path], list[scenes.Arrival]]:
+    """The still, noisy and arrivals clips (see scenes.py), written into SCRATCH."""
+    hall = scenes.hall(SCENE_BACKGROUND)
+    layers, arrivals, length = scenes.arrivals(hall, [(name, SAMPLE_DATA / "probes" / file)
+                                                      for name, file in ARRIVING])
+    clips = {"still": scratch / "still.avi", "noisy": scratch / "noisy.avi", "arrivals": scratch / "arrivals.avi"}
+    scenes.write_clip(clips["still"], scenes.still(hall, seconds))
+    scenes.write_clip(clips["noisy"], scenes.noisy(hall, seconds))
+    scenes.write_clip(clips["arrivals"], scenes.noisy(hall, length, seed=1, layers=layers))
+    return clips, arrivals
+
+
+def time_to_name(frames: list[dict], arrivals: list[scenes.Arrival], shown_at: dict[int, float]) -> list:
+    """Seconds from each arrival's first frame on screen to the first frame showing their name."""
+    times = []
+    for arrival in arrivals:
+        start = shown_at.get(arrival.frame)
+        named = next((f["t"] for f in frames if f["index"] >= arrival.frame and arrival.name in f["names"]), None)
+        times.append(None if start is None or named is None else round(named - start, 3))
+    return times
+
+
+def tutorial_time_to_name(frames: list[dict], arrivals: list[scenes.Arrival]) -> list:
+    """The tutorial loop keeping pace with the camera: frames until it names the person, plus the
+    time it spends on the frame that does."""
+    times = []
+    for arrival in arrivals:
+        named = next((f for f in frames if f["index"] >= arrival.frame and arrival.name in f["names"]), None)
+        times.append(None if named is None else
+                     round((named["index"] - arrival.frame) / scenes.FPS + named["ms"] / 1000, 3))
+    return times
+
+
+def spread(values: list) -> dict:
+    known = [v for v in values if v is not None]
+    return {"median": round(statistics.median(known), 3) if known else None,
+            "worst": max(known) if known else None, "missed": len(values) - len(known)}
+
+
+def scene_figures(people: Path, config_path: str, scratch: Path, seconds: float) -> dict:
+    """CPU share of one core and detector runs per second for each scene in real time (`kiosk run`
+    as it ships), and time to name for the arrivals, beside the tutorial loop's."""
+    data_dir = scratch / "kiosk-data"
+    clips, arrivals = scene_clips(scratch, seconds)
+    figures: dict = {}
+    for label, clip in clips.items():
+        stats = run_kiosk(clip, data_dir, config_path, scratch, fast=False, one_core=False, max_frames=None)
+        wall = stats["wall_seconds"] or float("nan")
+        figures[label] = {"cpu_share": stats["loop_cpu_share"], "detector_per_second": round(
+            stats["detector_runs"] / wall, 2), "display_fps": stats["display_fps"]}
+    shown_at = {int(index): t for index, t in stats["shown_at"].items()}
+    named = {name for f in stats["frames"] for name in f["names"]}
+    figures["arrivals"].update(time_to_name=spread(time_to_name(stats["frames"], arrivals, shown_at)),
+                               names_shown=sorted(named))
+    tutorial = run_tutorial_loop(clips["arrivals"], people)
+    figures["tutorial_time_to_name"] = spread(tutorial_time_to_name(tutorial["frames"], arrivals))
+    return figures
 
 
 def _fmt(value, spec: str = ".1f", missing: str = "-") -> str:
@@ -442,6 +514,20 @@ def print_report(results: dict) -> None:
     print(f"{'encodings':>10}{'people':>8}{'default BLAS':>14}{'1 BLAS thread':>15}")
     for row, single in zip(results["gallery"], results["gallery_one_blas_thread"], strict=True):
         print(f"{row['encodings']:>10}{row['people']:>8}{row['ms_per_face']:>14.3f}{single['ms_per_face']:>15.3f}")
+    if "scenes" in results:
+        scene = results["scenes"]
+        print("\n== at rest and arriving, real time (CPU share of one core after start-up) ==")
+        for label, title in (("still", "still empty scene"), ("noisy", "noise, light drifting"),
+                             ("arrivals", "three people walk in")):
+            row = scene[label]
+            share = "-" if row["cpu_share"] is None else f"{100 * row['cpu_share']:.1f} %"
+            print(f"{title:24}{share:>10} CPU{row['detector_per_second']:>8.2f} detector runs/s"
+                  f"{row['display_fps']:>8.1f} fps shown")
+        ours, theirs = scene["arrivals"]["time_to_name"], scene["tutorial_time_to_name"]
+        print(f"time to name: kiosk median {_fmt(ours['median'], '.3f')} s, worst {_fmt(ours['worst'], '.3f')} s, "
+              f"missed {ours['missed']}; tutorial loop median {_fmt(theirs['median'], '.3f')} s, worst "
+              f"{_fmt(theirs['worst'], '.3f')} s, missed {theirs['missed']}")
+        print(f"names shown in the arrivals clip: {', '.join(scene['arrivals']['names_shown']) or 'none'}")
     enrollment = results["enrollment"]
     print("\n== enrollment of people/ ==")
     for label in ("serial", "all_cores"):

@@ -131,7 +131,7 @@ def measure(data_dir: Path, widths: tuple[int | None, ...] = WIDTHS, upsamples: 
                             tally[0] += index in hits
                             tally[1] += 1
             on_negatives = sum(len(detect(searchers[width, upsample], rgb)) for rgb in negatives.values())
-            scale = [min(1.0, (width or w) / w) for w in photo_widths]
+            scales = [min(1.0, (width or w) / w) for w in photo_widths]
             rows.append({
                 "width": width, "upsample": upsample,
                 "recall_iou50": round(found[0.5] / labelled_total, 3),
@@ -140,7 +140,7 @@ def measure(data_dir: Path, widths: tuple[int | None, ...] = WIDTHS, upsamples: 
                 "false_positives_iou50": false_positives[0.5], "false_positives_iou30": false_positives[0.3],
                 "detections_on_negatives": on_negatives,
                 "ms_per_image": round(statistics.mean(times), 1),
-                "median_face_px": round(statistics.median(face_widths) * statistics.median(scale)),
+                "median_face_px": round(statistics.median(face_widths) * statistics.median(scales)),
             })
     return {"data": str(data_dir), "images": len(images), "labelled_faces": labelled_total,
             "ignored_boxes": sum(len(image.ignored) for image in images),

@@ -1,0 +1,101 @@
+"""An empty scene costs almost nothing: the motion gate, and the recognizer's idle schedule."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from kiosk.config import Config, RecognitionConfig
+from kiosk.live.motion import MotionGate
+from kiosk.live.recognition import Recognizer
+from kiosk.live.sources import Frame
+from kiosk.measure import scenes
+from kiosk.vision.engine import EngineSettings, FaceEngine
+
+from conftest import require_data
+
+FPS = scenes.FPS
+
+
+@pytest.fixture(scope="module")
+def hall():
+    return scenes.hall(require_data("detection", "dogs.jpg"))
+
+
+@pytest.fixture(scope="module")
+def walk_in(hall):
+    """Frames of the noisy hall with obama walking in (a probe photo, not an enrolled one)."""
+    layers, (arrival,), _ = scenes.arrivals(hall, [("obama", require_data("probes", "obama1.jpg"))])
+    frames = list(scenes.noisy(hall, len(layers) / FPS, seed=3, layers=layers))
+    return frames, arrival
+
+
+def test_noise_and_drifting_light_are_not_motion(hall):
+    gate = MotionGate(0.005)
+    moved = [gate.moved(frame) for frame in scenes.noisy(hall, 5.0)]
+    assert moved[0] and not any(moved[1:])  # the first frame is new; 5 s of noise and drift are not
+
+
+def test_a_person_walking_in_is_motion_from_their_first_frames(walk_in):
+    frames, arrival = walk_in
+    gate = MotionGate(0.005)
+    moved = [gate.moved(frame) for frame in frames]
+    assert not any(moved[1:arrival.frame])
+    assert moved[arrival.frame] or moved[arrival.frame + 1]  # a slice of a head at the edge
+
+
+def test_a_change_smaller_than_the_area_threshold_is_not_motion(hall):
+    """What the area threshold means: a change over less of the picture than it stays unseen."""
+    gate = MotionGate(0.05)
+    gate.moved(hall)
+    changed = hall.copy()
+    changed[200:240, 300:340] = 255  # a white square over about 0.5 % of the picture
+    assert not gate.moved(changed) and 0.001 < gate.last_area < 0.05
+
+
+def recognize_all(recognizer: Recognizer, frames: list[np.ndarray]) -> None:
+    recognizer.start()
+    try:
+        for index, image in enumerate(frames):
+            recognizer.submit(Frame(image, index / FPS, index), wait=True)
+            while recognizer.frames_recognized <= index:
+                time.sleep(0.0005)
+    finally:
+        recognizer.stop()
+
+
+def make_recognizer(enrolled_store_dir, motion_area: float) -> Recognizer:
+    from kiosk.store import Store
+    with Store(enrolled_store_dir) as store:
+        gallery = store.load_gallery()
+    detection = Config().detection
+    return Recognizer(FaceEngine(EngineSettings.live(detection)), gallery, RecognitionConfig(), workers=1,
+                      full_scan_seconds=detection.full_scan_seconds, motion_area=motion_area,
+                      idle_scan_seconds=2.0, record_tracks=True)
+
+
+def test_an_empty_hall_is_searched_only_every_idle_scan(enrolled_store_dir, hall):
+    frames = list(scenes.noisy(hall, 5.0))
+    gated = make_recognizer(enrolled_store_dir, 0.005)
+    recognize_all(gated, frames)
+    assert gated.frames_recognized == len(frames)
+    assert gated.detector_runs <= 4  # the first frame, then once per 2 s: 150 frames, 3 searches
+    ungated = make_recognizer(enrolled_store_dir, 0.0)
+    recognize_all(ungated, frames)
+    assert ungated.detector_runs == len(frames)
+
+
+def test_a_person_walking_in_is_found_and_named_as_without_the_gate(enrolled_store_dir, walk_in):
+    frames, arrival = walk_in
+    first_named = {}
+    for area in (0.005, 0.0):
+        recognizer = make_recognizer(enrolled_store_dir, area)
+        recognize_all(recognizer, frames)
+        named = [t for t in recognizer.track_log.values() if t["name"] == "obama"]
+        assert named, recognizer.track_log
+        first_named[area] = min(t["first_seen_index"] for t in named)
+        assert not [t for t in recognizer.track_log.values() if t["name"] not in (None, "obama", "unknown")]
+    # Found within a quarter of a second of appearing, and no later than searching every frame.
+    assert first_named[0.005] <= max(first_named[0.0], arrival.frame + round(0.25 * FPS))
