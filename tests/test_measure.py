@@ -135,6 +135,10 @@ def test_bench_quick_end_to_end(people_dir):
     assert section["kiosk"]["agreement"]["frames_compared"] >= 0
     assert [row["encodings"] for row in report["gallery"]] == [1000, 10000]
     assert [row["encodings"] for row in report["gallery_one_blas_thread"]] == [1000, 10000]
+    scenes = report["scenes"]
+    assert all(0 <= scenes[label]["cpu_share"] < 2 for label in ("still", "noisy", "arrivals"))
+    assert scenes["arrivals"]["time_to_name"]["median"] is not None
+    assert set(scenes["arrivals"]["names_shown"]) <= {"alex_lacamoire", "kit_harington", "obama", "unknown"}
     assert report["enrollment"]["serial"]["photos"] == 11
     assert report["enrollment"]["all_cores"]["photos"] == 11
 
