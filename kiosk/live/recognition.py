@@ -3,9 +3,12 @@
 The display hands every frame to `submit`, which only keeps the newest one (older frames are
 dropped, so nothing queues up). Worker threads take the newest frame, detect faces (dlib releases
 the interpreter lock, so threads use several cores), update the tracker in frame order, and
-encode only the tracks that need it. The whole frame is searched every `full_scan_seconds`; in
-between only the area around faces already followed, which is several times cheaper. Encoding
-goes to an EncoderProcess (see vision/engine.py). The display reads `labels()` whenever it draws.
+encode only the tracks that need it. While faces are followed, the whole frame is searched every
+`full_scan_seconds` and in between only the area around them, which is several times cheaper.
+With nobody followed, the whole frame is searched only when the motion gate (motion.py) sees the
+picture change, or every `idle_scan_seconds` anyway, so an empty hall costs almost nothing.
+Encoding goes to an EncoderProcess (see vision/engine.py). The display reads `labels()` whenever
+it draws.
 """
 
 from __future__ import annotations
