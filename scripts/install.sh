@@ -99,10 +99,15 @@ show() {
     echo "$line"
 }
 
+# True under --prefix or --dry-run, where commands that change the real system are only printed.
+printing_only() {
+    [ -n "$PREFIX" ] || [ "$DRY_RUN" = 1 ]
+}
+
 # A command that changes the real system (packages, users, services, pip, ownership):
 # only printed under --prefix or --dry-run.
 system() {
-    if [ -n "$PREFIX" ] || [ "$DRY_RUN" = 1 ]; then
+    if printing_only; then
         show "$@"
     else
         "$@"
@@ -128,7 +133,7 @@ install_packages() {
     # python3-venv and python3-pip build the venv; everything else comes as pip wheels.
     local packages=(python3-venv python3-pip)
     system apt-get update
-    if [ -n "$PREFIX" ] || [ "$DRY_RUN" = 1 ] || apt-cache show python3-picamera2 >/dev/null 2>&1; then
+    if printing_only || apt-cache show python3-picamera2 >/dev/null 2>&1; then
         packages+=(python3-picamera2)
     else
         HAVE_PICAMERA2=0
@@ -140,7 +145,7 @@ install_packages() {
 create_user() {
     step "system user kiosk"
     # No login, no home of its own; video/render/input give camera, GPU, framebuffer and touch.
-    if [ -n "$PREFIX" ] || [ "$DRY_RUN" = 1 ]; then
+    if printing_only; then
         system useradd --system --user-group --home-dir /var/lib/kiosk --no-create-home \
             --shell /usr/sbin/nologin kiosk
         system usermod --append --groups video,render,input kiosk
@@ -207,7 +212,7 @@ install_files() {
 
 start_service() {
     step "systemd"
-    if [ -z "$PREFIX" ] && [ "$DRY_RUN" = 0 ] && [ ! -d /run/systemd/system ]; then
+    if ! printing_only && [ ! -d /run/systemd/system ]; then
         # A chroot or an image being built: the units are enabled and start at the next boot.
         systemctl enable kiosk.service
         echo "systemd is not running here: kiosk.service is enabled and starts at the next boot"
@@ -215,7 +220,7 @@ start_service() {
     fi
     system systemctl daemon-reload
     system udevadm control --reload
-    if [ -z "$PREFIX" ] && [ "$DRY_RUN" = 0 ] && systemctl is-active --quiet kiosk.service; then
+    if ! printing_only && systemctl is-active --quiet kiosk.service; then
         # Already running the previous version: restart it on the new one.
         systemctl enable kiosk.service
         systemctl restart kiosk.service
@@ -249,7 +254,7 @@ uninstall() {
     done
     files rm -f "$RULES_DIR/$RULES" "$COMMAND_LINK"
     files rm -rf "$OPT_DIR"
-    if [ -n "$PREFIX" ] || [ "$DRY_RUN" = 1 ] || [ -d /run/systemd/system ]; then
+    if printing_only || [ -d /run/systemd/system ]; then
         system systemctl daemon-reload
         system udevadm control --reload
     fi

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kiosk.config import Config
 from kiosk.enrollment.photos import validate_person_name
 from kiosk.errors import KioskError
-from kiosk.store import Store
+from kiosk.store import Sample, Store
 
 
 class UsageError(KioskError):
@@ -16,6 +16,14 @@ def open_store(config: Config, *, create: bool = False) -> Store:
     """The store in the configured data directory. Only commands that add people create one:
     the admin commands never leave an empty store behind a typo in --data-dir."""
     return Store(config.data_path(), create=create)
+
+
+def samples_of(store: Store, name: str) -> list[Sample]:
+    """NAME's samples, or a UsageError when nobody has that name."""
+    samples = store.samples_of(name)
+    if samples is None:
+        raise UsageError(f"{name}: nobody of that name")
+    return samples
 
 
 def checked_name(name: str) -> str:

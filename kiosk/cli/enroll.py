@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli.common import UsageError, open_store
+from kiosk.cli.common import UsageError, open_store, samples_of
 from kiosk.config import Config, EnrollmentConfig, check_setting
 from kiosk.enrollment.enroll import import_folder
 from kiosk.enrollment.legacy_pickle import legacy_samples
@@ -64,8 +64,8 @@ def retrain_settings(args: argparse.Namespace, config: EnrollmentConfig) -> Enro
 def cmd_retrain(args: argparse.Namespace, config: Config) -> int:
     enrollment = retrain_settings(args, config.enrollment)
     with open_store(config) as store:
-        if args.person is not None and store.samples_of(args.person) is None:
-            raise UsageError(f"{args.person}: nobody of that name")
+        if args.person is not None:
+            samples_of(store, args.person)  # refuses a name nobody has
         report = retrain(store, enrollment, args.person)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))

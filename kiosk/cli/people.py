@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from kiosk.cli.common import UsageError, checked_name, open_store
+from kiosk.cli.common import UsageError, checked_name, open_store, samples_of
 from kiosk.config import Config
 from kiosk.enrollment.consistency import MIN_PHOTOS, check_people
 from kiosk.enrollment.labels import label_unknown
@@ -36,9 +36,7 @@ def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        samples = store.samples_of(args.name)
-        if samples is None:
-            raise UsageError(f"{args.name}: nobody of that name")
+        samples = samples_of(store, args.name)
         created_at = next(p.created_at for p in store.people() if p.name == args.name)
         confusions = store.confusions_of(args.name)
         rows: list[dict[str, Any]] = [
@@ -71,9 +69,7 @@ def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
 def cmd_people_decide(args: argparse.Namespace, config: Config) -> int:
     """kiosk people accept|reject NAME FILE|--all."""
     with open_store(config) as store:
-        samples = store.samples_of(args.name)
-        if samples is None:
-            raise UsageError(f"{args.name}: nobody of that name")
+        samples = samples_of(store, args.name)
         if args.all:
             chosen = [s for s in samples if s.status in HELD_STATUSES]
             if not chosen:
@@ -127,9 +123,7 @@ def cmd_people_rename(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_people_remove(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        samples = store.samples_of(args.name)
-        if samples is None:
-            raise UsageError(f"{args.name}: nobody of that name")
+        samples = samples_of(store, args.name)
         if not args.yes:
             if not sys.stdin.isatty():
                 raise UsageError(f"removing {args.name} needs --yes when not run on a terminal")

@@ -460,16 +460,16 @@ def scene_figures(people: Path, config_path: str, scratch: Path, seconds: float)
     as it ships), and time to name for the arrivals, beside the tutorial loop's."""
     data_dir = scratch / "kiosk-data"
     clips, arrivals = scene_clips(scratch, seconds)
-    figures: dict = {}
-    for label, clip in clips.items():
-        stats = run_kiosk(clip, data_dir, config_path, scratch, fast=False, one_core=False, max_frames=None)
-        wall = stats["wall_seconds"] or float("nan")
-        figures[label] = {"cpu_share": stats["loop_cpu_share"], "detector_per_second": round(
-            stats["detector_runs"] / wall, 2), "display_fps": stats["display_fps"]}
-    shown_at = {int(index): t for index, t in stats["shown_at"].items()}
-    named = {name for f in stats["frames"] for name in f["names"]}
-    figures["arrivals"].update(time_to_name=spread(time_to_name(stats["frames"], arrivals, shown_at)),
-                               names_shown=sorted(named))
+    runs = {label: run_kiosk(clip, data_dir, config_path, scratch, fast=False, one_core=False, max_frames=None)
+            for label, clip in clips.items()}
+    figures: dict = {label: {"cpu_share": stats["loop_cpu_share"], "display_fps": stats["display_fps"],
+                             "detector_per_second": round(stats["detector_runs"] / (stats["wall_seconds"] or
+                                                                                     float("nan")), 2)}
+                     for label, stats in runs.items()}
+    walk_in = runs["arrivals"]
+    shown_at = {int(index): t for index, t in walk_in["shown_at"].items()}
+    figures["arrivals"].update(time_to_name=spread(time_to_name(walk_in["frames"], arrivals, shown_at)),
+                               names_shown=sorted({name for f in walk_in["frames"] for name in f["names"]}))
     tutorial = run_tutorial_loop(clips["arrivals"], people)
     figures["tutorial_time_to_name"] = spread(tutorial_time_to_name(tutorial["frames"], arrivals))
     return figures
