@@ -82,6 +82,7 @@ class DisplayConfig:
     snapshot_path: str = ""
     snapshot_interval: float = field(default=5.0, metadata=_range(0.5, 3600))
     show_status: bool = True
+    idle_fps: float = field(default=5.0, metadata=_range(0, 60))
 
 
 @dataclass(frozen=True)

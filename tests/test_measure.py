@@ -138,6 +138,8 @@ def test_bench_quick_end_to_end(people_dir):
     scenes = report["scenes"]
     assert all(0 <= scenes[label]["cpu_share"] < 2 for label in ("still", "noisy", "arrivals"))
     assert scenes["arrivals"]["time_to_name"]["median"] is not None
+    assert scenes["arrivals"]["time_to_find"]["median"] is not None
+    assert all(0 <= scenes[label]["source_cpu_share"] <= scenes[label]["cpu_share"] for label in ("still", "noisy"))
     assert set(scenes["arrivals"]["names_shown"]) <= {"alex_lacamoire", "kit_harington", "obama", "unknown"}
     assert report["enrollment"]["serial"]["photos"] == 11
     assert report["enrollment"]["all_cores"]["photos"] == 11

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ from kiosk.live.sources import Frame
 from kiosk.measure import scenes
 from kiosk.vision.engine import EngineSettings, FaceEngine
 
-from conftest import require_data
+from conftest import require_data, run_kiosk
 
 FPS = scenes.FPS
 
@@ -99,3 +100,23 @@ def test_a_person_walking_in_is_found_and_named_as_without_the_gate(enrolled_sto
         assert not [t for t in recognizer.track_log.values() if t["name"] not in (None, "obama", "unknown")]
     # Found within a quarter of a second of appearing, and no later than searching every frame.
     assert first_named[0.005] <= max(first_named[0.0], arrival.frame + round(0.25 * FPS))
+
+
+def test_an_empty_scene_is_redrawn_at_the_idle_rate_and_motion_at_every_frame(enrolled_copy, walk_in, tmp_path):
+    """`kiosk run` in real time on the walk-in clip: before anybody arrives the unchanged hall is
+    drawn about display.idle_fps (5) times a second; from the first frames of the person walking
+    in, every frame is drawn, and the name comes up."""
+    frames, arrival = walk_in
+    clip, stats_path = tmp_path / "walk-in.mp4", tmp_path / "stats.json"
+    scenes.write_clip(clip, iter(frames))
+    result = run_kiosk("run", "--source", f"file:{clip}", "--display", "headless", "--stats-json", str(stats_path),
+                       data_dir=enrolled_copy, env={"RUNTIME_DIRECTORY": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(stats_path.read_text())
+    drawn = {frame["index"] for frame in stats["frames"]}
+    assert len(stats["taken_at"]) == len(frames)
+    before = [index for index in drawn if 0 < index < arrival.frame]  # 1.5 s of empty hall
+    assert 3 <= len(before) <= 12, sorted(drawn)
+    in_view = range(arrival.frame + 2, arrival.frame + round(2 * FPS))  # sliding in, then standing
+    assert all(index in drawn for index in in_view), sorted(set(in_view) - drawn)
+    assert any("obama" in frame["names"] for frame in stats["frames"])

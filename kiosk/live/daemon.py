@@ -1,7 +1,8 @@
 """`kiosk run`: the live loop. Capture and drawing run here; recognition runs beside it.
 
 Each pass reads the newest frame (the source paces itself at the camera's rate), offers it to the
-recognizer, and draws it with the newest results, so the screen never waits for recognition.
+recognizer, and draws it with the newest results, so the screen never waits for recognition; an
+empty, unchanged scene is redrawn only display.idle_fps times a second.
 Twice a second the loop also checks the store for changes (reloading the gallery within 2 s of
 any `kiosk enroll`), publishes its state for `kiosk status` and systemd, and shows the progress
 of a USB import. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the gallery.
@@ -15,6 +16,8 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import cv2
 
 from kiosk.config import Config
 from kiosk.live.display import Display, FaceLabel, Scene, Status
@@ -74,6 +77,7 @@ class Daemon:
         self.last_event_at: dict[str, float] = {}
         self.greeting = ""
         self.greeting_until = 0.0
+        self.last_drawn = float("-inf")  # when a camera frame was last drawn
         self.banner = ""
         self.stats = RunStats()
 
@@ -105,10 +109,14 @@ class Daemon:
         next_housekeeping = 0.0
         try:
             while not self.stop_requested and not self.display.quit_requested:
+                reading = time.thread_time()
                 frame = self.source.read()
+                self.stats.source_cpu += time.thread_time() - reading
                 now = time.monotonic()
                 if frame is not None:
                     last_frame = frame
+                    if self.options.stats_json:
+                        self.stats.frame_taken(frame.index, now)
                     self.recognizer.submit(frame, wait=self.options.fast)
                     self.display_fps.tick(now)
                 elif self.source.finished:
@@ -120,7 +128,8 @@ class Daemon:
                 if now >= next_housekeeping:
                     self.housekeeping(now)
                     next_housekeeping = now + HOUSEKEEPING_SECONDS
-                self.draw(last_frame if frame is not None or self.source.state == "ok" else None, now)
+                if frame is None or self.worth_drawing(now):
+                    self.draw(last_frame if frame is not None or self.source.state == "ok" else None, now)
                 if frame is not None:
                     self.stats.frames_displayed += 1
                     if self.options.max_frames and self.stats.frames_displayed >= self.options.max_frames:
@@ -141,6 +150,16 @@ class Daemon:
         if self.recognizer.stuck(now, self.watchdog.stall_after):
             return False
         return got_frame or self.source.state == "unavailable"
+
+    def worth_drawing(self, now: float) -> bool:
+        """Every new frame, except that an unchanged empty scene is redrawn only display.idle_fps
+        times a second: nothing on it changes, and every frame drawn costs CPU (on a small SPI
+        screen, a lot of it)."""
+        idle_fps = self.config.display.idle_fps
+        if not self.recognizer.at_rest or not idle_fps or now - self.last_drawn >= 1.0 / idle_fps:
+            self.last_drawn = now
+            return True
+        return False
 
     def draw(self, frame: Frame | None, now: float) -> None:
         views = self.recognizer.labels(frame.timestamp) if frame is not None else []
@@ -244,4 +263,8 @@ class Daemon:
 
 
 def run(config: Config, options: RunOptions) -> int:
+    # The stages already run side by side in threads and OpenCV's images here are small (a frame,
+    # a thumbnail for the motion gate), so OpenCV's own thread pool would only add a wake-up of
+    # every core to each call: about a third of the idle loop's CPU.
+    cv2.setNumThreads(1)
     return Daemon(config, options).run()

@@ -6,7 +6,8 @@ the interpreter lock, so threads use several cores), update the tracker in frame
 encode only the tracks that need it. While faces are followed, the whole frame is searched every
 `full_scan_seconds` and in between only the area around them, which is several times cheaper.
 With nobody followed, the whole frame is searched only when the motion gate (motion.py) sees the
-picture change, or every `idle_scan_seconds` anyway, so an empty hall costs almost nothing.
+picture change, or every `idle_scan_seconds` anyway; `submit` settles the other frames itself,
+without waking a worker, so an empty hall costs almost nothing.
 Encoding goes to an EncoderProcess (see vision/engine.py). The display reads `labels()` whenever
 it draws.
 """
@@ -82,8 +83,8 @@ class Recognizer:
         self.idle_scan_seconds = idle_scan_seconds
         self._last_full_scan = float("-inf")
         # With nobody followed, the whole frame is searched only when the picture changed.
-        self._gate = MotionGate(motion_area) if motion_area > 0 else None
-        self._gate_lock = threading.Lock()
+        self._gate = MotionGate(motion_area) if motion_area > 0 else None  # fed by submit()
+        self.at_rest = False  # the newest frame showed nobody followed and nothing moved
         self.detector_runs = 0  # frames the face detector searched (whole or around faces)
         self._detect_rate = RateMeter()
         self.gallery = gallery
@@ -126,11 +127,19 @@ class Recognizer:
             self.encoder.close()
 
     def submit(self, frame: Frame, wait: bool = False) -> None:
-        """Offer the newest frame; an unprocessed older one is dropped.
+        """Offer the newest frame (from one thread, the display loop); an unprocessed older one is dropped.
 
-        With wait (--fast on a file) the caller is held until a worker has taken the previous
-        frame, so every frame is recognized and the whole pipeline runs as fast as it can.
+        A frame with nobody followed and nothing moved is settled here, by the motion gate,
+        without waking a worker: an empty hall costs one glance per frame. With wait (--fast on
+        a file) the caller is held until a worker has taken the previous frame, so every frame
+        is recognized and the whole pipeline runs as fast as it can.
         """
+        self.at_rest = not self._worth_searching(frame)
+        if self.at_rest:
+            with self._lock:
+                self.frames_recognized += 1  # looked at, and there was nothing to search
+                self._done_rate.tick(time.monotonic())
+            return
         with self._lock:
             while wait and self._newest is not None and not self._stopping:
                 self._taken.wait(0.1)
@@ -204,25 +213,37 @@ class Recognizer:
                 with self._lock:
                     self._busy_since.pop(threading.current_thread().name, None)
 
-    def _find_faces(self, frame: Frame) -> list[Box] | None:
-        """Search the whole frame now and then (new faces), else only around followed faces."""
+    def _followed_regions(self, frame: Frame) -> list[Box]:
+        """Where followed faces are searched for in FRAME; the caller holds the lock."""
         height, width = frame.image.shape[:2]
-        moved = True
-        if self._gate is not None:
-            with self._gate_lock:  # fed every frame, so it knows the scene when the last face leaves
-                moved = self._gate.moved(frame.image)
+        return [search_region(t.box, width, height) for t in self.tracker.visible()
+                if frame.timestamp - t.last_seen <= self.config.track_timeout]
+
+    def _worth_searching(self, frame: Frame) -> bool:
+        """False when nobody is followed, the picture has not changed and no idle scan is due."""
+        if self._gate is None:
+            return True
+        # Fed every frame, so it knows the scene when the last face leaves; the camera's own
+        # scaled-down stream, when it has one, is the cheaper picture to look at.
+        moved = self._gate.moved(frame.small if frame.small is not None else frame.image)
+        if moved:
+            return True
         with self._lock:
-            regions = [search_region(t.box, width, height) for t in self.tracker.visible()
-                       if frame.timestamp - t.last_seen <= self.config.track_timeout]
-            since = frame.timestamp - self._last_full_scan
-            full_scan = since >= self.full_scan_seconds if regions else moved or since >= self.idle_scan_seconds
+            return bool(self._followed_regions(frame)) or \
+                frame.timestamp - self._last_full_scan >= self.idle_scan_seconds
+
+    def _find_faces(self, frame: Frame) -> list[Box]:
+        """Search the whole frame now and then (new faces), else only around followed faces.
+
+        With nobody followed the whole frame is searched: submit() lets such a frame through
+        only when it moved or an idle scan is due."""
+        with self._lock:
+            regions = self._followed_regions(frame)
+            full_scan = not regions or frame.timestamp - self._last_full_scan >= self.full_scan_seconds
             if full_scan:
                 self._last_full_scan = frame.timestamp
-            if full_scan or regions:
-                self.detector_runs += 1
-                self._detect_rate.tick(time.monotonic())
-        if not full_scan and not regions:
-            return None  # nothing followed and nothing moved: the empty scene is not searched
+            self.detector_runs += 1
+            self._detect_rate.tick(time.monotonic())
         if full_scan:
             return self.engine.detect(frame.image, small=frame.small)
         boxes: list[Box] = []
@@ -233,13 +254,6 @@ class Recognizer:
 
     def _recognize(self, frame: Frame) -> None:
         boxes = self._find_faces(frame)
-        if boxes is None:
-            # Not searched, so nothing to update: a search of an earlier frame still under way
-            # (another worker) must not be overtaken and dropped by this quick non-result.
-            with self._lock:
-                self.frames_recognized += 1
-                self._done_rate.tick(time.monotonic())
-            return
         with self._lock:
             if frame.index <= self._last_applied_index:
                 return  # another worker already applied a newer frame

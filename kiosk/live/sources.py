@@ -253,7 +253,10 @@ class VideoFileSource(FrameSource):
     def _open(self) -> None:
         if not self.path.is_file():
             raise CameraUnavailable(f"video file not found: {self.path}")
-        self._video = video = cv2.VideoCapture(str(self.path))
+        # Played at its own pace, one decoding thread keeps up and costs least (FFmpeg's thread
+        # pool wakes every core for each frame); as fast as possible, FFmpeg picks the count.
+        threads = [cv2.CAP_PROP_N_THREADS, 1] if self.realtime else []
+        self._video = video = cv2.VideoCapture(str(self.path), cv2.CAP_ANY, threads)
         if not video.isOpened():
             raise CameraUnavailable(f"cannot open video file {self.path}")
         file_fps = video.get(cv2.CAP_PROP_FPS)

@@ -1,8 +1,8 @@
 """Figures of one `kiosk run`, written with --stats-json for benchmarks and tests.
 
-Per frame shown: when, and which names were on screen; per track: the frame it was first seen
-in and the frame its name was confirmed in, with the screen times of both; and the run's frame
-rates, CPU time and peak memory.
+Per frame: when it was taken from the camera and, when drawn, which names were on screen; per
+track: the frame it was first seen in and the frame its name was confirmed in, with the times of
+both; and the run's frame rates, CPU time and peak memory.
 """
 
 from __future__ import annotations
@@ -22,12 +22,18 @@ class RunStats:
     started: float = field(default_factory=time.monotonic)
     frames_displayed: int = 0
     frame_names: list[dict] = field(default_factory=list)
-    shown_at: dict[int, float] = field(default_factory=dict)  # frame index -> seconds since start
+    taken_at: dict[int, float] = field(default_factory=dict)  # frame index -> seconds since start
+    shown_at: dict[int, float] = field(default_factory=dict)  # the same, for frames drawn
     confirmed_shown_at: dict[int, float] = field(default_factory=dict)  # track id -> seconds since start
     loop_start: tuple[float, float] | None = None  # (wall, CPU) when the loop began, after start-up
+    source_cpu: float = 0.0  # CPU seconds the loop spent reading frames (decoding, for a video file)
 
     def loop_started(self) -> None:
         self.loop_start = (time.monotonic(), time.process_time())
+        self.source_cpu = 0.0
+
+    def frame_taken(self, index: int, now: float) -> None:
+        self.taken_at[index] = now - self.started
 
     def frame_shown(self, index: int, now: float, names: list[str]) -> None:
         self.shown_at.setdefault(index, now - self.started)
@@ -45,7 +51,7 @@ class RunStats:
         for entry in (recognizer.track_log or {}).values():
             first = entry["first_seen_index"]
             confirmed = self.confirmed_shown_at.get(entry["track_id"])
-            tracks.append({**entry, "first_seen_t": self.shown_at.get(first), "confirmed_t": confirmed})
+            tracks.append({**entry, "first_seen_t": self.taken_at.get(first), "confirmed_t": confirmed})
         figures = {
             "frames_displayed": self.frames_displayed,
             "frames_recognized": recognizer.frames_recognized,
@@ -57,15 +63,18 @@ class RunStats:
             "recognized_fps": round(recognizer.frames_recognized / wall, 2) if wall else 0.0,
             "detector_runs": recognizer.detector_runs,
             # This process's CPU while the loop ran, as a share of one core (start-up left out).
-            "loop_cpu_share": self._loop_cpu_share(),
+            "loop_cpu_share": self._loop_share(time.process_time() - self.loop_start[1] if self.loop_start else None),
+            # Of which reading frames: decoding a video file, which a camera does not need.
+            "source_cpu_share": self._loop_share(self.source_cpu),
             "frames": self.frame_names,
-            "shown_at": self.shown_at,
+            "taken_at": self.taken_at,
             "tracks": tracks,
         }
         path.write_text(json.dumps(figures), encoding="utf-8")
 
-    def _loop_cpu_share(self) -> float | None:
-        if self.loop_start is None:
+    def _loop_share(self, cpu_seconds: float | None) -> float | None:
+        """CPU_SECONDS as a share of one core over the loop's wall time."""
+        if self.loop_start is None or cpu_seconds is None:
             return None
         wall = time.monotonic() - self.loop_start[0]
-        return round((time.process_time() - self.loop_start[1]) / wall, 4) if wall > 0 else None
+        return round(cpu_seconds / wall, 4) if wall > 0 else None

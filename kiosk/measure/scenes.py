@@ -1,6 +1,6 @@
 """Clips for measuring the kiosk at rest and when somebody arrives, made from the sample photos.
 
-Each clip is 640x480 at 30 fps and built the same way every time (fixed random seeds):
+Each clip is 640x480 at 30 fps, MPEG-4, and built the same way every time (fixed random seeds):
 - still: an empty hall (a photo with no human face in it, blurred like an out-of-focus camera);
 - noisy: the same hall with sensor noise on every frame and the light slowly brightening;
 - arrivals: the noisy hall, into which enrolled people slide from the side one after another,
@@ -39,8 +39,13 @@ def hall(background: Path) -> np.ndarray:
 
 
 def write_clip(path: Path, frames: Iterator[np.ndarray]) -> int:
-    """Write RGB frames as an MJPEG AVI (OpenCV writes it everywhere); returns the frame count."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, SIZE)
+    """Write RGB frames as MPEG-4 video (OpenCV's FFmpeg writes it on every platform); returns the
+    frame count. Like a camera's H.264, a frame costs little to decode where little changed, so
+    the file stands in for a camera without adding much of its own; a JPEG per frame would
+    cost more than the empty hall itself."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, SIZE)
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write MPEG-4 video to {path}")
     count = 0
     for frame in frames:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
