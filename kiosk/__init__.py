@@ -5,7 +5,8 @@ layers below it, never from a layer above (tests/test_layout.py enforces this):
 
     cli                              the `kiosk` command: parser, handlers, exit statuses
     measure                          bench, eval, detection recall
-    live    admin                    `kiosk run` | status, doctor, tune, backup, event log
+    live    admin                    `kiosk run` | status, doctor, tune, backup, event log, sandbox
+    outside                          MQTT (Home Assistant) and the door relay
     enrollment                       photos into the store: enroll, USB, retrain, checks, labels
     store                            SQLite store, schema, kept face crops
     vision                           images, boxes, engine (dlib), matcher

@@ -44,6 +44,14 @@ def parse_source(spec: str) -> SourceSpec:
     raise ValueError(f"{spec!r} is not allowed, allowed values: {SOURCE_FORMS}")
 
 
+def _topic_part(text: str, allowed: str = "") -> None:
+    """A piece of an MQTT topic: no wildcards, no empty levels; slashes only where ALLOWED."""
+    if text and (re.search(r"[#+\x00]", text) or (not allowed and "/" in text)
+                 or "" in text.split("/")):
+        raise ValueError(f"{text!r} is not allowed: a topic {'prefix' if allowed else 'level'} without + or #"
+                         f"{', levels joined by single /' if allowed else ' or /'}")
+
+
 def _choice(*allowed: str, pattern: str | None = None, forms: str = "") -> dict:
     """Allowed literal values, plus an optional regex for parameterised forms described by `forms`."""
     return {"choices": allowed, "pattern": pattern, "forms": forms}
@@ -140,6 +148,37 @@ class RecognitionConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    """Events to an MQTT broker, with Home Assistant discovery; nothing leaves the device when off."""
+    enabled: bool = False
+    host: str = ""
+    port: int = field(default=1883, metadata=_range(1, 65535))
+    tls: bool = False
+    ca_file: str = ""  # CA bundle for the broker's certificate; empty: the system's
+    username: str = ""
+    password_file: str = ""  # the password, alone in a file only the kiosk user can read
+    client_id: str = ""  # empty: kiosk-<device>
+    topic_prefix: str = field(default="kiosk", metadata={"parse": lambda text: _topic_part(text, "/")})
+    device: str = field(default="", metadata={"parse": _topic_part})  # empty: the host name
+    keepalive: int = field(default=60, metadata=_range(5, 3600))
+    discovery: bool = True
+    discovery_prefix: str = field(default="homeassistant", metadata={"parse": _topic_part})
+    away_seconds: float = field(default=300.0, metadata=_range(5, 86400))
+    outbox_limit: int = field(default=10000, metadata=_range(10, 1000000))
+    publish_faces: bool = False  # the event's face as a JPEG in the event message
+
+
+@dataclass(frozen=True)
+class DoorConfig:
+    """A door strike on a GPIO pin through a relay, opened for listed people."""
+    enabled: bool = False
+    pin: int = field(default=17, metadata=_range(0, 53))  # BCM numbering
+    active_high: bool = True
+    open_seconds: float = field(default=5.0, metadata=_range(0.5, 60))
+    allow: tuple[str, ...] = ()  # names, or "any known"
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./var"
     log_level: str = field(default="info", metadata=_choice("debug", "info", "warning", "error"))
@@ -148,6 +187,8 @@ class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     enrollment: EnrollmentConfig = field(default_factory=EnrollmentConfig)
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    door: DoorConfig = field(default_factory=DoorConfig)
     source_path: str = field(default="", metadata={"internal": True})
 
     def data_path(self) -> Path:
@@ -165,6 +206,10 @@ def _check_value(key: str, value: object, kind: type, meta: typing.Mapping) -> o
         raise ConfigError(f"{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
     if kind is str and not isinstance(value, str):
         raise ConfigError(f"{key}: expected text, got {value!r}")
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{key}: expected a list of text, got {value!r}")
+        return tuple(value)
     low, high = meta.get("low"), meta.get("high")
     if (low is not None and value < low) or (high is not None and value > high):
         raise ConfigError(f"{key}: {value!r} is out of range, allowed {low} to {high}")
@@ -243,9 +288,18 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: not valid YAML: {exc}".replace("\n", " ")) from None
     try:
         config = _build(Config, raw, "")
+        _check_together(config)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return dataclasses.replace(config, source_path=source)
+
+
+def _check_together(config: Config) -> None:
+    """Settings that only make sense with another one."""
+    if config.mqtt.enabled and not config.mqtt.host:
+        raise ConfigError("mqtt.host: required when mqtt.enabled is true (the broker's name or address)")
+    if config.door.enabled and not config.door.allow:
+        raise ConfigError('door.allow: required when door.enabled is true, allowed values: names, or "any known"')
 
 
 def find_config_file(explicit: str | None = None) -> Path | None:

@@ -38,6 +38,10 @@ class DaemonStatus:
     people: int = 0
     samples: int = 0
     message: str = ""  # the banner on screen, e.g. import progress
+    mqtt: str = ""  # off, connected, or what is wrong with the broker connection
+    outbox_waiting: int = 0  # events not yet acknowledged by the broker
+    outbox_dropped: int = 0  # events dropped unsent because the outbox was full
+    door: str = ""  # off, closed or open
     updated_at: float | None = None
 
 

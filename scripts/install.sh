@@ -204,6 +204,10 @@ install_files() {
         mv "$CONFIG_DIR/config.yaml.new" "$CONFIG_DIR/config.yaml"
     fi
 
+    # The sandbox opened only as far as the config asks: network to the MQTT broker, GPIO for the
+    # door (drop-ins in kiosk.service.d; none while both are off, as they are by default).
+    system "$VENV/bin/kiosk" --config "$CONFIG_DIR/config.yaml" sandbox --write --dir "$UNIT_DIR/kiosk.service.d"
+
     # Face encodings and photos are biometric data: readable by the kiosk user only.
     files mkdir -p "$DATA_DIR"
     files chmod 0700 "$DATA_DIR"
@@ -252,7 +256,7 @@ uninstall() {
     for unit in "${UNITS[@]}"; do
         files rm -f "$UNIT_DIR/$unit"
     done
-    files rm -f "$RULES_DIR/$RULES" "$COMMAND_LINK"
+    files rm -f "$RULES_DIR/$RULES" "$COMMAND_LINK" "$UNIT_DIR"/kiosk.service.d/kiosk-{mqtt,door}.conf
     files rm -rf "$OPT_DIR"
     if printing_only || [ -d /run/systemd/system ]; then
         system systemctl daemon-reload

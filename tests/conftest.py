@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,15 @@ def enrolled_copy(enrolled_store_dir, tmp_path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(enrolled_store_dir, target)
     return target
+
+
+@pytest.fixture
+def restore_signals():
+    """For tests that run the daemon in this process: its signal handlers are undone afterwards."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
 
 
 def run_kiosk(*args: str, data_dir: Path | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:

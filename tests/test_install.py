@@ -95,6 +95,8 @@ def test_prefix_install_only_prints_system_commands(tmp_path):
     assert "systemctl enable --now kiosk.service" in commands
     assert "udevadm control --reload" in commands
     assert any(c.startswith("chown kiosk:kiosk ") for c in commands)
+    assert any(c.endswith(" sandbox --write --dir " + str(tmp_path / "etc/systemd/system/kiosk.service.d"))
+               for c in commands)
     assert any("import picamera2, kiosk.vision.engine" in c for c in commands)
     # The final check runs as the service user, so it leaves no root-owned files behind.
     assert any(c.startswith("runuser -u kiosk -- ") and c.endswith(" doctor") for c in commands)

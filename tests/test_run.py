@@ -28,14 +28,6 @@ FAKES = str(Path(__file__).parent / "fakes")
 
 
 @pytest.fixture
-def restore_signals():
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    yield
-    for number, handler in saved.items():
-        signal.signal(number, handler)
-
-
-@pytest.fixture
 def fake_picamera2(monkeypatch):
     monkeypatch.syspath_prepend(FAKES)
     monkeypatch.delitem(sys.modules, "picamera2", raising=False)

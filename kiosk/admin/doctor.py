@@ -19,7 +19,8 @@ from pathlib import Path
 
 from kiosk.admin.status import free_space
 from kiosk.config import Config
-from kiosk.errors import StoreError
+from kiosk.errors import ConfigError, StoreError
+from kiosk.outside.mqtt import check_broker
 from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR
 from kiosk.store import Store
 from kiosk.util import format_bytes
@@ -167,7 +168,38 @@ def check_service() -> Check:
     return Check("service", WARN, f"kiosk.service is not enabled ({answer}): sudo systemctl enable --now kiosk")
 
 
+def check_mqtt(config: Config) -> Check:
+    """The broker answers with the configured address, TLS and credentials (one short connection)."""
+    settings = config.mqtt
+    if not settings.enabled:
+        return Check("mqtt", OK, "off (mqtt.enabled is false): no events leave the device")
+    try:
+        problem = check_broker(config)
+    except ConfigError as exc:
+        return Check("mqtt", FAIL, str(exc))
+    if problem:
+        return Check("mqtt", WARN, f"{problem}; events wait in the outbox until the broker answers")
+    return Check("mqtt", OK, f"broker {settings.host}:{settings.port} accepted the connection"
+                             f"{' over TLS' if settings.tls else ''}")
+
+
+def check_door(config: Config, dev: Path = Path("/dev")) -> Check:
+    """A GPIO chip this user may drive (the running daemon holds the pin, so it is not toggled)."""
+    door = config.door
+    if not door.enabled:
+        return Check("door", OK, "off (door.enabled is false)")
+    chips = sorted(dev.glob("gpiochip*"))
+    if not chips:
+        return Check("door", FAIL, f"no GPIO chip ({dev}/gpiochip*) on this machine for door.pin {door.pin}")
+    usable = [chip for chip in chips if os.access(chip, os.R_OK | os.W_OK)]
+    if not usable:
+        return Check("door", FAIL, f"no access to {', '.join(map(str, chips))}: the kiosk user needs the gpio group")
+    allowed = "any known person" if "any known" in door.allow else ", ".join(door.allow)
+    return Check("door", OK, f"GPIO {door.pin} via {usable[0].name}, active {'high' if door.active_high else 'low'}, "
+                             f"{door.open_seconds:g} s for {allowed}")
+
+
 def run_checks(config: Config) -> list[Check]:
     return [check_models(), check_dlib(), check_picamera2(), check_camera(config), check_display(config),
             check_data_dir(config), check_store(config), check_disk(config), check_config(config),
-            check_service()]
+            check_service(), check_mqtt(config), check_door(config)]

@@ -59,15 +59,22 @@ def status_report(config: Config) -> dict:
         with Store(data_dir, create=False) as store:
             people, samples = store.counts()
             events = store.events(limit=5)
+            waiting, dropped = store.outbox_state()
     except StoreError as exc:
         if (data_dir / DB_NAME).exists():
             raise
-        people, samples, events = 0, 0, []
+        people, samples, events, waiting, dropped = 0, 0, [], 0, 0
         report["store_note"] = str(exc)
+    daemon = report["daemon"]
+    report["mqtt"] = {"enabled": config.mqtt.enabled, "broker": f"{config.mqtt.host}:{config.mqtt.port}",
+                      "state": daemon.get("mqtt") if daemon["state"] == "running" else None,
+                      "outbox_waiting": waiting, "outbox_dropped": dropped}
+    report["door"] = {"enabled": config.door.enabled, "pin": config.door.pin,
+                      "state": daemon.get("door") if daemon["state"] == "running" else None}
     sizes = store_sizes(data_dir)
     report.update(people=people, samples=samples, store_bytes={**sizes, "total": sum(sizes.values())},
                   disk_free_bytes=free_space(data_dir),
-                  last_events=[{"at": e.at, "name": e.name, "distance": e.distance} for e in events])
+                  last_events=[{"at": e.at, "name": e.name, "distance": e.distance, "kind": e.kind} for e in events])
     return report
 
 
@@ -97,10 +104,20 @@ def print_status(report: dict) -> None:
     print(f"store size: {format_bytes(sizes['total'])} (database {format_bytes(sizes['db'])}, "
           f"log {format_bytes(sizes['wal'])}, photos {format_bytes(sizes['photos'])})")
     print(f"disk free:  {format_bytes(report['disk_free_bytes'])}")
+    mqtt = report["mqtt"]
+    if mqtt["enabled"] or mqtt["outbox_waiting"]:
+        dropped = f", {mqtt['outbox_dropped']} dropped unsent (outbox full)" if mqtt["outbox_dropped"] else ""
+        print(f"mqtt:       {mqtt['state'] or 'not running'}, broker {mqtt['broker']}, "
+              f"outbox {mqtt['outbox_waiting']} waiting{dropped}")
+    else:
+        print("mqtt:       off")
+    door = report["door"]
+    print(f"door:       {door['state'] or 'not running'}, GPIO {door['pin']}" if door["enabled"] else "door:       off")
     print("last events:" if report["last_events"] else "last events: none")
     for event in report["last_events"]:
         distance = f" (distance {event['distance']:.2f})" if event["distance"] is not None else ""
-        print(f"  {format_time(event['at'])}  {event['name']}{distance}")
+        what = f"door opened for {event['name']}" if event.get("kind") == "door" else event["name"]
+        print(f"  {format_time(event['at'])}  {what}{distance}")
 
 
 def _fps(value: object) -> str:

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from kiosk.admin.backup import backup, restore
 from kiosk.admin.doctor import FAIL, run_checks
+from kiosk.admin.sandbox import DROPIN_DIR, dropins, write_dropins
 from kiosk.admin.status import print_status, status_report
 from kiosk.admin.tune import print_report as print_tune_report
 from kiosk.admin.tune import tune_report
 from kiosk.cli.common import UsageError, open_store
 from kiosk.config import Config
+from kiosk.outside.door import Door
 from kiosk.vision.matcher import MatchRule
 
 
@@ -66,4 +68,32 @@ def cmd_restore(args: argparse.Namespace, config: Config) -> int:
         raise UsageError(f"{path}: no such backup file")
     manifest = restore(config, path)
     print(f"restored {manifest.get('people')} people, {manifest.get('samples')} samples from {path}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace, config: Config) -> int:
+    directory = Path(args.dir) if args.dir else DROPIN_DIR
+    if not args.write:
+        wanted = dropins(config)
+        for name, text in wanted.items():
+            print(f"# {directory / name}\n{text}")
+        if not wanted:
+            print("# none: MQTT and the door are off, so kiosk.service keeps its full sandbox")
+        return 0
+    try:
+        changes = write_dropins(config, directory)
+    except PermissionError as exc:
+        raise UsageError(f"cannot write {exc.filename}: run it with sudo") from None
+    for change in changes:
+        print(change)
+    print("then: sudo systemctl daemon-reload && sudo systemctl restart kiosk" if changes else "nothing to change")
+    return 0
+
+
+def cmd_door_close(args: argparse.Namespace, config: Config) -> int:
+    if not config.door.enabled:
+        print("door: off (door.enabled is false)")
+        return 0
+    Door(config.door).release()  # made closed, then the pin given back
+    print(f"door: closed (GPIO {config.door.pin})")
     return 0

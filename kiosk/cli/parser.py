@@ -209,6 +209,20 @@ def add_admin_commands(commands: Commands) -> None:
     restore.add_argument("path", metavar="PATH")
     restore.set_defaults(handler=Handler("admin", "cmd_restore"))
 
+    sandbox = commands.add_parser(
+        "sandbox", help="the systemd drop-ins MQTT and the door need (network to the broker, GPIO)",
+        description="Print the drop-ins for kiosk.service that the mqtt: and door: settings need; --write puts "
+                    "them into /etc/systemd/system/kiosk.service.d/ and removes those no longer needed.")
+    sandbox.add_argument("--write", action="store_true", help="write them (then: systemctl daemon-reload)")
+    sandbox.add_argument("--dir", metavar="DIR", help="drop-in folder (default: /etc/systemd/system/kiosk.service.d)")
+    sandbox.set_defaults(handler=Handler("admin", "cmd_sandbox"))
+
+    door = commands.add_parser("door", help="the door relay: close it now",
+                               description="Drive the door relay closed (run by kiosk.service after the daemon ends).")
+    door_actions = door.add_subparsers(dest="door_command", metavar="ACTION", required=True)
+    door_close = door_actions.add_parser("close", help="drive the relay closed")
+    door_close.set_defaults(handler=Handler("admin", "cmd_door_close"))
+
 
 def add_measure_commands(commands: Commands) -> None:
     bench = commands.add_parser("bench", help="speed of the kiosk against the tutorial loop",

@@ -26,6 +26,8 @@ from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
 from kiosk.live.recognition import Confirmation, TrackView, build_recognizer
 from kiosk.live.sources import Frame, open_source
 from kiosk.live.stats import RunStats
+from kiosk.outside.door import Door
+from kiosk.outside.mqtt import Publisher
 from kiosk.paths import import_progress_path, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, ImportProgress, age, publish, read_record
 from kiosk.store import Store
@@ -64,7 +66,10 @@ class Daemon:
         self.store = Store(config.data_path())
         self.gallery = self.store.load_gallery()
         self.recognizer = build_recognizer(config, self.gallery, record_tracks=bool(options.stats_json))
-        self.event_log = EventWriter(config)
+        # Off unless configured: the door first, so its pin is driven closed before anything else.
+        self.door = Door(config.door) if config.door.enabled else None
+        self.publisher = Publisher(config, self.gallery.names) if config.mqtt.enabled else None
+        self.event_log = EventWriter(config, self.publisher.wake if self.publisher else None)
         self.source = open_source(options.source or config.camera.source, config.camera,
                                   fast=options.fast, loop=options.loop)
         self.display = Display(config.display, options.display, options.snapshot)
@@ -101,6 +106,8 @@ class Daemon:
         self.install_signal_handlers()
         self.display.open()
         self.recognizer.start()
+        if self.publisher is not None:
+            self.publisher.start()
         log.info("running: source %s, display %s, %d people enrolled",
                  self.source.name, self.display.mode, self.gallery.people)
         self.notifier.ready()
@@ -147,9 +154,11 @@ class Daemon:
         screen or the camera being retried while the screen says so (a missing camera is not a
         reason to restart), with no recognition worker hung on one frame."""
         assert self.watchdog is not None  # asked only when systemd's watchdog is on
-        if self.recognizer.stuck(now, self.watchdog.stall_after):
-            return False
-        return got_frame or self.source.state == "unavailable"
+        healthy = not self.recognizer.stuck(now, self.watchdog.stall_after) and (
+            got_frame or self.source.state == "unavailable")
+        if not healthy and self.door is not None:
+            self.door.close()  # a hung kiosk must not hold the door open
+        return healthy
 
     def worth_drawing(self, now: float) -> bool:
         """Every new frame, except that an unchanged empty scene is redrawn only display.idle_fps
@@ -183,6 +192,10 @@ class Daemon:
         for confirmation in self.recognizer.take_confirmations():
             self.stats.confirmed_shown_at.setdefault(confirmation.track_id, now - self.stats.started)
             self.record_event(confirmation, now)
+            # Every confirmed arrival of an allowed person opens the door, however recently they
+            # were logged; unknown faces and unconfirmed tracks never reach this point.
+            if self.door is not None and self.door.open_for(confirmation.name):
+                self.event_log.add(confirmation, kind="door")
 
     def record_event(self, confirmation: Confirmation, now: float) -> None:
         """One event per visit: a person is logged again only after the cooldown."""
@@ -209,7 +222,9 @@ class Daemon:
             source=self.source.name, display=self.display.mode, display_fps=round(self.display_fps.rate(now), 1),
             recognition_fps=round(self.recognizer.recognition_fps(now), 1),
             detector_fps=round(self.recognizer.detector_fps(now), 1),
-            people=self.gallery.people, samples=len(self.gallery), message=self.banner)
+            people=self.gallery.people, samples=len(self.gallery), message=self.banner,
+            door="off" if self.door is None else "open" if self.door.is_open else "closed",
+            **self.mqtt_status())
         try:
             publish(self.status_path, state)
         except OSError as exc:
@@ -219,6 +234,13 @@ class Daemon:
         else:
             self.notifier.status(f"recognizing, {self.gallery.people} people, {state.display_fps:.0f} fps")
 
+    def mqtt_status(self) -> dict:
+        if self.publisher is None:
+            return {"mqtt": "off"}
+        state = self.publisher.state()
+        return {"mqtt": "connected" if state.connected else f"disconnected{': ' + state.error if state.error else ''}",
+                "outbox_waiting": state.waiting, "outbox_dropped": state.dropped}
+
     def reload_gallery_if_changed(self) -> None:
         try:
             changed = self.reload_requested or self.store.gallery_generation() != self.gallery.generation
@@ -226,6 +248,8 @@ class Daemon:
                 self.reload_requested = False
                 self.gallery = self.store.load_gallery()
                 self.recognizer.set_gallery(self.gallery)
+                if self.publisher is not None:
+                    self.publisher.set_people(self.gallery.names)
                 log.info("gallery reloaded: %d people, %d samples", self.gallery.people, len(self.gallery))
         except Exception as exc:  # a busy or briefly locked store is retried next time
             log.warning("gallery reload failed: %s", exc)
@@ -248,8 +272,12 @@ class Daemon:
         if self.stop_signal:
             log.info("stopping on %s", self.stop_signal)
         self.notifier.stopping()
+        if self.door is not None:
+            self.door.release()
         self.recognizer.stop()
         self.event_log.close()
+        if self.publisher is not None:
+            self.publisher.stop()
         self.source.close()
         self.display.close()
         if self.options.stats_json:

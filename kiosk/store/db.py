@@ -64,6 +64,7 @@ class Event:
     track_id: int | None
     corrected_from: str | None = None
     has_face: bool = False
+    kind: str = "seen"  # "seen" (a face confirmed) or "door" (the door opened for them)
 
 
 @dataclass(frozen=True)
@@ -439,18 +440,50 @@ class Store:
     # --- recognition events --------------------------------------------------------------
 
     def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None,
-                  face: tuple[np.ndarray, str] | None = None) -> int:
-        """Log one event; with face=(embedding, crop_file) its face is kept for corrections."""
+                  face: tuple[np.ndarray, str] | None = None, *, kind: str = "seen",
+                  outbox_limit: int = 0) -> int:
+        """Log one event; with face=(embedding, crop_file) its face is kept for corrections.
+
+        With an outbox_limit the event also joins the outbox (events still to be published) in
+        the same transaction, so none is logged without being sent or sent without being logged;
+        beyond the limit the oldest unsent ones are dropped, and counted."""
         with self.transaction() as db:
             row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             at = time.time() if at is None else at
             event_id = db.execute(
-                "INSERT INTO events (at, person_id, name, distance, track_id) VALUES (?, ?, ?, ?, ?)",
-                (at, row[0] if row else None, name, distance, track_id)).lastrowid
+                "INSERT INTO events (at, person_id, name, distance, track_id, kind) VALUES (?, ?, ?, ?, ?, ?)",
+                (at, row[0] if row else None, name, distance, track_id, kind)).lastrowid
             if face is not None:
                 db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file) VALUES (?, ?, ?, ?)",
                            (event_id, at, embedding_blob(face[0]), face[1]))
+            if outbox_limit:
+                db.execute("INSERT INTO outbox (event_id, queued_at) VALUES (?, ?)", (event_id, time.time()))
+                dropped = db.execute(
+                    "DELETE FROM outbox WHERE event_id IN (SELECT event_id FROM outbox ORDER BY event_id "
+                    "LIMIT max(0, (SELECT count(*) FROM outbox) - ?))", (outbox_limit,)).rowcount
+                if dropped:
+                    db.execute("UPDATE meta SET value = value + ? WHERE key = 'outbox_dropped'", (dropped,))
             return event_id
+
+    def outbox(self, limit: int = 100) -> list[Event]:
+        """Events still to be published, oldest first."""
+        return self._event_rows("JOIN outbox o ON o.event_id = e.id", [], f"ORDER BY e.id LIMIT {int(limit)}")
+
+    def outbox_sent(self, event_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,))
+
+    def outbox_state(self) -> tuple[int, int]:
+        """(events waiting to be published, events dropped unsent because the outbox was full)."""
+        waiting = self.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        dropped = self.db.execute("SELECT value FROM meta WHERE key = 'outbox_dropped'").fetchone()[0]
+        return waiting, dropped
+
+    def last_seen(self) -> dict[str, float]:
+        """When each enrolled person was last seen (people never seen are left out)."""
+        return dict(self.db.execute(
+            "SELECT p.name, max(e.at) FROM events e JOIN people p ON p.id = e.person_id "
+            "WHERE e.kind = 'seen' GROUP BY p.name").fetchall())
 
     def event(self, event_id: int) -> Event | None:
         rows = self._event_rows("WHERE e.id = ?", [event_id], "")
@@ -526,10 +559,10 @@ class Store:
 
     def _event_rows(self, where: str, params: list, order: str) -> list[Event]:
         rows = self.db.execute(
-            "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL "
+            "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL, e.kind "
             f"FROM events e LEFT JOIN event_faces f ON f.event_id = e.id {where} {order}", params).fetchall()
-        return [Event(event_id, at, name, distance, track_id, corrected_from, bool(has_face))
-                for event_id, at, name, distance, track_id, corrected_from, has_face in rows]
+        return [Event(event_id, at, name, distance, track_id, corrected_from, bool(has_face), kind)
+                for event_id, at, name, distance, track_id, corrected_from, has_face, kind in rows]
 
 
 def embedding_blob(embedding: np.ndarray) -> bytes:

@@ -95,6 +95,14 @@ MIGRATIONS = [
     );
     CREATE INDEX event_faces_at ON event_faces(at);
     """,
+    """
+    ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT 'seen' CHECK (kind IN ('seen', 'door'));
+    CREATE TABLE outbox (
+        event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+        queued_at REAL NOT NULL
+    );
+    INSERT INTO meta VALUES ('outbox_dropped', 0);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,369 @@
+"""Events to an MQTT broker, with Home Assistant discovery, and nothing lost while it is away.
+
+Topics, under <mqtt.topic_prefix>/<device>:
+- status          retained: online, or offline (sent on a clean stop, else by the broker as our will)
+- event           one JSON message per event, QoS 1: id, time, kind, name, known, distance, camera
+- last_seen       retained: the latest event of a face seen (Home Assistant's "last seen" sensor)
+- person/<key>    retained: present, or away once mqtt.away_seconds have passed without them
+Discovery (retained, under mqtt.discovery_prefix): one device per kiosk, a sensor for the last
+person seen and a presence binary sensor per enrolled person; a person no longer enrolled gets an
+empty config message, which removes their entity.
+
+Events travel through the store's outbox: the event writer queues each event in the transaction
+that logs it. The Publisher thread sends the outbox oldest first, one message at a time, and takes
+an event off only once the broker has acknowledged it (PUBACK). A broker that is away, or a kiosk
+restart, only delays events; one whose acknowledgement was lost goes out once more, so receivers
+de-duplicate by event id.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import stat
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from kiosk.config import Config, MqttConfig
+from kiosk.errors import ConfigError
+from kiosk.store import Store
+from kiosk.store.db import Event
+from kiosk.util import write_atomically
+from kiosk.vision.matcher import UNKNOWN
+
+log = logging.getLogger("kiosk.mqtt")
+
+PUBACK_TIMEOUT = 10.0  # seconds to wait for the broker to acknowledge one message
+BATCH = 50  # outbox events read per pass
+ANNOUNCED_FILE = "mqtt-announced.json"  # person keys with a discovery config on the broker
+MODEL = "Face-recognition kiosk"
+
+
+def person_key(name: str) -> str:
+    """NAME as a topic level and Home Assistant id: lower-case letters, digits and _, plus a short
+    hash whenever that changed the name, so two names never share a key."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return slug if slug == name else f"{slug or 'person'}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
+
+
+def device_name(settings: MqttConfig) -> str:
+    """This kiosk's name in topics and in Home Assistant: mqtt.device, else the host name."""
+    return settings.device or re.sub(r"[^A-Za-z0-9_.-]+", "_", socket.gethostname()) or "kiosk"
+
+
+@dataclass(frozen=True)
+class Topics:
+    base: str  # <topic_prefix>/<device>
+    node: str  # Home Assistant node id
+    discovery: str
+
+    @classmethod
+    def of(cls, settings: MqttConfig, device: str) -> Topics:
+        node = "kiosk_" + re.sub(r"[^A-Za-z0-9_-]+", "_", device)
+        return cls(f"{settings.topic_prefix}/{device}", node, settings.discovery_prefix)
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    @property
+    def event(self) -> str:
+        return f"{self.base}/event"
+
+    @property
+    def last_seen(self) -> str:
+        return f"{self.base}/last_seen"
+
+    def person(self, name: str) -> str:
+        return f"{self.base}/person/{person_key(name)}"
+
+    def person_config(self, key: str) -> str:
+        return f"{self.discovery}/binary_sensor/{self.node}/{key}/config"
+
+    @property
+    def last_seen_config(self) -> str:
+        return f"{self.discovery}/sensor/{self.node}/last_seen/config"
+
+
+def event_message(event: Event, device: str, face_jpeg: bytes | None = None) -> dict:
+    """The JSON body of one event (and of the retained last_seen topic)."""
+    message = {"id": event.id, "time": datetime.fromtimestamp(event.at, UTC).isoformat(timespec="milliseconds"),
+               "at": event.at, "kind": event.kind, "name": event.name, "known": event.name != UNKNOWN,
+               "distance": None if event.distance is None else round(event.distance, 4), "camera": device}
+    if face_jpeg is not None:
+        message["face_jpeg"] = base64.b64encode(face_jpeg).decode("ascii")
+    return message
+
+
+def discovery_messages(topics: Topics, device: str, people: Iterable[str]) -> dict[str, dict]:
+    """Home Assistant discovery configs by topic: the last-seen sensor and one presence sensor per person."""
+    common = {"availability_topic": topics.status, "payload_available": "online",
+              "payload_not_available": "offline",
+              "device": {"identifiers": [topics.node], "name": f"Kiosk {device}", "manufacturer": "kiosk",
+                         "model": MODEL}}
+    messages = {topics.last_seen_config: {
+        **common, "name": "Last seen", "unique_id": f"{topics.node}_last_seen", "state_topic": topics.last_seen,
+        "value_template": "{{ value_json.name }}", "json_attributes_topic": topics.last_seen,
+        "icon": "mdi:account-eye"}}
+    for name in sorted(people):
+        key = person_key(name)
+        messages[topics.person_config(key)] = {
+            **common, "name": name.replace("_", " "), "unique_id": f"{topics.node}_{key}",
+            "state_topic": topics.person(name), "payload_on": "present", "payload_off": "away",
+            "device_class": "presence"}
+    return messages
+
+
+def read_password(path: str) -> str:
+    """The broker password from mqtt.password_file, which only its owner may read."""
+    try:
+        mode = os.stat(path).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"mqtt.password_file: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
+                              f"run chmod 600 {path}")
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"mqtt.password_file: cannot read {path}: {exc.strerror}") from None
+
+
+def make_client(settings: MqttConfig, topics: Topics, device: str, *, will: bool = True) -> mqtt.Client:
+    """A paho client set up from the mqtt section, with the offline last will; not yet connected."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id or f"kiosk-{device}",
+                         protocol=mqtt.MQTTv311, clean_session=True)
+    if will:
+        client.will_set(topics.status, "offline", qos=1, retain=True)
+    if settings.username:
+        client.username_pw_set(settings.username, read_password(settings.password_file)
+                               if settings.password_file else None)
+    if settings.tls:
+        try:
+            client.tls_set(ca_certs=settings.ca_file or None)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"mqtt.ca_file: cannot use {settings.ca_file or 'the system CA bundle'}: {exc}") from None
+    client.reconnect_delay_set(1, 30)
+    return client
+
+
+class NotDelivered(Exception):
+    """The broker did not acknowledge a message (gone away meanwhile); it is sent again later."""
+
+
+@dataclass(frozen=True)
+class PublisherState:
+    """For status.json and `kiosk status`."""
+    connected: bool
+    waiting: int  # events in the outbox
+    dropped: int  # events dropped unsent because the outbox was full
+    error: str = ""
+
+
+class Publisher:
+    """Sends the outbox, the availability, discovery and presence to the broker from its own thread."""
+
+    def __init__(self, config: Config, people: Iterable[str]):
+        self.settings = config.mqtt
+        self.data_dir = config.data_path()
+        self.device = device_name(self.settings)
+        self.topics = Topics.of(self.settings, self.device)
+        self.client = make_client(self.settings, self.topics, self.device)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self._lock = threading.Lock()
+        self._people = set(people)
+        self._announce = False  # set on every connect: availability, discovery and presence again
+        self._present: dict[str, bool] = {}
+        self._last_seen: dict[str, float] = {}
+        self._wake = threading.Event()
+        self._stopping = False
+        self._state = PublisherState(False, 0, 0)
+        self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
+
+    # --- called from the daemon --------------------------------------------------------------
+
+    def start(self) -> None:
+        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        self.client.loop_start()
+        self._thread.start()
+
+    def wake(self) -> None:
+        """An event joined the outbox."""
+        self._wake.set()
+
+    def set_people(self, names: Iterable[str]) -> None:
+        """The enrolled people changed: their discovery configs follow."""
+        with self._lock:
+            self._people = set(names)
+            self._announce = True
+        self._wake.set()
+
+    def state(self) -> PublisherState:
+        with self._lock:
+            return self._state
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Say offline (a clean stop sends no last will), then disconnect."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+        if self.client.is_connected():
+            try:
+                self._publish(self.topics.status, "offline", retain=True, timeout=timeout)
+            except NotDelivered:
+                pass
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # --- paho's network thread ---------------------------------------------------------------
+
+    def _on_connect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            self._set_state(connected=False, error=f"broker refused: {reason_code}")
+            log.warning("MQTT broker %s:%d refused the connection: %s", self.settings.host, self.settings.port,
+                        reason_code)
+            return
+        log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
+        with self._lock:
+            self._announce = True
+        self._set_state(connected=True, error="")
+        self._wake.set()
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        if not self._stopping:
+            log.warning("MQTT connection to %s:%d lost (%s); retrying", self.settings.host, self.settings.port,
+                        reason_code)
+        self._set_state(connected=False, error="" if self._stopping else f"connection lost: {reason_code}")
+
+    def _set_state(self, **changes) -> None:
+        with self._lock:
+            self._state = dataclasses.replace(self._state, **changes)
+
+    # --- the publisher thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        with Store(self.data_dir) as store:
+            self._last_seen = store.last_seen()
+            while not self._stopping:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                try:
+                    self._pass(store)
+                except NotDelivered:
+                    pass  # the connection went; everything unsent goes after the reconnect
+                except Exception:  # the store busy, a bad row: log it and go on next pass
+                    log.exception("MQTT publishing failed")
+
+    def _pass(self, store: Store) -> None:
+        waiting, dropped = store.outbox_state()
+        self._set_state(waiting=waiting, dropped=dropped)
+        if not self.client.is_connected():
+            return
+        with self._lock:
+            announce, self._announce = self._announce, False
+            people = set(self._people)
+        if announce:
+            try:
+                self._announce_all(people)
+            except NotDelivered:
+                with self._lock:
+                    self._announce = True
+                raise
+        while not self._stopping and (events := store.outbox(BATCH)):
+            for event in events:
+                self._send_event(store, event)
+            self._set_state(waiting=store.outbox_state()[0])
+        self._update_presence(people, force=False)
+
+    def _announce_all(self, people: set[str]) -> None:
+        self._publish(self.topics.status, "online", retain=True)
+        announced_path = self.data_dir / ANNOUNCED_FILE
+        if self.settings.discovery:
+            for topic, config in discovery_messages(self.topics, self.device, people).items():
+                self._publish(topic, json.dumps(config), retain=True)
+            keys = {person_key(name) for name in people}
+            for gone in sorted(self._announced(announced_path) - keys):
+                self._publish(self.topics.person_config(gone), "", retain=True)  # removes the entity
+                self._publish(f"{self.topics.base}/person/{gone}", "", retain=True)
+            write_atomically(announced_path, json.dumps(sorted(keys)).encode())
+        self._present = {}
+        self._update_presence(people, force=True)
+
+    @staticmethod
+    def _announced(path: Path) -> set[str]:
+        try:
+            return set(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return set()
+
+    def _send_event(self, store: Store, event: Event) -> None:
+        face = None
+        if self.settings.publish_faces and event.has_face:
+            kept = store.event_face(event.id)
+            try:
+                face = store.event_face_path(kept.crop_file).read_bytes() if kept else None
+            except OSError:
+                face = None
+        body = json.dumps(event_message(event, self.device, face))
+        self._publish(self.topics.event, body)
+        store.outbox_sent(event.id)
+        if event.kind == "seen":
+            self._publish(self.topics.last_seen, json.dumps(event_message(event, self.device)), retain=True)
+            if event.name != UNKNOWN:
+                self._last_seen[event.name] = max(event.at, self._last_seen.get(event.name, 0.0))
+
+    def _update_presence(self, people: set[str], force: bool) -> None:
+        now = time.time()
+        for name in sorted(people):
+            present = now - self._last_seen.get(name, float("-inf")) < self.settings.away_seconds
+            if force or self._present.get(name) != present:
+                self._publish(self.topics.person(name), "present" if present else "away", retain=True)
+                self._present[name] = present
+
+    def _publish(self, topic: str, payload: str, retain: bool = False, timeout: float = PUBACK_TIMEOUT) -> None:
+        """Send one QoS 1 message and wait for the broker's acknowledgement."""
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise NotDelivered(str(exc)) from None
+        if not info.is_published():
+            raise NotDelivered(f"no acknowledgement for {topic} within {timeout:.0f} s")
+
+
+def check_broker(config: Config, timeout: float = 5.0) -> str:
+    """Connect to the configured broker once; returns "" or what went wrong (for `kiosk doctor`)."""
+    settings = config.mqtt
+    device = device_name(settings)
+    topics = Topics.of(settings, device)
+    client = make_client(dataclasses.replace(settings, client_id=f"{settings.client_id or 'kiosk-' + device}-doctor"),
+                         topics, device, will=False)
+    result: dict[str, str] = {}
+    connected = threading.Event()
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        result["error"] = f"broker refused: {reason_code}" if reason_code.is_failure else ""
+        connected.set()
+    client.on_connect = on_connect
+    try:
+        client.connect(settings.host, settings.port, keepalive=10)
+    except (OSError, ValueError) as exc:
+        return f"cannot reach {settings.host}:{settings.port}: {exc}"
+    client.loop_start()
+    try:
+        if not connected.wait(timeout):
+            return f"no answer from {settings.host}:{settings.port} within {timeout:.0f} s"
+        return result["error"]
+    finally:
+        client.disconnect()
+        client.loop_stop()
