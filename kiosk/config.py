@@ -136,6 +136,9 @@ class RecognitionConfig:
     confirm_votes: int = field(default=2, metadata=_range(1, 20))
     vote_window: int = field(default=5, metadata=_range(1, 50))
     confirm_at_once: float = field(default=0.1, metadata=_range(0, 1))
+    # Is it a person or a picture? See vision/liveness.py.
+    liveness: str = field(default="off", metadata=_choice("off", "blink", "motion", "both"))
+    liveness_seconds: float = field(default=6.0, metadata=_range(1, 60))
     recheck_seconds: float = field(default=1.0, metadata=_range(0.1, 60))
     track_timeout: float = field(default=1.0, metadata=_range(0.1, 30))
     event_cooldown: float = field(default=60.0, metadata=_range(0, 86400))
@@ -204,6 +207,8 @@ def _check_value(key: str, value: object, kind: type, meta: typing.Mapping) -> o
         value = float(value)
     if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, kind)):
         raise ConfigError(f"{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
+    if kind is str and value is False and "off" in meta.get("choices", ()):
+        value = "off"  # YAML reads a bare `off` as false
     if kind is str and not isinstance(value, str):
         raise ConfigError(f"{key}: expected text, got {value!r}")
     if typing.get_origin(kind) is tuple:

@@ -22,6 +22,7 @@ from kiosk.live.display import (
     MESSAGE_COLOUR,
     NOTICE_TEXT,
     PENDING_LABEL,
+    PENDING_TEXT,
     STATUS_COLOUR,
     TEXT_CACHE_SIZE,
     UNKNOWN_COLOUR,
@@ -180,6 +181,22 @@ def test_pending_face_is_neither_green_nor_red(photo, tmp_path):
     assert count(label, PENDING_LABEL) > 0.3 * label.shape[0] * label.shape[1]
     assert count(label, KNOWN_COLOUR) == 0 and count(label, UNKNOWN_COLOUR) == 0
     assert count(region(pixels, drawn_box(display, face, frame)), KNOWN_COLOUR) == 0
+
+
+def test_a_face_being_checked_for_liveness_is_named_grey_and_a_picture_is_red(photo, tmp_path):
+    """With recognition.liveness on: the name with a hint while checking, never green; "Not live" in red."""
+    frame, box = photo
+    display, pixels = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "checking", "obama", 1),), STATUS),
+                               tmp_path)
+    checking = region(pixels, display.last_layout[0].label)
+    assert count(checking, PENDING_LABEL) > 0.3 * checking.shape[0] * checking.shape[1]
+    assert count(checking, KNOWN_COLOUR) == 0 and count(checking, PENDING_TEXT) > 40
+    named = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "pending"),), STATUS), tmp_path)[0]
+    assert display.last_layout[0].label.width > named.last_layout[0].label.width  # name and hint, not "…"
+    display.draw(Scene(frame, (FaceLabel(box, "not_live", "obama", 1),), STATUS))
+    refused = region(snapshot_pixels(display, tmp_path, "refused.png"), display.last_layout[0].label)
+    assert count(refused, UNKNOWN_COLOUR) > 0.5 * refused.shape[0] * refused.shape[1]
+    assert count(refused, KNOWN_COLOUR) == 0
 
 
 def test_three_faces_get_three_labels(photo, tmp_path):

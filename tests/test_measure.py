@@ -141,6 +141,7 @@ def test_bench_quick_end_to_end(people_dir):
     assert scenes["arrivals"]["time_to_find"]["median"] is not None
     assert all(0 <= scenes[label]["source_cpu_share"] <= scenes[label]["cpu_share"] for label in ("still", "noisy"))
     assert set(scenes["arrivals"]["names_shown"]) <= {"alex_lacamoire", "kit_harington", "obama", "unknown"}
+    assert report["liveness"]["named_tracks"] >= 1 and report["liveness"]["cpu_share_on"] > 0
     assert report["enrollment"]["serial"]["photos"] == 11
     assert report["enrollment"]["all_cores"]["photos"] == 11
 

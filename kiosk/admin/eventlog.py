@@ -43,7 +43,8 @@ def local(ts: float) -> str:
 def daily_summary(events: list[Event]) -> list[dict]:
     """First and last time each person was seen on each local day."""
     days: dict[tuple[str, str], dict] = {}
-    for event in (e for e in events if e.kind == "seen"):  # the door opening is not another visit
+    # The door opening is not another visit, and a picture held up to the camera is no visit at all.
+    for event in (e for e in events if e.kind == "seen" and e.liveness != "failed"):
         day = datetime.fromtimestamp(event.at).astimezone().date().isoformat()
         entry = days.setdefault((day, event.name), {"day": day, "name": event.name, "first_seen": event.at,
                                                    "last_seen": event.at, "visits": 0})
@@ -57,7 +58,7 @@ def daily_summary(events: list[Event]) -> list[dict]:
 def event_rows(events: list[Event]) -> list[dict]:
     return [{"id": e.id, "time": local(e.at), "kind": e.kind, "name": e.name,
              "distance": round(e.distance, 4) if e.distance is not None else None, "track": e.track_id,
-             "face_kept": e.has_face, "corrected_from": e.corrected_from}
+             "face_kept": e.has_face, "corrected_from": e.corrected_from, "liveness": e.liveness}
             for e in events]
 
 
@@ -81,6 +82,8 @@ def _cell(key: str, value: object) -> str:
         return f"#{value}"
     if key == "kind":
         return "door opened for" if value == "door" else "seen"
+    if key == "liveness":
+        return {"passed": "live", "failed": "NOT LIVE (a picture?)"}.get(str(value), "")
     if key == "face_kept":
         return "face kept" if value else ""
     if key == "corrected_from":

@@ -74,7 +74,8 @@ def status_report(config: Config) -> dict:
     sizes = store_sizes(data_dir)
     report.update(people=people, samples=samples, store_bytes={**sizes, "total": sum(sizes.values())},
                   disk_free_bytes=free_space(data_dir),
-                  last_events=[{"at": e.at, "name": e.name, "distance": e.distance, "kind": e.kind} for e in events])
+                  last_events=[{"at": e.at, "name": e.name, "distance": e.distance, "kind": e.kind,
+                                "liveness": e.liveness} for e in events])
     return report
 
 
@@ -117,6 +118,7 @@ def print_status(report: dict) -> None:
     for event in report["last_events"]:
         distance = f" (distance {event['distance']:.2f})" if event["distance"] is not None else ""
         what = f"door opened for {event['name']}" if event.get("kind") == "door" else event["name"]
+        what += " (not live: a picture?)" if event.get("liveness") == "failed" else ""
         print(f"  {format_time(event['at'])}  {what}{distance}")
 
 

@@ -186,6 +186,9 @@ class Daemon:
             return FaceLabel(view.box, "pending", "", view.track_id)
         if view.name == UNKNOWN:
             return FaceLabel(view.box, "unknown", "", view.track_id)
+        if view.liveness in ("checking", "failed"):  # named, but not (yet) shown to be a person
+            return FaceLabel(view.box, "not_live" if view.liveness == "failed" else "checking",
+                             shown_name(view.name), view.track_id)
         return FaceLabel(view.box, "known", shown_name(view.name), view.track_id)
 
     def handle_confirmations(self, now: float) -> None:
@@ -194,7 +197,8 @@ class Daemon:
             self.record_event(confirmation, now)
             # Every confirmed arrival of an allowed person opens the door, however recently they
             # were logged; unknown faces and unconfirmed tracks never reach this point.
-            if self.door is not None and self.door.open_for(confirmation.name):
+            live = confirmation.liveness != "failed"
+            if live and self.door is not None and self.door.open_for(confirmation.name):
                 self.event_log.add(confirmation, kind="door")
 
     def record_event(self, confirmation: Confirmation, now: float) -> None:
@@ -208,7 +212,7 @@ class Daemon:
         log.info("seen %s (distance %.2f, track %d)", confirmation.name,
                  confirmation.distance if confirmation.distance is not None else float("nan"),
                  confirmation.track_id)
-        if confirmation.name != UNKNOWN and self.config.display.greeting:
+        if confirmation.name != UNKNOWN and confirmation.liveness != "failed" and self.config.display.greeting:
             self.greeting = self.config.display.greeting.replace("{name}", shown_name(confirmation.name))
             self.greeting_until = now + self.config.display.greeting_seconds
 

@@ -67,7 +67,10 @@ FACE_STYLES = {
     "known": FaceStyle(KNOWN_COLOUR, 3, KNOWN_COLOUR, KNOWN_TEXT, True),
     "unknown": FaceStyle(UNKNOWN_COLOUR, 3, UNKNOWN_COLOUR, UNKNOWN_TEXT, True),
     "pending": FaceStyle(PENDING_COLOUR, 1, PENDING_LABEL, PENDING_TEXT, False),
+    "checking": FaceStyle(PENDING_COLOUR, 3, PENDING_LABEL, PENDING_TEXT, True),
+    "not_live": FaceStyle(UNKNOWN_COLOUR, 3, UNKNOWN_COLOUR, UNKNOWN_TEXT, True),
 }
+LIVENESS_HINT = "look at the camera"
 IDLE_HINT = "Look at the camera"
 NO_FRAME_TEXT = {
     "unavailable": "Camera unavailable — retrying",
@@ -81,7 +84,7 @@ WAITING_TEXT = "Waiting for the camera…"
 class FaceLabel:
     """One face to draw; box is (top, right, bottom, left) in frame pixels."""
     box: tuple[int, int, int, int]
-    state: str  # "pending" (not confirmed yet), "known" or "unknown"
+    state: str  # "pending" (not confirmed yet), "known", "unknown", or with liveness "checking" / "not_live"
     name: str = ""
     track_id: int = 0
 
@@ -485,7 +488,8 @@ class Display:
         if box.width == 0 or box.height == 0:
             return None
         style = FACE_STYLES.get(face.state, FACE_STYLES["pending"])
-        text = {"known": face.name or "Known", "unknown": "Unknown"}.get(face.state, ELLIPSIS)
+        text = {"known": face.name or "Known", "unknown": "Unknown", "not_live": "Not live",
+                "checking": f"{face.name} · {LIVENESS_HINT}"}.get(face.state, ELLIPSIS)
         canvas = self._current_canvas
         pygame.draw.rect(canvas, style.box_colour, box, style.box_width)
         padding = max(4, self._fonts["label"].get_height() // 5)

@@ -52,15 +52,17 @@ class EventWriter:
         with Store(self.config.data_path()) as store:
             while (item := self.queue.get()) is not None:
                 confirmation, at, kind = item
+                # A picture held up to the camera is logged, but the building is not told.
+                outbox_limit = 0 if confirmation.liveness == "failed" else self.outbox_limit
                 try:
                     if (kind == "seen" and limits.capture_faces and confirmation.crop is not None
                             and confirmation.embedding is not None):
                         add_event_with_face(store, limits, confirmation.name, confirmation.distance,
                                             confirmation.track_id, at, confirmation.crop, confirmation.embedding,
-                                            outbox_limit=self.outbox_limit)
+                                            liveness=confirmation.liveness, outbox_limit=outbox_limit)
                     else:
                         store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at,
-                                        kind=kind, outbox_limit=self.outbox_limit)
+                                        kind=kind, liveness=confirmation.liveness, outbox_limit=outbox_limit)
                     if self.written is not None:
                         self.written()
                     if (kind == "seen" and limits.capture_unknown and confirmation.crop is not None

@@ -52,6 +52,7 @@ class Confirmation:
     distance: float | None
     crop: np.ndarray | None = None  # the face, for capture_faces / capture_unknown
     embedding: np.ndarray | None = None
+    liveness: str | None = None  # None (not checked), "passed" or "failed"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class TrackView:
     track_id: int
     box: Box
     name: str | None  # None while unconfirmed
+    liveness: str | None = None  # with recognition.liveness on: checking, passed or failed
 
 
 def build_recognizer(config: Config, gallery: Gallery, *, record_tracks: bool = False) -> Recognizer:
@@ -169,7 +171,7 @@ class Recognizer:
         for track in recent:
             if all(overlap(track.box, other.box) < MIN_OVERLAP for other in shown):
                 shown.append(track)
-        return [TrackView(t.id, t.box, t.confirmed) for t in shown]
+        return [TrackView(t.id, t.box, t.confirmed, t.liveness.state if t.liveness else None) for t in shown]
 
     def take_confirmations(self) -> list[Confirmation]:
         with self._lock:
@@ -192,7 +194,7 @@ class Recognizer:
 
     def _work(self) -> None:
         try:
-            self.engine.warm_up()
+            self.engine.warm_up(liveness=self.config.liveness != "off")
         finally:
             self._ready.wait()
         while True:
@@ -266,6 +268,9 @@ class Recognizer:
                         "track_id": track.id, "name": None, "first_seen_index": track.first_seen_index,
                         "confirmed_index": None})
             jobs = [(t.id, t.box) for t in to_encode]
+            checking = [(t.id, t.box) for t in self.tracker.visible()
+                        if t.last_seen == frame.timestamp and t.liveness is not None and t.liveness.state == "checking"]
+        landmarks = [(track_id, self.engine.landmarks68(frame.image, box)) for track_id, box in checking]
         encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))
         gallery = self.gallery
         matches = gallery.match(encodings, self.rule)
@@ -274,17 +279,36 @@ class Recognizer:
             self.faces_encoded += len(jobs)
             self._done_rate.tick(time.monotonic())
             for (track_id, box), match, encoding in zip(jobs, matches, encodings, strict=True):
+                encoded = self.tracker.tracks.get(track_id)
+                if encoded is not None:
+                    encoded.last_result = (box, encoding)
                 if self.tracker.add_result(track_id, match, frame.timestamp, frame.index):
-                    track = self.tracker.tracks[track_id]
-                    self._confirm(track, frame, box, encoding)
+                    self._confirm(self.tracker.tracks[track_id], frame)
+            for track_id, points in landmarks:
+                checked = self.tracker.tracks.get(track_id)
+                if checked is not None and checked.liveness is not None:
+                    checked.liveness.feed(points, frame.timestamp)
+            for track in self.tracker.visible():
+                if track.liveness is not None:
+                    track.liveness.expire(frame.timestamp)
+                    if track.confirmed is not None and track.announced != track.confirmed:
+                        self._confirm(track, frame)  # a name that waited for its liveness check
 
-    def _confirm(self, track: Track, frame: Frame, box: Box, encoding: np.ndarray) -> None:
-        assert track.confirmed is not None  # add_result() has just confirmed its name
+    def _confirm(self, track: Track, frame: Frame) -> None:
+        """Hand the track's name on as a Confirmation (its event): at once, or with liveness on,
+        once the check has passed or failed; until then the screen shows the name with a hint."""
+        assert track.confirmed is not None  # called for a confirmed name only
+        check = track.liveness if track.confirmed != UNKNOWN else None
+        if check is not None and check.state == "checking":
+            return
+        track.announced = track.confirmed
+        box, encoding = track.last_result if track.last_result is not None else (track.box, None)
         top, right, bottom, left = box
         keep = self.config.capture_faces or (self.config.capture_unknown and track.confirmed == UNKNOWN)
-        crop = frame.image[top:bottom, left:right].copy() if keep else None
+        crop = frame.image[top:bottom, left:right].copy() if keep and encoding is not None else None
         self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance,
-                                                crop, encoding if crop is not None else None))
+                                                crop, encoding if crop is not None else None,
+                                                check.state if check is not None else None))
         entry = self.track_log.get(track.id) if self.track_log is not None else None
         if entry is not None and entry["confirmed_index"] is None:
             entry.update(name=track.confirmed, confirmed_index=frame.index)

@@ -12,8 +12,11 @@ import itertools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from kiosk.config import RecognitionConfig
 from kiosk.vision.boxes import Box, pair_boxes
+from kiosk.vision.liveness import LivenessCheck
 from kiosk.vision.matcher import UNKNOWN, Match
 
 MIN_OVERLAP = 0.3
@@ -32,6 +35,9 @@ class Track:
     confirmed_at: float | None = None
     confirmed_index: int | None = None
     distance: float | None = None  # of the latest result for the confirmed name
+    liveness: LivenessCheck | None = None  # with recognition.liveness on
+    announced: str | None = None  # the name last handed on as a confirmation (event)
+    last_result: tuple[Box, np.ndarray] | None = None  # box and encoding of the latest result
 
 
 class Tracker:
@@ -53,6 +59,8 @@ class Tracker:
             if i not in used_boxes:
                 track = Track(next(self._ids), box, timestamp, timestamp, frame_index,
                               deque(maxlen=self.config.vote_window))
+                if self.config.liveness != "off":
+                    track.liveness = LivenessCheck(self.config.liveness, timestamp + self.config.liveness_seconds)
                 self.tracks[track.id] = track
         for track_id in [t.id for t in self.tracks.values()
                          if timestamp - t.last_seen > self.config.track_timeout]:

@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import face_recognition
 import numpy as np
+import yaml
 
 from kiosk.config import Config, load_config
 from kiosk.enrollment.enroll import import_folder, worker_count
@@ -409,6 +410,8 @@ def run_bench(clip: Path, people: Path, config: Config, *, quick: bool, one_core
             log("scenes: still, noisy, arrivals (real time) ...")
             results["scenes"] = scene_figures(people, config.source_path, scratch,
                                               QUICK_SCENE_SECONDS if quick else SCENE_SECONDS)
+        log("liveness (real time, off and both) ...")
+        results["liveness"] = liveness_figures(clip, people, config.source_path, scratch)
         log("gallery scale ...")
         sizes, repeats = (QUICK_GALLERY_SIZES, 10) if quick else (GALLERY_SIZES, 50)
         results["gallery"] = gallery_scale(sizes, repeats=repeats)
@@ -496,6 +499,33 @@ def scene_figures(people: Path, config_path: str, scratch: Path, seconds: float)
     return figures
 
 
+# --- liveness ------------------------------------------------------------------------------------
+
+def liveness_figures(clip: Path, people: Path, config_path: str, scratch: Path) -> dict:
+    """`kiosk run` on the clip in real time with recognition.liveness off and both: the CPU the
+    check adds while a face is followed, and how many named tracks passed it, how soon."""
+    data_dir = enrolled_data_dir(people, config_path, scratch)
+    raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) if config_path else None
+    figures: dict = {}
+    for mode in ("off", "both"):
+        settings = raw if isinstance(raw, dict) else {}
+        settings = {**settings, "recognition": {**(settings.get("recognition") or {}), "liveness": mode}}
+        path = scratch / f"liveness-{mode}.yaml"
+        path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+        figures[mode] = run_kiosk(clip, data_dir, str(path), scratch, fast=False, one_core=False, max_frames=None)
+    off, on = figures["off"], figures["both"]
+    named = [t for t in on["tracks"] if t.get("name") not in (None, "unknown")]
+    passed = [t["confirmed_t"] - t["first_seen_t"] for t in named
+              if t.get("confirmed_t") is not None and t.get("first_seen_t") is not None]
+    followed = sum(1 for f in on["frames"] if f["names"]) / scenes.FPS  # seconds with a name on screen
+    extra = on["loop_cpu_share"] - off["loop_cpu_share"]
+    return {"cpu_share_off": off["loop_cpu_share"], "cpu_share_on": on["loop_cpu_share"],
+            "face_seconds": round(followed, 1),
+            "cpu_seconds_per_face_second": round(extra * on["wall_seconds"] / followed, 3) if followed else None,
+            "named_tracks": len(named), "passed": len(passed),
+            "time_to_pass": spread([round(t, 3) for t in passed])}
+
+
 def _fmt(value, spec: str = ".1f", missing: str = "-") -> str:
     return missing if value is None else format(value, spec)
 
@@ -553,6 +583,15 @@ def print_report(results: dict) -> None:
               f"missed {ours['missed']}; tutorial loop median {_fmt(theirs['median'], '.3f')} s, worst "
               f"{_fmt(theirs['worst'], '.3f')} s, missed {theirs['missed']}")
         print(f"names shown in the arrivals clip: {', '.join(scene['arrivals']['names_shown']) or 'none'}")
+    if "liveness" in results:
+        live = results["liveness"]
+        print("\n== liveness check (recognition.liveness: both), clip in real time ==")
+        print(f"CPU share {100 * live['cpu_share_off']:.1f} % off, {100 * live['cpu_share_on']:.1f} % on: "
+              f"{_fmt(live['cpu_seconds_per_face_second'], '.3f')} CPU s per second of a named face "
+              f"({live['face_seconds']} s of the clip)")
+        timing = live["time_to_pass"]
+        print(f"named tracks passed {live['passed']} of {live['named_tracks']}; time to pass median "
+              f"{_fmt(timing['median'], '.3f')} s, worst {_fmt(timing['worst'], '.3f')} s")
     enrollment = results["enrollment"]
     print("\n== enrollment of people/ ==")
     for label in ("serial", "all_cores"):

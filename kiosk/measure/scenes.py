@@ -4,7 +4,9 @@ Each clip is 640x480 at 30 fps, MPEG-4, and built the same way every time (fixed
 - still: an empty hall (a photo with no human face in it, blurred like an out-of-focus camera);
 - noisy: the same hall with sensor noise on every frame and the light slowly brightening;
 - arrivals: the noisy hall, into which enrolled people slide from the side one after another,
-  stay a while and leave. `arrivals` returns the frame at which each one starts to show.
+  stay a while and leave. `arrivals` returns the frame at which each one starts to show;
+- held pictures: a photo held up to the camera, still, moved and tilted, or shaking (the attacks
+  the liveness check must stop).
 """
 
 from __future__ import annotations
@@ -104,3 +106,38 @@ def arrivals(scene: np.ndarray, people: list[tuple[str, Path]]) -> tuple[list, l
         positions = path + [target] * stay + [SIZE[0] - FACE_SIZE - p for p in reversed(path)]
         layers += [(person, x) for x in positions] + [None] * gap
     return layers, found, len(layers) / FPS
+
+
+# --- pictures held up to the camera (liveness attacks) ------------------------------------------
+
+HELD_WIDTH = 480  # pixels across the held picture: a face about as large as a person's up close
+ATTACKS = ("still", "moved", "jitter")
+
+
+def held_picture(picture: np.ndarray, attack: str, seconds: float, seed: int = 0) -> Iterator[np.ndarray]:
+    """PICTURE (RGB) held up in front of the camera for SECONDS, with sensor noise:
+    - still: held still;
+    - moved: a hand moving a print or a phone: shifted, turned, scaled and tilted (perspective)
+      smoothly, each at its own pace;
+    - jitter: a shaky hand: small random shifts every frame."""
+    rng = np.random.default_rng(seed)
+    height = round(picture.shape[0] * HELD_WIDTH / picture.shape[1])
+    held = cv2.resize(picture, (HELD_WIDTH, height), interpolation=cv2.INTER_AREA)
+    place = np.array([[1, 0, (SIZE[0] - HELD_WIDTH) / 2], [0, 1, (SIZE[1] - height) / 2], [0, 0, 1]])
+    centre = np.array([[1, 0, -SIZE[0] / 2], [0, 1, -SIZE[1] / 2], [0, 0, 1]])
+    for index in range(round(seconds * FPS)):
+        t = index / FPS
+        if attack == "moved":
+            turn, scale = 0.2 * np.sin(2 * np.pi * t / 3), 1 + 0.1 * np.sin(2 * np.pi * t / 4)
+            shift_x, shift_y = 30 * np.sin(2 * np.pi * t / 2.5), 15 * np.cos(2 * np.pi * t / 3.5)
+            tilt_x, tilt_y = 0.0005 * np.sin(2 * np.pi * t / 2), 0.00035 * np.cos(2 * np.pi * t / 2.7)
+            cos, sin = scale * np.cos(turn), scale * np.sin(turn)
+            back = np.array([[1, 0, SIZE[0] / 2 + shift_x], [0, 1, SIZE[1] / 2 + shift_y], [0, 0, 1]])
+            motion = back @ np.array([[cos, -sin, 0], [sin, cos, 0], [tilt_x, tilt_y, 1]]) @ centre
+        elif attack == "jitter":
+            motion = np.array([[1, 0, rng.normal(0, 2)], [0, 1, rng.normal(0, 2)], [0, 0, 1]])
+        else:
+            motion = np.eye(3)
+        frame = np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
+        cv2.warpPerspective(held, motion @ place, SIZE, dst=frame, borderMode=cv2.BORDER_TRANSPARENT)
+        yield np.clip(frame + rng.normal(0, NOISE, frame.shape), 0, 255).astype(np.uint8)

@@ -101,7 +101,8 @@ def event_message(event: Event, device: str, face_jpeg: bytes | None = None) -> 
     """The JSON body of one event (and of the retained last_seen topic)."""
     message = {"id": event.id, "time": datetime.fromtimestamp(event.at, UTC).isoformat(timespec="milliseconds"),
                "at": event.at, "kind": event.kind, "name": event.name, "known": event.name != UNKNOWN,
-               "distance": None if event.distance is None else round(event.distance, 4), "camera": device}
+               "distance": None if event.distance is None else round(event.distance, 4), "camera": device,
+               "liveness": event.liveness}
     if face_jpeg is not None:
         message["face_jpeg"] = base64.b64encode(face_jpeg).decode("ascii")
     return message

@@ -65,6 +65,7 @@ class Event:
     corrected_from: str | None = None
     has_face: bool = False
     kind: str = "seen"  # "seen" (a face confirmed) or "door" (the door opened for them)
+    liveness: str | None = None  # None (not checked), "passed" or "failed" (a picture, not a person)
 
 
 @dataclass(frozen=True)
@@ -441,7 +442,7 @@ class Store:
 
     def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None,
                   face: tuple[np.ndarray, str] | None = None, *, kind: str = "seen",
-                  outbox_limit: int = 0) -> int:
+                  liveness: str | None = None, outbox_limit: int = 0) -> int:
         """Log one event; with face=(embedding, crop_file) its face is kept for corrections.
 
         With an outbox_limit the event also joins the outbox (events still to be published) in
@@ -451,8 +452,9 @@ class Store:
             row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             at = time.time() if at is None else at
             event_id = db.execute(
-                "INSERT INTO events (at, person_id, name, distance, track_id, kind) VALUES (?, ?, ?, ?, ?, ?)",
-                (at, row[0] if row else None, name, distance, track_id, kind)).lastrowid
+                "INSERT INTO events (at, person_id, name, distance, track_id, kind, liveness) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (at, row[0] if row else None, name, distance, track_id, kind,
+                                                 liveness)).lastrowid
             if face is not None:
                 db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file) VALUES (?, ?, ?, ?)",
                            (event_id, at, embedding_blob(face[0]), face[1]))
@@ -483,7 +485,7 @@ class Store:
         """When each enrolled person was last seen (people never seen are left out)."""
         return dict(self.db.execute(
             "SELECT p.name, max(e.at) FROM events e JOIN people p ON p.id = e.person_id "
-            "WHERE e.kind = 'seen' GROUP BY p.name").fetchall())
+            "WHERE e.kind = 'seen' AND e.liveness IS NOT 'failed' GROUP BY p.name").fetchall())
 
     def event(self, event_id: int) -> Event | None:
         rows = self._event_rows("WHERE e.id = ?", [event_id], "")
@@ -559,10 +561,10 @@ class Store:
 
     def _event_rows(self, where: str, params: list, order: str) -> list[Event]:
         rows = self.db.execute(
-            "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL, e.kind "
-            f"FROM events e LEFT JOIN event_faces f ON f.event_id = e.id {where} {order}", params).fetchall()
-        return [Event(event_id, at, name, distance, track_id, corrected_from, bool(has_face), kind)
-                for event_id, at, name, distance, track_id, corrected_from, has_face, kind in rows]
+            "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL, e.kind, "
+            f"e.liveness FROM events e LEFT JOIN event_faces f ON f.event_id = e.id {where} {order}", params).fetchall()
+        return [Event(event_id, at, name, distance, track_id, corrected_from, bool(has_face), kind, liveness)
+                for event_id, at, name, distance, track_id, corrected_from, has_face, kind, liveness in rows]
 
 
 def embedding_blob(embedding: np.ndarray) -> bytes:

@@ -74,11 +74,12 @@ def delete_unknown_faces(store: Store, ids: list[int]) -> int:
 
 def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, distance: float | None,
                         track_id: int | None, at: float, crop: np.ndarray, embedding: np.ndarray,
-                        outbox_limit: int = 0) -> int:
+                        liveness: str | None = None, outbox_limit: int = 0) -> int:
     """Log an event with its face kept, then trim the kept faces to their limits; returns the event id."""
     crop_file = crop_name(at)
     write_private_file(store.event_face_path(crop_file), jpeg_bytes(crop))
-    event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file), outbox_limit=outbox_limit)
+    event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file), liveness=liveness,
+                               outbox_limit=outbox_limit)
     prune_event_faces(store, limits, at)
     return event_id
 

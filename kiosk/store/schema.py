@@ -103,6 +103,9 @@ MIGRATIONS = [
     );
     INSERT INTO meta VALUES ('outbox_dropped', 0);
     """,
+    """
+    ALTER TABLE events ADD COLUMN liveness TEXT CHECK (liveness IN ('passed', 'failed'));
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

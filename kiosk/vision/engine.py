@@ -54,17 +54,27 @@ class EngineSettings:
 
 
 class _ThreadModels(threading.local):
-    """This thread's own dlib models, loaded on first use."""
+    """This thread's own dlib models, loaded on first use; the large 68-point shape predictor
+    (about 75 MB in memory) is one per process: it keeps nothing between calls, so threads share it."""
+
+    _shared: dict[str, object] = {}
+    _shared_lock = threading.Lock()
 
     def __init__(self):
         self.loaded: dict[str, object] = {}
 
     def get(self, name: str):
+        if name in SHARED_MODELS:
+            with self._shared_lock:
+                if name not in self._shared:
+                    self._shared[name] = MODEL_LOADERS[name]()
+                return self._shared[name]
         if name not in self.loaded:
             self.loaded[name] = MODEL_LOADERS[name]()
         return self.loaded[name]
 
 
+SHARED_MODELS = {"landmarks68"}
 MODEL_LOADERS = {
     "hog": dlib.get_frontal_face_detector,
     "cnn": lambda: dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location()),
@@ -121,10 +131,12 @@ class FaceEngine:
         copy = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         return [scale_box(box, 1 / scale, (0, 0), width, height) for box in self.detect(copy)]
 
-    def warm_up(self) -> None:
+    def warm_up(self, liveness: bool = False) -> None:
         """Load this thread's models now rather than while a face is waiting for its name."""
         self._models.get(self.settings.detector)
         self._models.get(f"landmarks{self.settings.landmarks}")
+        if liveness:
+            self._models.get("landmarks68")
 
     def face_chips(self, rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """Each face aligned by its landmarks into the 150x150 image the encoder takes."""
@@ -132,6 +144,12 @@ class FaceEngine:
         return [dlib.get_face_chip(rgb, landmarks(rgb, dlib.rectangle(left, top, right, bottom)),
                                    size=CHIP_SIZE, padding=CHIP_PADDING)
                 for top, right, bottom, left in boxes]
+
+    def landmarks68(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        """The 68 facial landmarks of the face in BOX, in RGB's pixels (68x2), for the liveness check."""
+        top, right, bottom, left = box
+        shape = self._models.get("landmarks68")(rgb, dlib.rectangle(left, top, right, bottom))
+        return np.array([(point.x, point.y) for point in shape.parts()], dtype=np.float64)
 
     def encode_chips(self, chips: list[np.ndarray]) -> np.ndarray:
         return encode_chips(self._models.get("encoder"), chips, self.settings.jitters)
