@@ -8,8 +8,10 @@ typo in /etc/kiosk/config.yaml is reported instead of silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
+import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +119,10 @@ class EnrollmentConfig:
     max_side: int = field(default=1600, metadata=_range(200, 10000))
     max_file_mb: float = field(default=30.0, metadata=_range(0.1, 1000))
     max_megapixels: float = field(default=60.0, metadata=_range(1, 500))
+    max_decode_mb: float = field(default=200.0, metadata=_range(10, 4000))  # decoded picture in memory
     keep_photos: bool = True
+    max_depth: int = field(default=8, metadata=_range(1, 64))  # folders below a person's folder
+    max_files: int = field(default=10000, metadata=_range(1, 1000000))  # photos read in one import
     workers: int = field(default=0, metadata=_range(0, 64))  # 0 = all cores
     # When HOG finds no face, try dlib's CNN detector on a copy this long on its longest side.
     fallback_detector: str = field(default="cnn", metadata=_choice("cnn", "none"))
@@ -198,26 +203,36 @@ class Config:
         return Path(self.data_dir)
 
 
+def _shown(value: object, limit: int = 80) -> str:
+    """A value as an error message shows it: short, however large or deeply nested it is."""
+    shortened = reprlib.Repr()
+    shortened.maxlevel, shortened.maxlist, shortened.maxdict = 2, 4, 4
+    text = shortened.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _check_value(key: str, value: object, kind: type, meta: typing.Mapping) -> object:
     if kind is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{key}: expected true or false, got {_shown(value)}")
         return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, kind)):
-        raise ConfigError(f"{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
+        raise ConfigError(f"{key}: expected {'an integer' if kind is int else 'a number'}, got {_shown(value)}")
     if kind is str and value is False and "off" in meta.get("choices", ()):
         value = "off"  # YAML reads a bare `off` as false
     if kind is str and not isinstance(value, str):
-        raise ConfigError(f"{key}: expected text, got {value!r}")
+        raise ConfigError(f"{key}: expected text, got {_shown(value)}")
     if typing.get_origin(kind) is tuple:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise ConfigError(f"{key}: expected a list of text, got {value!r}")
+            raise ConfigError(f"{key}: expected a list of text, got {_shown(value)}")
         return tuple(value)
+    if kind is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {_shown(value)}")
     low, high = meta.get("low"), meta.get("high")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{key}: {value!r} is out of range, allowed {low} to {high}")
+        raise ConfigError(f"{key}: {_shown(value)} is out of range, allowed {low} to {high}")
     if meta.get("parse"):
         try:
             meta["parse"](value)
@@ -229,7 +244,7 @@ def _check_value(key: str, value: object, kind: type, meta: typing.Mapping) -> o
         pattern = meta.get("pattern")
         if text not in choices and not (pattern and re.fullmatch(pattern, text)):
             allowed = ", ".join(choices + ((meta["forms"],) if meta.get("forms") else ()))
-            raise ConfigError(f"{key}: {value!r} is not allowed, allowed values: {allowed}")
+            raise ConfigError(f"{key}: {_shown(value)} is not allowed, allowed values: {allowed}")
     return value
 
 
@@ -266,9 +281,14 @@ def _build(cls: type[_Section], raw: object, prefix: str) -> _Section:
     return cls(**values)
 
 
-def _refuse_duplicate_keys(node: yaml.Node | None, prefix: str = "") -> None:
+def _refuse_duplicate_keys(node: yaml.Node | None, prefix: str = "", seen_nodes: set[int] | None = None) -> None:
     """PyYAML keeps the last of two equal keys, so a second `recognition:` block would silently
-    drop the first one's settings: refuse it, naming the key and both lines."""
+    drop the first one's settings: refuse it, naming the key and both lines. Each node is looked
+    at once, however often aliases repeat it (a "billion laughs" file stays quick)."""
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -276,10 +296,10 @@ def _refuse_duplicate_keys(node: yaml.Node | None, prefix: str = "") -> None:
             if key in seen:
                 raise ConfigError(f"{key}: given twice, on line {seen[key]} and line {line}")
             seen[key] = line
-            _refuse_duplicate_keys(value_node, f"{key}.")
+            _refuse_duplicate_keys(value_node, f"{key}.", seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _refuse_duplicate_keys(item, prefix)
+            _refuse_duplicate_keys(item, prefix, seen_nodes)
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
@@ -329,6 +349,8 @@ def load_config(explicit: str | None = None, data_dir: str | None = None) -> Con
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
         config = parse_config(text, str(path))
     chosen_dir = data_dir or os.environ.get("KIOSK_DATA_DIR") or config.data_dir
     return dataclasses.replace(config, data_dir=chosen_dir)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
+import signal
 import tempfile
 import time
 from collections import deque
@@ -39,6 +41,19 @@ def replaced_atomically(path: Path, mode: int = 0o600, *, durable: bool = False)
 def write_atomically(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = False) -> None:
     with replaced_atomically(path, mode, durable=durable) as handle:
         handle.write(data)
+
+
+def die_with_parent() -> None:
+    """Have the kernel end this process when its parent dies, however the parent ended (Linux;
+    elsewhere nothing): a killed import or daemon leaves no worker holding memory."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+PR_SET_PDEATHSIG = 1
 
 
 class RateMeter:

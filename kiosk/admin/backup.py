@@ -161,6 +161,8 @@ def restore(config: Config, path: Path) -> dict:
     """Replace the store in config's data directory with the backup at PATH; returns the manifest."""
     data_dir = config.data_path()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in data_dir.glob(".restore-*"):  # left by a restore that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     # Unpacked beside the store (same file system), so the photos move into place without copying.
     scratch = Path(tempfile.mkdtemp(prefix=".restore-", dir=data_dir))
     try:

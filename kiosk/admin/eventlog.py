@@ -25,7 +25,10 @@ def parse_when(text: str, option: str, now: datetime | None = None) -> float:
         return (midnight - timedelta(days=1)).timestamp()
     relative = RELATIVE.fullmatch(text)
     if relative:
-        return now.timestamp() - int(relative.group(1)) * UNIT_SECONDS[relative.group(2)]
+        seconds = int(relative.group(1)) * UNIT_SECONDS[relative.group(2)]
+        if seconds > now.timestamp():
+            raise ValueError(f"{option}: {text!r} reaches back before 1970")
+        return now.timestamp() - seconds
     try:
         parsed = datetime.fromisoformat(text.upper() if "t" in text else text)
     except ValueError:

@@ -22,6 +22,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         check_setting(CameraConfig, "source", args.source, "--source")
     if args.display:
         check_setting(DisplayConfig, "mode", args.display, "--display")
+    if args.stats_json and not Path(args.stats_json).resolve().parent.is_dir():
+        raise UsageError(f"--stats-json {args.stats_json}: its folder does not exist")
     options = RunOptions(source=args.source, display=args.display, snapshot=args.snapshot,
                          max_frames=args.max_frames, fast=args.fast, loop=args.loop, stats_json=args.stats_json)
     return run(config, options)
@@ -32,7 +34,9 @@ def identify_photo(engine: FaceEngine, gallery, rule: MatchRule, limits: ImageLi
     entry: dict = {"image": name, "faces": [], "error": None}
     try:
         path = Path(name)
-        if path.is_file() and path.stat().st_size > limits.max_bytes:
+        if not path.is_file():  # /dev/zero or a FIFO would be read for ever
+            raise ImageRejected("not a regular file" if path.exists() else "no such file")
+        if path.stat().st_size > limits.max_bytes:
             raise ImageRejected(f"file too large (limit {limits.max_bytes / 1e6:.1f} MB)")
         found = find_faces(engine, path.read_bytes(), limits)
     except (OSError, ImageRejected) as exc:

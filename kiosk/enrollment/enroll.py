@@ -26,6 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -34,8 +35,9 @@ from tqdm import tqdm
 
 from kiosk.config import EnrollmentConfig
 from kiosk.enrollment.consistency import MIN_PHOTOS, Suspect, check_people
-from kiosk.enrollment.photos import Photo, Skipped, iter_photos, scan_people
+from kiosk.enrollment.photos import Photo, Skipped, WalkLimits, iter_photos, scan_people
 from kiosk.store import SampleSettings, Store, sha256_hex
+from kiosk.util import die_with_parent
 from kiosk.vision.boxes import Box
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.identify import find_faces, width
@@ -119,6 +121,7 @@ def _init_worker(config: EnrollmentConfig, fallback_turn=None) -> None:
     back afterwards); one at a time keeps an import on a 2 GB Pi clear of the OOM killer.
     """
     global _engine, _fallback, _fallback_turn, _config
+    die_with_parent()
     _engine = FaceEngine(EngineSettings.enrollment(config))
     _fallback = FaceEngine(EngineSettings("cnn", None, 0, config.landmarks, config.jitters))  # models load on use
     _fallback_turn = fallback_turn or contextlib.nullcontext()
@@ -131,7 +134,17 @@ def _fallback_detect(pixels: np.ndarray) -> list[Box]:
 
 
 def encode_photo(data: bytes) -> EncodedPhoto:
-    """Decode one photo and encode its person's face; runs in a worker (or in-process)."""
+    """Decode one photo and encode its person's face; runs in a worker (or in-process). Whatever
+    goes wrong with one file (a decoder's own error of any type, odd EXIF, memory) is that
+    photo's skip reason and never ends the import."""
+    try:
+        return _encode_photo(data)
+    except Exception as exc:  # hostile or broken files raise every kind of error inside decoders
+        detail = " ".join(str(exc).split())[:120]
+        return EncodedPhoto(None, f"cannot be decoded ({type(exc).__name__}{': ' + detail if detail else ''})")
+
+
+def _encode_photo(data: bytes) -> EncodedPhoto:
     use_fallback = _config.fallback_detector != "none" and _config.detector != _config.fallback_detector
     try:
         found = find_faces(_engine, data, ImageLimits.from_config(_config), _fallback_detect if use_fallback else None)
@@ -151,18 +164,28 @@ def encode_photo(data: bytes) -> EncodedPhoto:
 
 
 class PhotoEncoder:
-    """Runs encode_photo over many photos, on all cores or serially, keeping few in flight."""
+    """Runs encode_photo over many photos, on all cores or serially, keeping few in flight.
+
+    A worker that dies (killed, or by the kernel when memory runs out) takes the pool down with
+    every photo in flight: those are tried again one at a time in a new pool, so only the photo
+    that kills its worker again is lost, with a reason."""
 
     def __init__(self, config: EnrollmentConfig, workers: int):
         self.workers = workers
-        self.pool: ProcessPoolExecutor | None
+        self.config = config
+        self.pool: ProcessPoolExecutor | None = None
         if workers > 1:
-            context = multiprocessing.get_context("fork")
-            self.pool = ProcessPoolExecutor(workers, context, initializer=_init_worker,
-                                            initargs=(config, context.Lock()))
+            self._start_pool()
         else:
-            self.pool = None
             _init_worker(config)
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        context = multiprocessing.get_context("fork")
+        self.pool = ProcessPoolExecutor(self.workers, context, initializer=_init_worker,
+                                        initargs=(self.config, context.Lock()))
+        return self.pool
 
     def map(self, jobs: Iterator[tuple[_Key, bytes]]) -> Iterator[tuple[_Key, EncodedPhoto]]:
         """Yield (key, result) for each (key, photo bytes), in completion order."""
@@ -170,15 +193,34 @@ class PhotoEncoder:
             for key, data in jobs:
                 yield key, encode_photo(data)
             return
-        in_flight: dict[Future, _Key] = {}
+        in_flight: dict[Future, tuple[_Key, bytes]] = {}
         for key, data in jobs:
-            in_flight[self.pool.submit(encode_photo, data)] = key
+            in_flight[self.pool.submit(encode_photo, data)] = (key, data)
             if len(in_flight) >= self.workers * 2:
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield in_flight.pop(future), future.result()
-        for future in list(in_flight):
-            yield in_flight.pop(future), future.result()
+                yield from self._collect(done, in_flight)
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            yield from self._collect(done, in_flight)
+
+    def _collect(self, done, in_flight: dict) -> Iterator[tuple[_Key, EncodedPhoto]]:
+        lost = []
+        for future in done:
+            key, data = in_flight.pop(future)
+            try:
+                yield key, future.result()
+            except BrokenProcessPool:
+                lost.append((key, data))
+        if not lost:
+            return
+        lost += [in_flight.pop(future) for future in list(in_flight)]
+        pool = self._start_pool()
+        for key, data in lost:
+            try:
+                yield key, pool.submit(encode_photo, data).result()
+            except BrokenProcessPool:
+                pool = self._start_pool()
+                yield key, EncodedPhoto(None, "its decoding process died (out of memory?)")
 
     def close(self) -> None:
         if self.pool is not None:
@@ -192,7 +234,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
 
     Raises FileNotFoundError/NotADirectoryError when ROOT itself is missing.
     """
-    people, skipped = scan_people(root)
+    people, skipped = scan_people(root, WalkLimits(config.max_depth, config.max_files))
     report = ImportReport(skipped=skipped)
     report.photos = sum(len(p.photo_files) for p in people)
     settings = sample_settings(config)

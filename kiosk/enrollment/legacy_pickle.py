@@ -26,6 +26,8 @@ ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
     # Pickle protocol 5 (the default from Python 3.14) rebuilds arrays from raw buffers.
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    # Protocols 0-2 (Python 2 era tutorials) store an array's bytes as text turned back into bytes.
+    ("_codecs", "encode"),
 }
 
 
@@ -79,10 +81,14 @@ def load_legacy_pickle(path: Path) -> tuple[list[str], np.ndarray]:
             raise LegacyPickleError(f"{path}: name #{index} {name!r}: {exc}") from None
     encodings = np.empty((len(names), 128), dtype=np.float64)
     for index, encoding in enumerate(raw_encodings):
-        try:
+        vector = np.empty(0)
+        # Looked at before converting: lists nested inside each other (shared, so the file stays
+        # tiny) would otherwise be expanded into gigabytes by numpy.
+        if isinstance(encoding, np.ndarray) and encoding.shape == (128,) and encoding.dtype.kind in "fiu":
+            vector = encoding.astype(np.float64)
+        elif isinstance(encoding, (list, tuple)) and len(encoding) == 128 and all(
+                isinstance(value, (int, float)) and not isinstance(value, bool) for value in encoding):
             vector = np.asarray(encoding, dtype=np.float64)
-        except (TypeError, ValueError):
-            vector = np.empty(0)
         if vector.shape != (128,) or not np.isfinite(vector).all():
             raise LegacyPickleError(f"{path}: encoding #{index} is not 128 finite numbers")
         encodings[index] = vector

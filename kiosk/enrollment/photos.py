@@ -42,9 +42,25 @@ class PersonFolder:
     photo_files: list[str] = field(default_factory=list)  # names relative to ROOT
 
 
+RESERVED_NAMES = {"unknown"}  # what the kiosk calls a face it does not know, in any case
+
+
+def utf8_problem(name: str) -> str:
+    """Why NAME (as read from a file system) cannot be stored, or "" when it is valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "name is not valid UTF-8 (written by another system?); rename it"
+    return ""
+
+
 def validate_person_name(name: str) -> str:
     """Return the NFC-normalised name, or raise ValueError saying what is wrong with it."""
+    if utf8_problem(name):
+        raise ValueError(f"person {utf8_problem(name)}")
     name = unicodedata.normalize("NFC", name)
+    if name.casefold() in RESERVED_NAMES:
+        raise ValueError(f"{name!r} is reserved: it is what the kiosk shows for a face it does not know")
     if not name.strip():
         raise ValueError("empty person name")
     if name != name.strip():
@@ -63,14 +79,24 @@ def validate_person_name(name: str) -> str:
 
 
 def printable(text: str) -> str:
-    """A file or folder name made safe for one-line reports (control characters escaped)."""
+    """A file or folder name made safe for one-line reports: bytes that are not UTF-8 shown as
+    \\xNN, control characters escaped."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(ch if unicodedata.category(ch) not in ("Cc", "Cf") else repr(ch)[1:-1] for ch in text)
 
 
-def scan_people(root: str | os.PathLike) -> tuple[list[PersonFolder], list[Skipped]]:
+@dataclass(frozen=True)
+class WalkLimits:
+    """How far a walk goes: folders below a person's folder, and files in one import."""
+    max_depth: int = 8
+    max_files: int = 10000
+
+
+def scan_people(root: str | os.PathLike, limits: WalkLimits = WalkLimits()) -> tuple[list[PersonFolder], list[Skipped]]:
     """List person folders and their candidate photo files, and everything skipped on the way.
 
-    Raises FileNotFoundError / NotADirectoryError for a missing root (a usage error).
+    Raises FileNotFoundError / NotADirectoryError / PermissionError for an unusable root (a usage
+    error); anything below it that cannot be read is reported and skipped.
     """
     people: list[PersonFolder] = []
     skipped: list[Skipped] = []
@@ -92,7 +118,8 @@ def scan_people(root: str | os.PathLike) -> tuple[list[PersonFolder], list[Skipp
                     skipped.append(Skipped(shown + "/", str(exc)))
                     continue
                 person = PersonFolder(name)
-                _scan_person(root_fd, entry.name, person, skipped)
+                found = sum(len(p.photo_files) for p in people)
+                _scan_person(root_fd, entry.name, person, skipped, limits, found)
                 if person.photo_files:
                     people.append(person)
                 else:
@@ -102,21 +129,63 @@ def scan_people(root: str | os.PathLike) -> tuple[list[PersonFolder], list[Skipp
     return people, skipped
 
 
-def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[Skipped]) -> None:
-    for dirpath, dirnames, filenames, dir_fd in os.fwalk(folder, dir_fd=root_fd, follow_symlinks=False):
-        for name in sorted(dirnames):
-            if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
-                skipped.append(Skipped(printable(f"{dirpath}/{name}"), "symbolic link, not followed"))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            relative = f"{dirpath}/{name}"
+def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[Skipped], limits: WalkLimits,
+                 found: int) -> None:
+    """Collect the photo files of one person's folder, breadth first, one folder open at a time
+    (no recursion, so no depth can exhaust the stack or the file descriptors). FOUND: photo files
+    of the people before, toward the import's limit."""
+    max_depth, max_files = limits.max_depth, limits.max_files
+    queue = [(folder, 0)]
+    while queue:
+        relative_dir, depth = queue.pop(0)
+        try:
+            dir_fd = _open_path(root_fd, relative_dir)
+            try:
+                with os.scandir(dir_fd) as scan:
+                    entries = sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink()) for e in scan)
+            finally:
+                os.close(dir_fd)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            skipped.append(Skipped(printable(relative_dir) + "/", f"folder cannot be read: {reason}", person.name))
+            continue
+        for name, is_dir, is_link in entries:
+            relative = f"{relative_dir}/{name}"
             if name.startswith("."):
-                continue  # .DS_Store, ._IMG_0001.jpg and other metadata files sticks collect
-            suffix = os.path.splitext(name)[1].lower()
-            if suffix not in PHOTO_SUFFIXES:
-                skipped.append(Skipped(printable(relative), f"not a photo file type ({suffix or 'no extension'})"))
-                continue
-            person.photo_files.append(relative)
+                continue  # .DS_Store, ._IMG_0001.jpg, .Trashes and other metadata sticks collect
+            if utf8_problem(name):
+                skipped.append(Skipped(printable(relative), utf8_problem(name), person.name))
+            elif is_link:
+                skipped.append(Skipped(printable(relative), "symbolic link, not followed", person.name))
+            elif is_dir:
+                if depth + 1 > max_depth:
+                    skipped.append(Skipped(printable(relative) + "/", f"folder nested more than {max_depth} "
+                                           "levels deep, not searched (enrollment.max_depth)", person.name))
+                else:
+                    queue.append((relative, depth + 1))
+            elif os.path.splitext(name)[1].lower() not in PHOTO_SUFFIXES:
+                suffix = os.path.splitext(name)[1].lower()
+                skipped.append(Skipped(printable(relative), f"not a photo file type ({suffix or 'no extension'})",
+                                       person.name))
+            elif found + len(person.photo_files) >= max_files:
+                skipped.append(Skipped(printable(relative), f"more than {max_files} photos in one import, "
+                                       "not read (enrollment.max_files)", person.name))
+            else:
+                person.photo_files.append(relative)
+
+
+def _open_path(root_fd: int, relative: str) -> int:
+    """A descriptor of the folder ROOT/relative, every component opened without following links."""
+    dir_fd = os.dup(root_fd)
+    try:
+        for part in relative.split("/"):
+            next_fd = _open_nofollow(part, os.O_RDONLY | os.O_DIRECTORY, dir_fd)
+            os.close(dir_fd)
+            dir_fd = next_fd
+    except BaseException:
+        os.close(dir_fd)
+        raise
+    return dir_fd
 
 
 def read_photo(root: str | os.PathLike, relative: str, max_bytes: int) -> bytes:
@@ -146,6 +215,8 @@ def read_photo(root: str | os.PathLike, relative: str, max_bytes: int) -> bytes:
             raise ValueError("not a regular file")
         if info.st_size == 0:
             raise ValueError("empty file")
+        if info.st_nlink > 1:  # the same file under another name, possibly outside the folder
+            raise ValueError(f"hard link (the file has {info.st_nlink} names), not read")
         if info.st_size > max_bytes:
             raise ValueError(f"file too large ({info.st_size / 1e6:.1f} MB, limit {max_bytes / 1e6:.1f} MB)")
         chunks = []

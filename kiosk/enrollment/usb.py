@@ -57,7 +57,7 @@ def read_remove_list(mount: Path, skipped: list[Skipped]) -> list[str]:
     if not os.path.lexists(mount / REMOVE_LIST):
         return []
     try:
-        text = read_photo(mount, REMOVE_LIST, MAX_REMOVE_LIST_BYTES).decode("utf-8")
+        text = read_photo(mount, REMOVE_LIST, MAX_REMOVE_LIST_BYTES).decode("utf-8-sig")  # Notepad's BOM
     except (ValueError, UnicodeDecodeError) as exc:
         skipped.append(Skipped(REMOVE_LIST, f"unreadable list: {exc}"))
         return []

@@ -135,6 +135,7 @@ class Store:
             self.db.execute("PRAGMA synchronous = FULL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+            self.delete_doomed_files()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable kiosk store ({exc})") from None
 
@@ -296,12 +297,27 @@ class Store:
                     "SELECT f.crop_file FROM event_faces f JOIN events e ON e.id = f.event_id "
                     "WHERE e.person_id = ? OR e.name = ?", (row[0], name))]
                 db.execute("DELETE FROM events WHERE person_id = ? OR name = ?", (row[0], name))
-        for digest in digests:
-            self.photo_path(digest).unlink(missing_ok=True)
-        for crop in crops:
-            self.event_face_path(crop).unlink(missing_ok=True)
+            # The files go after the commit; noted in the same transaction, so a kill in between
+            # leaves a list the next opening of the store finishes, never forgotten photos.
+            doomed = [self.photo_path(d) for d in digests] + [self.event_face_path(c) for c in crops]
+            db.executemany("INSERT OR IGNORE INTO doomed_files (path) VALUES (?)",
+                           [(str(path.relative_to(self.data_dir)),) for path in doomed])
+        self.delete_doomed_files()
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(digests)
+
+    def delete_doomed_files(self) -> int:
+        """Delete the files of people already removed (left by a removal that was cut short)."""
+        paths = [p for (p,) in self.db.execute("SELECT path FROM doomed_files")]
+        for path in paths:
+            folder, _, name = path.partition("/")
+            # Only a kept photo or face, by its plain name: a crafted store cannot aim elsewhere.
+            if folder in (PHOTOS_DIR, EVENT_FACES_DIR) and name and "/" not in name and name not in (".", ".."):
+                (self.data_dir / folder / name).unlink(missing_ok=True)
+        if paths:
+            with self.transaction() as db:
+                db.executemany("DELETE FROM doomed_files WHERE path = ?", [(p,) for p in paths])
+        return len(paths)
 
     def samples_of(self, name: str) -> list[Sample] | None:
         """The person's samples, oldest first; None if nobody has that name."""

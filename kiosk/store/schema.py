@@ -106,6 +106,9 @@ MIGRATIONS = [
     """
     ALTER TABLE events ADD COLUMN liveness TEXT CHECK (liveness IN ('passed', 'failed'));
     """,
+    """
+    CREATE TABLE doomed_files (path TEXT PRIMARY KEY);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

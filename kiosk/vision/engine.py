@@ -24,6 +24,7 @@ import face_recognition_models
 import numpy as np
 
 from kiosk.config import Config, DetectionConfig, EnrollmentConfig
+from kiosk.util import die_with_parent
 from kiosk.vision.boxes import Box, scale_box
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # the aligned face image dlib's encoder is trained on
@@ -176,6 +177,7 @@ _process_jitters = 1
 def _start_encoder_process(jitters: int) -> None:
     global _process_encoder, _process_jitters
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    die_with_parent()  # a killed daemon must not leave its encoder (about 100 MB) behind
     _process_encoder = MODEL_LOADERS["encoder"]()
     _process_jitters = jitters
 

@@ -36,11 +36,12 @@ class ImageLimits:
     max_bytes: int = 30 * 1024 * 1024
     max_pixels: int = 60_000_000
     max_side: int = 1600
+    max_decode_bytes: int = 200_000_000  # the decoded picture in memory, before it is shrunk
 
     @classmethod
     def from_config(cls, config: EnrollmentConfig) -> ImageLimits:
         return cls(max_bytes=int(config.max_file_mb * 1e6), max_pixels=int(config.max_megapixels * 1e6),
-                   max_side=config.max_side)
+                   max_side=config.max_side, max_decode_bytes=int(config.max_decode_mb * 1e6))
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,12 @@ def load_image(data: bytes, limits: ImageLimits = ImageLimits()) -> LoadedImage:
             if image.format == "JPEG":
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 size when the photo is far larger than needed.
                 image.draft("RGB", (limits.max_side, limits.max_side))
+            decoded = image.size[0] * image.size[1] * BYTES_PER_PIXEL.get(image.mode, 8)
+            if decoded > limits.max_decode_bytes:
+                raise ImageRejected(f"image too large to decode ({image.size[0]}x{image.size[1]} {image.mode}, "
+                                    f"{decoded / 1e6:.0f} MB, limit {limits.max_decode_bytes / 1e6:.0f} MB)")
             image.load()
+            image = _shrunk(image, limits.max_side)  # before any conversion, which copies
             image = ImageOps.exif_transpose(image)
             image = _to_rgb(image)
     except ImageRejected:
@@ -92,6 +98,26 @@ def load_image(data: bytes, limits: ImageLimits = ImageLimits()) -> LoadedImage:
         image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.LANCZOS)
     pixels = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
     return LoadedImage(pixels=pixels, scale=original_side / max(image.size))
+
+
+# Bytes Pillow holds per pixel once a mode is decoded (RGB is stored as 4); unknown modes count 8.
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2,
+                   "LA": 4, "PA": 4, "La": 4, "RGB": 4, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4, "YCbCr": 4,
+                   "LAB": 4, "HSV": 4, "I": 4, "F": 4}
+
+
+def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
+    """A decoded picture far larger than needed, box-reduced by a whole factor first (cheap, and
+    every later step then works on the small copy); 16-bit greys become 8-bit on the way."""
+    factor = max(image.size) // max_side
+    if factor >= 2:
+        if image.mode in ("L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "I", "F"):
+            image = image.reduce(factor)
+        else:  # 16-bit greys and the rarer modes: the same box average, by resizing
+            image = image.resize((image.size[0] // factor, image.size[1] // factor), Image.Resampling.BOX)
+    if image.mode.startswith("I;16"):
+        image = Image.fromarray((np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8), "L")
+    return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
