@@ -346,3 +346,19 @@ def test_an_import_of_59_megapixel_photos_stays_within_400_mb(tmp_path):
     assert "too large to decode" in reasons["obama/rgba.png"]
     print(f"peak RSS of the import's largest process: {peak_mb} MB; skipped: {reasons}")
     assert int(peak_mb) <= 400
+
+
+def test_an_unreadable_stick_root_is_one_line(tmp_path, monkeypatch):
+    """(The tests run as root, who reads everything: the kernel's refusal is played by os.open.)"""
+    from kiosk.errors import Refused
+    root = tmp_path / "stick"
+    (root / "obama").mkdir(parents=True)
+    real_open = os.open
+
+    def refused(path, flags, *args, **kwargs):
+        if str(path) == str(root):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(Refused, match=r"stick: cannot be read \(permission denied\); nothing was imported"):
+        scan_people(root)

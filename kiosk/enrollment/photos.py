@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from kiosk.errors import Refused
 from kiosk.vision.images import PHOTO_SUFFIXES
 
 MAX_NAME_LENGTH = 64
@@ -95,12 +96,15 @@ class WalkLimits:
 def scan_people(root: str | os.PathLike, limits: WalkLimits = WalkLimits()) -> tuple[list[PersonFolder], list[Skipped]]:
     """List person folders and their candidate photo files, and everything skipped on the way.
 
-    Raises FileNotFoundError / NotADirectoryError / PermissionError for an unusable root (a usage
-    error); anything below it that cannot be read is reported and skipped.
+    Raises FileNotFoundError / NotADirectoryError for a missing root and Refused for an unreadable
+    one (usage errors); anything below it that cannot be read is reported and skipped.
     """
     people: list[PersonFolder] = []
     skipped: list[Skipped] = []
-    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except PermissionError:
+        raise Refused(f"{root}: cannot be read (permission denied); nothing was imported") from None
     try:
         with os.scandir(root_fd) as entries:
             top_entries = sorted(entries, key=lambda e: e.name)
