@@ -188,7 +188,7 @@ def add_admin_commands(commands: Commands) -> None:
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(handler=Handler("admin", "cmd_status"))
 
-    doctor = commands.add_parser("doctor", help="check models, camera, display, store, disk and service",
+    doctor = commands.add_parser("doctor", help="check models, camera, display, store, disk, service, MQTT and GPIO",
                                  description="Check the installation; exit status 1 when a check fails.")
     doctor.add_argument("--json", action="store_true", help="print a JSON list of checks")
     doctor.set_defaults(handler=Handler("admin", "cmd_doctor"))

@@ -57,8 +57,8 @@ def utf8_problem(name: str) -> str:
 
 def validate_person_name(name: str) -> str:
     """Return the NFC-normalised name, or raise ValueError saying what is wrong with it."""
-    if utf8_problem(name):
-        raise ValueError(f"person {utf8_problem(name)}")
+    if problem := utf8_problem(name):
+        raise ValueError(f"person {problem}")
     name = unicodedata.normalize("NFC", name)
     if name.casefold() in RESERVED_NAMES:
         raise ValueError(f"{name!r} is reserved: it is what the kiosk shows for a face it does not know")
@@ -143,7 +143,7 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
     while queue:
         relative_dir, depth = queue.pop(0)
         try:
-            dir_fd = _open_path(root_fd, relative_dir)
+            dir_fd = _open_folder(root_fd, relative_dir.split("/"))
             try:
                 with os.scandir(dir_fd) as scan:
                     entries = sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink()) for e in scan)
@@ -157,8 +157,8 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
             relative = f"{relative_dir}/{name}"
             if name.startswith("."):
                 continue  # .DS_Store, ._IMG_0001.jpg, .Trashes and other metadata sticks collect
-            if utf8_problem(name):
-                skipped.append(Skipped(printable(relative), utf8_problem(name), person.name))
+            if problem := utf8_problem(name):
+                skipped.append(Skipped(printable(relative), problem, person.name))
             elif is_link:
                 skipped.append(Skipped(printable(relative), "symbolic link, not followed", person.name))
             elif is_dir:
@@ -178,11 +178,11 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
                 person.photo_files.append(relative)
 
 
-def _open_path(root_fd: int, relative: str) -> int:
-    """A descriptor of the folder ROOT/relative, every component opened without following links."""
+def _open_folder(root_fd: int, parts: list[str]) -> int:
+    """A descriptor of the folder ROOT/parts..., every component opened without following links."""
     dir_fd = os.dup(root_fd)
     try:
-        for part in relative.split("/"):
+        for part in parts:
             next_fd = _open_nofollow(part, os.O_RDONLY | os.O_DIRECTORY, dir_fd)
             os.close(dir_fd)
             dir_fd = next_fd
@@ -202,14 +202,14 @@ def read_photo(root: str | os.PathLike, relative: str, max_bytes: int) -> bytes:
     if any(part in ("", ".", "..") for part in parts):
         raise ValueError("path leaves the photo folder")
     try:
-        dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise ValueError(f"photo folder unreadable: {exc.strerror} (drive removed?)") from None
     try:
-        for part in parts[:-1]:
-            next_fd = _open_nofollow(part, os.O_RDONLY | os.O_DIRECTORY, dir_fd)
-            os.close(dir_fd)
-            dir_fd = next_fd
+        dir_fd = _open_folder(root_fd, parts[:-1])
+    finally:
+        os.close(root_fd)
+    try:
         fd = _open_nofollow(parts[-1], os.O_RDONLY | os.O_NONBLOCK, dir_fd)
     finally:
         os.close(dir_fd)

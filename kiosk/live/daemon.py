@@ -197,8 +197,7 @@ class Daemon:
             self.record_event(confirmation, now)
             # Every confirmed arrival of an allowed person opens the door, however recently they
             # were logged; unknown faces and unconfirmed tracks never reach this point.
-            live = confirmation.liveness != "failed"
-            if live and self.door is not None and self.door.open_for(confirmation.name):
+            if not confirmation.not_live and self.door is not None and self.door.open_for(confirmation.name):
                 self.event_log.add(confirmation, kind="door")
 
     def record_event(self, confirmation: Confirmation, now: float) -> None:
@@ -212,7 +211,7 @@ class Daemon:
         log.info("seen %s (distance %.2f, track %d)", confirmation.name,
                  confirmation.distance if confirmation.distance is not None else float("nan"),
                  confirmation.track_id)
-        if confirmation.name != UNKNOWN and confirmation.liveness != "failed" and self.config.display.greeting:
+        if confirmation.name != UNKNOWN and not confirmation.not_live and self.config.display.greeting:
             self.greeting = self.config.display.greeting.replace("{name}", shown_name(confirmation.name))
             self.greeting_until = now + self.config.display.greeting_seconds
 

@@ -53,7 +53,7 @@ class EventWriter:
             while (item := self.queue.get()) is not None:
                 confirmation, at, kind = item
                 # A picture held up to the camera is logged, but the building is not told.
-                outbox_limit = 0 if confirmation.liveness == "failed" else self.outbox_limit
+                outbox_limit = 0 if confirmation.not_live else self.outbox_limit
                 try:
                     if (kind == "seen" and limits.capture_faces and confirmation.crop is not None
                             and confirmation.embedding is not None):

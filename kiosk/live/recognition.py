@@ -54,6 +54,11 @@ class Confirmation:
     embedding: np.ndarray | None = None
     liveness: str | None = None  # None (not checked), "passed" or "failed"
 
+    @property
+    def not_live(self) -> bool:
+        """A picture held up to the camera: logged, but no greeting, door or MQTT message."""
+        return self.liveness == "failed"
+
 
 @dataclass(frozen=True)
 class TrackView:

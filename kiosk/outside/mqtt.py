@@ -87,7 +87,10 @@ class Topics:
         return f"{self.base}/last_seen"
 
     def person(self, name: str) -> str:
-        return f"{self.base}/person/{person_key(name)}"
+        return self.person_state(person_key(name))
+
+    def person_state(self, key: str) -> str:
+        return f"{self.base}/person/{key}"
 
     def person_config(self, key: str) -> str:
         return f"{self.discovery}/binary_sensor/{self.node}/{key}/config"
@@ -97,15 +100,12 @@ class Topics:
         return f"{self.discovery}/sensor/{self.node}/last_seen/config"
 
 
-def event_message(event: Event, device: str, face_jpeg: bytes | None = None) -> dict:
+def event_message(event: Event, device: str) -> dict:
     """The JSON body of one event (and of the retained last_seen topic)."""
-    message = {"id": event.id, "time": datetime.fromtimestamp(event.at, UTC).isoformat(timespec="milliseconds"),
-               "at": event.at, "kind": event.kind, "name": event.name, "known": event.name != UNKNOWN,
-               "distance": None if event.distance is None else round(event.distance, 4), "camera": device,
-               "liveness": event.liveness}
-    if face_jpeg is not None:
-        message["face_jpeg"] = base64.b64encode(face_jpeg).decode("ascii")
-    return message
+    return {"id": event.id, "time": datetime.fromtimestamp(event.at, UTC).isoformat(timespec="milliseconds"),
+            "at": event.at, "kind": event.kind, "name": event.name, "known": event.name != UNKNOWN,
+            "distance": None if event.distance is None else round(event.distance, 4), "camera": device,
+            "liveness": event.liveness}
 
 
 def discovery_messages(topics: Topics, device: str, people: Iterable[str]) -> dict[str, dict]:
@@ -295,7 +295,7 @@ class Publisher:
             keys = {person_key(name) for name in people}
             for gone in sorted(self._announced(announced_path) - keys):
                 self._publish(self.topics.person_config(gone), "", retain=True)  # removes the entity
-                self._publish(f"{self.topics.base}/person/{gone}", "", retain=True)
+                self._publish(self.topics.person_state(gone), "", retain=True)
             write_atomically(announced_path, json.dumps(sorted(keys)).encode())
         self._present = {}
         self._update_presence(people, force=True)
@@ -308,20 +308,23 @@ class Publisher:
             return set()
 
     def _send_event(self, store: Store, event: Event) -> None:
-        face = None
-        if self.settings.publish_faces and event.has_face:
-            kept = store.event_face(event.id)
-            try:
-                face = store.event_face_path(kept.crop_file).read_bytes() if kept else None
-            except OSError:
-                face = None
-        body = json.dumps(event_message(event, self.device, face))
-        self._publish(self.topics.event, body)
+        message = event_message(event, self.device)
+        face = self._face_jpeg(store, event) if self.settings.publish_faces and event.has_face else None
+        self._publish(self.topics.event, json.dumps(
+            message if face is None else {**message, "face_jpeg": base64.b64encode(face).decode("ascii")}))
         store.outbox_sent(event.id)
         if event.kind == "seen":
-            self._publish(self.topics.last_seen, json.dumps(event_message(event, self.device)), retain=True)
+            self._publish(self.topics.last_seen, json.dumps(message), retain=True)
             if event.name != UNKNOWN:
                 self._last_seen[event.name] = max(event.at, self._last_seen.get(event.name, 0.0))
+
+    @staticmethod
+    def _face_jpeg(store: Store, event: Event) -> bytes | None:
+        kept = store.event_face(event.id)
+        try:
+            return store.event_face_path(kept.crop_file).read_bytes() if kept else None
+        except OSError:
+            return None
 
     def _update_presence(self, people: set[str], force: bool) -> None:
         now = time.time()
