@@ -120,6 +120,7 @@ class EnrollmentConfig:
     max_file_mb: float = field(default=30.0, metadata=_range(0.1, 1000))
     max_megapixels: float = field(default=60.0, metadata=_range(1, 500))
     max_decode_mb: float = field(default=200.0, metadata=_range(10, 4000))  # decoded picture in memory
+    max_decode_seconds: float = field(default=30.0, metadata=_range(1, 600))  # decoding one photo
     keep_photos: bool = True
     max_depth: int = field(default=8, metadata=_range(1, 64))  # folders below a person's folder
     max_files: int = field(default=10000, metadata=_range(1, 1000000))  # photos read in one import

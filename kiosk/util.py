@@ -7,21 +7,24 @@ import os
 import resource
 import signal
 import tempfile
+import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 
 @contextmanager
-def replaced_atomically(path: Path, mode: int = 0o600, *, durable: bool = False) -> Iterator[BinaryIO]:
+def replaced_atomically(path: Path, mode: int = 0o600, *, durable: bool = False,
+                        check: Callable[[Path], None] | None = None) -> Iterator[BinaryIO]:
     """Write PATH through a temporary file beside it, renamed into place on success.
 
     Readers see the old file or the new one, never half of one; on any error the temporary file
     is removed and PATH is untouched. `mode` is set explicitly (the service runs with
-    UMask=0077); `durable` also flushes the data to the card before the rename.
+    UMask=0077); `durable` also flushes the data to the card before the rename; `check` reads
+    the written file back (and raises) before it replaces anything.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -32,6 +35,8 @@ def replaced_atomically(path: Path, mode: int = 0o600, *, durable: bool = False)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
+        if check is not None:
+            check(Path(temporary))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -54,6 +59,53 @@ def die_with_parent() -> None:
 
 
 PR_SET_PDEATHSIG = 1
+
+
+def available_memory_mb() -> float | None:
+    """Megabytes this process could still take: the kernel's MemAvailable, or less when its
+    cgroup (the systemd service's MemoryMax) has less room left; None when unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            free = next(int(line.split()[1]) / 1024 for line in meminfo if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    try:
+        with open("/proc/self/cgroup") as cgroup:
+            path = next(line.strip()[3:] for line in cgroup if line.startswith("0::"))
+        folder = Path("/sys/fs/cgroup") / path.lstrip("/")
+        limit = (folder / "memory.max").read_text().strip()
+        if limit != "max":
+            used = int((folder / "memory.current").read_text())
+            free = min(free, (int(limit) - used) / 2**20)
+    except (OSError, StopIteration, ValueError):
+        pass
+    return free
+
+
+class OutOfTime(Exception):
+    """Raised by time_limit (deliberately not an OSError, which decoders catch and rename)."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise OutOfTime when the block runs longer than SECONDS (main thread only; elsewhere no limit).
+
+    A SIGALRM timer: code in C is interrupted when it next returns to Python, which a decoder
+    fed in blocks does every few milliseconds to seconds.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise OutOfTime(f"took longer than {seconds:g} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class RateMeter:

@@ -125,7 +125,7 @@ def test_a_worker_that_dies_costs_only_its_photo(tmp_path, monkeypatch):
     with Store(tmp_path / "data") as store:
         report = import_folder(store, root, FAST, workers=2, show_bar=False)
     assert report.added == 2
-    assert skipped_reasons(report) == {"obama/killer.jpg": "its decoding process died (out of memory?)"}
+    assert skipped_reasons(report) == {"obama/killer.jpg": "its decoding process died (out of memory, or stuck)"}
 
 
 # --- fuzzing ---------------------------------------------------------------------------------------
@@ -362,3 +362,184 @@ def test_an_unreadable_stick_root_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "open", refused)
     with pytest.raises(Refused, match=r"stick: cannot be read \(permission denied\); nothing was imported"):
         scan_people(root)
+
+
+# --- time ----------------------------------------------------------------------------------------------
+
+def many_scans(extra: int, size: tuple[int, int]) -> bytes:
+    """A flat progressive JPEG with its last scan repeated EXTRA times: each repeat costs the
+    decoder a pass over the whole picture, for 48 bytes of file."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (120, 110, 100)).save(buffer, "JPEG", progressive=True, quality=90)
+    data = buffer.getvalue()
+    segments, position = [], 2
+    while data[position + 1] != 0xD9:  # every segment up to the end marker
+        end = position + 2 + int.from_bytes(data[position + 2:position + 4], "big")
+        if data[position + 1] == 0xDA:  # a scan: its data runs to the next marker
+            while data[(end := data.index(b"\xff", end)) + 1] in (0, *range(0xD0, 0xD8)):
+                end += 2
+        segments.append(data[position:end])
+        position = end
+    scans = [i for i, segment in enumerate(segments) if segment[1] == 0xDA]
+    last = b"".join(segments[scans[-2] + 1:scans[-1] + 1])  # its Huffman tables and the scan
+    return data[:2] + b"".join(segments) + last * extra + b"\xff\xd9"
+
+
+def test_photos_slow_to_decode_are_skipped_and_the_import_goes_on(tmp_path):
+    root = tmp_path / "stick" / "obama"
+    root.mkdir(parents=True)
+    (root / "good.jpg").write_bytes(good_photo())
+    (root / "scans.jpg").write_bytes(many_scans(2000, (4000, 3000)))  # 100 KB, 8 s to decode
+    (root / "slow.jpg").write_bytes(many_scans(85, (8800, 6700)))  # 95 scans: allowed, but slow
+    config = tmp_path / "config.yaml"
+    config.write_text("enrollment:\n  fallback_detector: none\n  max_decode_seconds: 1\n  workers: 2\n")
+    result = run_kiosk("enroll", str(root.parent), "--json", data_dir=tmp_path / "data",
+                       env={"KIOSK_CONFIG": str(config)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    reasons = {item["file"]: item["reason"] for item in report["skipped"]}
+    assert reasons["obama/scans.jpg"] == "JPEG of 2010 scans (limit 100), too slow to decode"
+    assert reasons["obama/slow.jpg"] == "took longer than 1 s to decode (enrollment.max_decode_seconds)"
+    assert report["added"] == 1
+
+
+def test_copies_of_a_photo_that_is_not_enrolled_are_not_counted_as_enrolled(tmp_path):
+    noise = Image.frombytes("RGB", (300, 200), random.Random(3).randbytes(300 * 200 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG")
+    root = tmp_path / "stick"
+    for folder in ("obama", "biden"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "noise.jpg").write_bytes(buffer.getvalue())
+        (root / folder / "noise copy.jpg").write_bytes(buffer.getvalue())
+    (root / "obama" / "good.jpg").write_bytes(good_photo())
+    for workers in (1, 2):
+        with Store(tmp_path / f"data{workers}") as store:
+            report = import_folder(store, root, FAST, workers=workers, show_bar=False)
+        assert report.added == 1 and report.duplicates == 0 and report.people == 1
+        assert sorted(skipped_reasons(report)) == ["biden/noise copy.jpg", "biden/noise.jpg",
+                                                   "obama/noise copy.jpg", "obama/noise.jpg"]
+        assert set(skipped_reasons(report).values()) == {"no face found"}
+
+
+# --- restore trusts nothing in the archive -----------------------------------------------------------------
+
+def crafted_backup(enrolled_copy: Path, tmp_path: Path, tamper) -> Path:
+    """A real backup of the enrolled store, its database changed by TAMPER(connection)."""
+    import sqlite3
+    import tarfile
+    original = tmp_path / "original.tar"
+    assert run_kiosk("backup", str(original), data_dir=enrolled_copy).returncode == 0
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(original) as tar:
+        tar.extractall(unpacked, filter="data")
+    db = sqlite3.connect(unpacked / "kiosk.db")
+    tamper(db)
+    db.commit()
+    db.close()
+    crafted = tmp_path / "crafted.tar"
+    with tarfile.open(crafted, "w") as tar:
+        for member in sorted(unpacked.rglob("*")):
+            if member.is_file():
+                tar.add(member, member.relative_to(unpacked).as_posix())
+    return crafted
+
+
+TAMPERING = {
+    "trigger": ("CREATE TRIGGER wipe AFTER INSERT ON events BEGIN DELETE FROM people; END",
+                "has a trigger 'wipe' that is not the kiosk's"),
+    "view": ("CREATE VIEW everyone AS SELECT * FROM people", "has a view 'everyone' that is not the kiosk's"),
+    "short embedding": ("PRAGMA ignore_check_constraints = ON; UPDATE samples SET embedding = x'00000000' "
+                        "WHERE id = (SELECT min(id) FROM samples)",
+                        "has an embedding in samples that is not 128 finite numbers"),
+    "nan embedding": ("UPDATE samples SET embedding = CAST(x'0000c07f' || substr(embedding, 5) AS BLOB) "
+                      "WHERE id = (SELECT min(id) FROM samples)",
+                      "has an embedding in samples that is not 128 finite numbers"),
+    "reserved name": ("UPDATE people SET name = 'Unknown' WHERE name = 'obama'",
+                      "has a person's name the kiosk does not accept ('Unknown')"),
+}
+
+
+@pytest.mark.parametrize("kind", TAMPERING)
+def test_restore_refuses_a_database_the_kiosk_did_not_write(enrolled_copy, tmp_path, kind):
+    sql, reason = TAMPERING[kind]
+    crafted = crafted_backup(enrolled_copy, tmp_path, lambda db: db.executescript(sql))
+    before = json.loads(run_kiosk("people", "list", "--json", data_dir=enrolled_copy).stdout)
+    result = run_kiosk("restore", str(crafted), data_dir=enrolled_copy)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"kiosk: {crafted}: not a kiosk backup (kiosk.db {reason})"
+    assert json.loads(run_kiosk("people", "list", "--json", data_dir=enrolled_copy).stdout) == before
+    assert not list(enrolled_copy.glob(".restore-*"))
+
+
+def test_restore_refuses_sparse_members_and_deep_manifests_before_writing(enrolled_copy, tmp_path):
+    sparse_dir = tmp_path / "sparse"
+    (sparse_dir / "photos").mkdir(parents=True)
+    (sparse_dir / "kiosk-backup.json").write_text('{"format": "kiosk-backup"}')
+    (sparse_dir / "kiosk.db").write_bytes((enrolled_copy / "kiosk.db").read_bytes())
+    with open(sparse_dir / "photos" / ("0" * 64), "wb") as hole:
+        hole.truncate(2 << 30)  # 2 GB of nothing: a few KB in a sparse tar
+    sparse = tmp_path / "sparse.tar"
+    subprocess.run(["tar", "--sparse", "-cf", str(sparse), "-C", str(sparse_dir), "kiosk-backup.json", "kiosk.db",
+                    f"photos/{'0' * 64}"], check=True)
+    assert sparse.stat().st_size < 1 << 20
+    result = run_kiosk("restore", str(sparse), data_dir=enrolled_copy)
+    assert result.returncode == 2 and f"photos/{'0' * 64} is a sparse file" in result.stderr
+    deep_dir = tmp_path / "deep"
+    deep_dir.mkdir()
+    (deep_dir / "kiosk-backup.json").write_text("[" * 400_000 + "]" * 400_000)
+    (deep_dir / "kiosk.db").write_bytes((enrolled_copy / "kiosk.db").read_bytes())
+    deep = tmp_path / "deep.tar"
+    subprocess.run(["tar", "-cf", str(deep), "-C", str(deep_dir), "kiosk-backup.json", "kiosk.db"], check=True)
+    result = run_kiosk("restore", str(deep), data_dir=enrolled_copy)
+    assert result.returncode == 2 and "kiosk-backup.json is not JSON" in result.stderr
+    assert "Traceback" not in result.stderr and not list(enrolled_copy.glob(".restore-*"))
+
+
+# --- full disks -----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_drive(tmp_path):
+    """A 3 MB file system of its own (tmpfs; mounting needs root)."""
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(drive)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    yield drive
+    subprocess.run(["umount", str(drive)], check=True)
+
+
+def test_a_full_drive_is_one_line_and_keeps_what_was_done(small_drive, tmp_path):
+    root = tmp_path / "stick"
+    for index, name in enumerate(("obama", "biden", "alex_lacamoire")):
+        (root / name).mkdir(parents=True)
+        source = require_data("people", name, "img1.jpg" if name == "alex_lacamoire" else f"{name}.jpg")
+        for copy in range(12):  # different bytes, the same face: each one a kept photo
+            (root / name / f"{copy}.jpg").write_bytes(source.read_bytes() + bytes([index, copy]) * 10)
+    config = tmp_path / "config.yaml"
+    config.write_text("enrollment:\n  fallback_detector: none\n  jitters: 1\n")
+    data = small_drive / "data"
+    result = run_kiosk("enroll", str(root), data_dir=data, env={"KIOSK_CONFIG": str(config)}, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "No space left on device" in result.stderr or "disk is full" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    listed = run_kiosk("people", "list", "--json", data_dir=data)
+    assert listed.returncode == 0 and json.loads(listed.stdout), listed.stderr
+    doctor = run_kiosk("doctor", data_dir=data, env={"KIOSK_CONFIG": str(config)})
+    assert "damaged" not in doctor.stdout
+    backup = small_drive / "backup.tar"
+    result = run_kiosk("backup", str(backup), data_dir=data)
+    assert result.returncode == 2 and "No space left on device" in result.stderr and "Traceback" not in result.stderr
+    assert not backup.exists() and not list(small_drive.glob(".backup.tar.*"))
+
+
+def test_a_damaged_kept_photo_is_left_out_of_a_backup_that_restores(enrolled_copy, tmp_path):
+    with Store(enrolled_copy) as store:
+        photo = store.photo_path(store.samples_of("obama")[0].photo_sha256)
+    photo.write_bytes(photo.read_bytes()[:1000])  # cut short, as a full card once left it
+    backup = tmp_path / "backup.tar"
+    result = run_kiosk("backup", str(backup), data_dir=enrolled_copy)
+    assert result.returncode == 0 and f"left out the kept photo {photo.name[:12]}" in result.stderr
+    restored = run_kiosk("restore", str(backup), data_dir=tmp_path / "elsewhere")
+    assert restored.returncode == 0, restored.stderr

@@ -21,10 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from kiosk.config import Config
+from kiosk.enrollment.photos import printable, validate_person_name
 from kiosk.errors import Refused, StoreError
 from kiosk.paths import DB_NAME, PHOTOS_DIR, UNKNOWNS_DIR
-from kiosk.store import SCHEMA_VERSION, Store
+from kiosk.store import SCHEMA_QUERY, SCHEMA_VERSION, Store, schema_objects
 from kiosk.util import replaced_atomically
 
 MANIFEST = "kiosk-backup.json"
@@ -32,6 +35,7 @@ BACKUP_FORMAT = "kiosk-backup"
 PHOTO_MEMBER = re.compile(rf"{PHOTOS_DIR}/[0-9a-f]{{64}}")
 CROP_MEMBER = re.compile(rf"{UNKNOWNS_DIR}/[A-Za-z0-9][A-Za-z0-9._-]*\.jpg")
 MAX_MANIFEST_BYTES = 1 << 20
+MAX_CROP_BYTES = 10 << 20  # a kept face crop is a small JPEG
 COPY_CHUNK_BYTES = 1 << 20
 
 
@@ -41,20 +45,46 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
-    """Stream the file at PATH into the archive as NAME; skipped when it is gone (not kept, or removed)."""
+def _add_file(tar: tarfile.TarFile, name: str, path: Path, sha256: str = "") -> bool:
+    """Stream the file at PATH into the archive as NAME; skipped when it is gone (not kept, or
+    removed), or when it does not match its SHA256 (damaged): a restore would refuse it."""
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
-        return
+        return True
     with handle:
+        if sha256 and _digest(handle) != sha256:
+            return False
+        handle.seek(0)
         info = tarfile.TarInfo(name)
         info.size, info.mode, info.mtime = os.fstat(handle.fileno()).st_size, 0o600, int(time.time())
         tar.addfile(info, handle)
+    return True
+
+
+def _digest(handle) -> str:
+    digest = hashlib.sha256()
+    while chunk := handle.read(COPY_CHUNK_BYTES):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_archive(path: Path) -> None:
+    """Read a backup just written back from the drive: a tar whose every photo matches its checksum."""
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            for member in tar:
+                source = tar.extractfile(member)
+                digest = _digest(source) if source is not None else ""
+                if PHOTO_MEMBER.fullmatch(member.name) and digest != member.name.split("/")[1]:
+                    raise StoreError(f"{path}: the backup read back differs from what was written ({member.name})")
+    except tarfile.TarError as exc:
+        raise StoreError(f"{path}: the backup read back is not a whole tar file ({exc})") from None
 
 
 def backup(store: Store, target: Path) -> dict:
-    """Write a backup of STORE to TARGET (mode 0600, replaced atomically); returns the manifest."""
+    """Write a backup of STORE to TARGET (mode 0600, read back, then put in place atomically);
+    returns the manifest, and the kept photos left out as damaged (their samples are kept)."""
     with tempfile.TemporaryDirectory(prefix="kiosk-backup-") as scratch:
         copy_path = Path(scratch) / DB_NAME
         copy = sqlite3.connect(copy_path)
@@ -69,22 +99,27 @@ def backup(store: Store, target: Path) -> dict:
             copy.close()
         manifest = {"format": BACKUP_FORMAT, "schema": schema, "created_at": time.time(),
                     "people": people, "samples": samples}
-        with replaced_atomically(target, 0o600, durable=True) as handle, tarfile.open(fileobj=handle, mode="w") as tar:
-                _add_bytes(tar, MANIFEST, json.dumps(manifest).encode())
-                _add_bytes(tar, DB_NAME, copy_path.read_bytes())
-                for digest in digests:
-                    _add_file(tar, f"{PHOTOS_DIR}/{digest}", store.photo_path(digest))
-                for crop in crops:
-                    _add_file(tar, f"{UNKNOWNS_DIR}/{crop}", store.unknown_face_path(crop))
-    return manifest
+        damaged = []
+        with replaced_atomically(target, 0o600, durable=True, check=verify_archive) as handle, \
+                tarfile.open(fileobj=handle, mode="w") as tar:
+            _add_bytes(tar, MANIFEST, json.dumps(manifest).encode())
+            _add_bytes(tar, DB_NAME, copy_path.read_bytes())
+            for digest in digests:
+                if not _add_file(tar, f"{PHOTOS_DIR}/{digest}", store.photo_path(digest), digest):
+                    damaged.append(digest)
+            for crop in crops:
+                _add_file(tar, f"{UNKNOWNS_DIR}/{crop}", store.unknown_face_path(crop))
+    return {**manifest, "damaged_photos": damaged}
 
 
-def unpack_backup(path: Path, scratch: Path) -> dict:
-    """Check each member of the backup at PATH while unpacking it into SCRATCH; returns the manifest.
+def unpack_backup(path: Path, scratch: Path, max_photo_bytes: int) -> dict:
+    """Check the members of the backup at PATH, then unpack them into SCRATCH; returns the manifest.
 
-    Only the manifest, the database, photos/<sha256> and unknowns/<crop>.jpg are accepted, each once
-    and as a regular file, and each photo must match its checksum; anything else is refused with a
-    Refused error naming PATH. Members are streamed to disk, so a large backup needs no memory.
+    Only the manifest, the database, photos/<sha256> and unknowns/<crop>.jpg are accepted, each once,
+    as a regular file that is not sparse and not larger than such a file can be, and each photo
+    must match its checksum; anything else is refused with a Refused error naming PATH, before
+    anything is written when the headers show it. Members are streamed to disk, so a large
+    backup needs no memory, and must fit on the data directory's drive.
     """
     def refuse(reason: str) -> Refused:
         return Refused(f"{path}: not a kiosk backup ({reason})")
@@ -95,14 +130,25 @@ def unpack_backup(path: Path, scratch: Path) -> dict:
     seen: set[str] = set()
     with tar:
         try:
-            for member in tar:
+            members = tar.getmembers()
+            for member in members:
                 name = member.name
                 allowed = name in (MANIFEST, DB_NAME) or PHOTO_MEMBER.fullmatch(name) or CROP_MEMBER.fullmatch(name)
                 if not allowed or not member.isfile() or name in seen:
                     raise refuse(f"unexpected member {name!r}")
-                if name == MANIFEST and member.size > MAX_MANIFEST_BYTES:
-                    raise refuse(f"{MANIFEST} is too large")
+                if member.issparse():
+                    raise refuse(f"{name} is a sparse file")
+                limit = {MANIFEST: MAX_MANIFEST_BYTES, DB_NAME: member.size}.get(
+                    name, max_photo_bytes if name.startswith(f"{PHOTOS_DIR}/") else MAX_CROP_BYTES)
+                if member.size > limit:
+                    raise refuse(f"{name} is larger than such a file can be ({member.size / 1e6:.1f} MB)")
                 seen.add(name)
+            needed, free = sum(m.size for m in members), free_bytes(scratch)
+            if needed > free:
+                raise Refused(f"{path}: needs {needed / 1e6:.0f} MB to restore, only {free / 1e6:.0f} MB "
+                              f"free beside the store in {scratch.parent}")
+            for member in members:
+                name = member.name
                 digest = unpack_member(tar, member, scratch / name)
                 if name.startswith(f"{PHOTOS_DIR}/") and digest != name.split("/")[1]:
                     raise refuse(f"{name} does not match its checksum")
@@ -114,7 +160,7 @@ def unpack_backup(path: Path, scratch: Path) -> dict:
         raise refuse(f"{MANIFEST} or {DB_NAME} missing")
     try:
         manifest = json.loads((scratch / MANIFEST).read_bytes())
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes
         raise refuse(f"{MANIFEST} is not JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format") != BACKUP_FORMAT:
         raise refuse(f"{MANIFEST} has the wrong format")
@@ -154,7 +200,42 @@ def check_backup_database(path: Path, db_path: Path) -> sqlite3.Connection:
     if integrity != "ok":
         db.close()
         raise Refused(f"{path}: the backup's database is damaged ({integrity})")
+    if problem := foreign_content(db, version):
+        db.close()
+        raise Refused(f"{path}: not a kiosk backup ({DB_NAME} {problem})")
     return db
+
+
+EMBEDDING_TABLES = ("samples", "unknown_faces", "confusions", "event_faces")
+
+
+def foreign_content(db: sqlite3.Connection, version: int) -> str:
+    """What in a backup's database the kiosk itself would never have written, or "": a table,
+    index, trigger or view that is not exactly the kiosk's, an embedding that is not 128 finite
+    float32 numbers, a person's name the kiosk does not accept."""
+    ours, theirs = schema_objects(version), set(db.execute(SCHEMA_QUERY))
+    for kind, name, _ in sorted(theirs - ours):
+        return f"has a {kind} {printable(name)[:40]!r} that is not the kiosk's"
+    for kind, name, _ in sorted(ours - theirs):
+        return f"lacks the kiosk's {kind} {name!r}"
+    tables = {name for kind, name, _ in ours if kind == "table"}
+    for table in (t for t in EMBEDDING_TABLES if t in tables):
+        for (blob,) in db.execute(f"SELECT embedding FROM {table}"):  # noqa: S608 (names from the list above)
+            if not isinstance(blob, bytes) or len(blob) != 512 or not np.isfinite(np.frombuffer(blob, "<f4")).all():
+                return f"has an embedding in {table} that is not 128 finite numbers"
+    for (name,) in db.execute("SELECT name FROM people"):
+        try:
+            valid = isinstance(name, str) and validate_person_name(name) == name
+        except ValueError:
+            valid = False
+        if not valid:
+            return f"has a person's name the kiosk does not accept ({printable(str(name))[:40]!r})"
+    return ""
+
+
+def free_bytes(folder: Path) -> int:
+    usage = os.statvfs(folder)
+    return usage.f_bavail * usage.f_frsize
 
 
 def restore(config: Config, path: Path) -> dict:
@@ -166,7 +247,7 @@ def restore(config: Config, path: Path) -> dict:
     # Unpacked beside the store (same file system), so the photos move into place without copying.
     scratch = Path(tempfile.mkdtemp(prefix=".restore-", dir=data_dir))
     try:
-        manifest = unpack_backup(path, scratch)
+        manifest = unpack_backup(path, scratch, int(config.enrollment.max_file_mb * 1e6))
         source = check_backup_database(path, scratch / DB_NAME)
         try:
             with Store(data_dir) as store:

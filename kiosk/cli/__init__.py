@@ -10,8 +10,10 @@ reported).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import sqlite3
 import sys
 
 from kiosk.cli.parser import build_parser
@@ -28,6 +30,19 @@ def setup_logging(level: str) -> None:
                         format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+DRIVE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+def drive_problem(exc: Exception) -> str:
+    """One line for a drive that is full, read-only or failing, wherever the write was; "" otherwise."""
+    if isinstance(exc, OSError) and exc.errno in DRIVE_ERRORS:
+        return f"{exc.filename or 'a file'}: {exc.strerror}"
+    if isinstance(exc, sqlite3.OperationalError) and any(
+            words in str(exc) for words in ("disk is full", "readonly", "disk I/O error")):
+        return f"the store's database: {exc}"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -36,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, config)
     except KioskError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
+        return USAGE_OR_DATA_PROBLEM
+    except (OSError, sqlite3.OperationalError) as exc:
+        if not (problem := drive_problem(exc)):
+            raise
+        print(f"kiosk: {problem}; everything finished before it is kept", file=sys.stderr)
         return USAGE_OR_DATA_PROBLEM
     except KeyboardInterrupt:
         print("kiosk: interrupted", file=sys.stderr)

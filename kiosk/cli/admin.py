@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def cmd_backup(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
         manifest = backup(store, target)
     print(f"backed up {manifest['people']} people, {manifest['samples']} samples to {target}")
+    for digest in manifest["damaged_photos"]:
+        print(f"kiosk: warning: left out the kept photo {digest[:12]}…: damaged (does not match its "
+              "checksum); its sample is in the backup, but retraining cannot re-encode it", file=sys.stderr)
     return 0
 
 

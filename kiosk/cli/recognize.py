@@ -11,7 +11,7 @@ from kiosk.config import CameraConfig, Config, DisplayConfig, check_setting
 from kiosk.live.daemon import RunOptions, run
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.identify import find_faces
-from kiosk.vision.images import ImageLimits, ImageRejected
+from kiosk.vision.images import ImageLimits, ImageRejected, load_image
 from kiosk.vision.matcher import MatchRule
 
 
@@ -38,7 +38,7 @@ def identify_photo(engine: FaceEngine, gallery, rule: MatchRule, limits: ImageLi
             raise ImageRejected("not a regular file" if path.exists() else "no such file")
         if path.stat().st_size > limits.max_bytes:
             raise ImageRejected(f"file too large (limit {limits.max_bytes / 1e6:.1f} MB)")
-        found = find_faces(engine, path.read_bytes(), limits)
+        found = find_faces(engine, load_image(path.read_bytes(), limits))
     except (OSError, ImageRejected) as exc:
         entry["error"] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return entry

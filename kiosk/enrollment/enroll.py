@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import faulthandler
 import multiprocessing
 import os
 import sys
@@ -37,11 +38,11 @@ from kiosk.config import EnrollmentConfig
 from kiosk.enrollment.consistency import MIN_PHOTOS, Suspect, check_people
 from kiosk.enrollment.photos import Photo, Skipped, WalkLimits, iter_photos, scan_people
 from kiosk.store import SampleSettings, Store, sha256_hex
-from kiosk.util import die_with_parent
+from kiosk.util import OutOfTime, available_memory_mb, die_with_parent, time_limit
 from kiosk.vision.boxes import Box
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.identify import find_faces, width
-from kiosk.vision.images import ImageLimits, ImageRejected
+from kiosk.vision.images import ImageLimits, ImageRejected, load_image
 from kiosk.vision.models import ENCODER_MODEL
 
 ProgressCallback = Callable[[int, int, str], None]  # done, total, current file
@@ -102,9 +103,23 @@ def sample_settings(config: EnrollmentConfig) -> SampleSettings:
     return SampleSettings(ENCODER_MODEL, config.detector, config.landmarks, config.jitters)
 
 
-def worker_count(configured: int) -> int:
-    """0 means every core this process may run on (respects taskset/cgroups affinity)."""
-    return configured if configured > 0 else len(os.sched_getaffinity(0))
+# Memory an import needs: each worker's libraries and models plus the photo it decodes, and once
+# (one worker at a time) the CNN second look's working memory.
+WORKER_MB = 160
+CNN_MAX_PIXELS = 250_000  # the CNN searches larger copies in strips of this many pixels
+CNN_MB = 300
+
+
+def worker_count(config: EnrollmentConfig) -> int:
+    """enrollment.workers, where 0 means every core this process may run on (respects taskset and
+    cgroups) as far as the memory available now holds them, and never fewer than one."""
+    if config.workers > 0:
+        return config.workers
+    cores = len(os.sched_getaffinity(0))
+    free_mb = available_memory_mb()
+    if free_mb is None:
+        return cores
+    return max(1, min(cores, int((free_mb - CNN_MB) // (WORKER_MB + config.max_decode_mb))))
 
 
 # This worker's state, set once by _init_worker (each worker process has its own).
@@ -112,15 +127,17 @@ _engine: FaceEngine
 _fallback: FaceEngine
 _fallback_turn: contextlib.AbstractContextManager = contextlib.nullcontext()
 _config: EnrollmentConfig
+_in_pool = False
 
 
 def _init_worker(config: EnrollmentConfig, fallback_turn=None) -> None:
     """fallback_turn: a lock the workers share, so only one runs the CNN detector at a time.
 
-    The CNN needs about 450 MB above a worker's usual 160 MB for an 800-pixel copy (and gives it
-    back afterwards); one at a time keeps an import on a 2 GB Pi clear of the OOM killer.
+    The CNN needs up to CNN_MB above a worker's usual WORKER_MB (and gives it back afterwards);
+    one at a time keeps an import on a 2 GB Pi clear of the OOM killer.
     """
-    global _engine, _fallback, _fallback_turn, _config
+    global _engine, _fallback, _fallback_turn, _config, _in_pool
+    _in_pool = fallback_turn is not None
     die_with_parent()
     _engine = FaceEngine(EngineSettings.enrollment(config))
     _fallback = FaceEngine(EngineSettings("cnn", None, 0, config.landmarks, config.jitters))  # models load on use
@@ -130,7 +147,7 @@ def _init_worker(config: EnrollmentConfig, fallback_turn=None) -> None:
 
 def _fallback_detect(pixels: np.ndarray) -> list[Box]:
     with _fallback_turn:
-        return _fallback.detect_scaled(pixels, _config.fallback_side)
+        return _fallback.detect_scaled(pixels, _config.fallback_side, CNN_MAX_PIXELS)
 
 
 def encode_photo(data: bytes) -> EncodedPhoto:
@@ -146,10 +163,15 @@ def encode_photo(data: bytes) -> EncodedPhoto:
 
 def _encode_photo(data: bytes) -> EncodedPhoto:
     use_fallback = _config.fallback_detector != "none" and _config.detector != _config.fallback_detector
+    seconds = _config.max_decode_seconds
     try:
-        found = find_faces(_engine, data, ImageLimits.from_config(_config), _fallback_detect if use_fallback else None)
+        with _stopped_if_stuck(seconds), time_limit(seconds):
+            image = load_image(data, ImageLimits.from_config(_config))
     except ImageRejected as exc:
         return EncodedPhoto(None, str(exc))
+    except OutOfTime:
+        return EncodedPhoto(None, f"took longer than {seconds:g} s to decode (enrollment.max_decode_seconds)")
+    found = find_faces(_engine, image, _fallback_detect if use_fallback else None)
     if not found.boxes:
         return EncodedPhoto(None, "no face found")
     detector = _config.fallback_detector if found.by_fallback else _config.detector
@@ -161,6 +183,19 @@ def _encode_photo(data: bytes) -> EncodedPhoto:
     if found.by_fallback:
         note = "; ".join(filter(None, [f"face found by the {detector} detector", note]))
     return EncodedPhoto(_engine.encode(found.image.pixels, boxes[:1])[0], "", detector, note)
+
+
+@contextlib.contextmanager
+def _stopped_if_stuck(seconds: float) -> Iterator[None]:
+    """In a pool worker, end the process when a decoder stuck in C never lets time_limit act (its
+    photo is then lost as a dead worker's; the import goes on)."""
+    if _in_pool:
+        faulthandler.dump_traceback_later(seconds * 2 + 10, exit=True)
+    try:
+        yield
+    finally:
+        if _in_pool:
+            faulthandler.cancel_dump_traceback_later()
 
 
 class PhotoEncoder:
@@ -220,7 +255,7 @@ class PhotoEncoder:
                 yield key, pool.submit(encode_photo, data).result()
             except BrokenProcessPool:
                 pool = self._start_pool()
-                yield key, EncodedPhoto(None, "its decoding process died (out of memory?)")
+                yield key, EncodedPhoto(None, "its decoding process died (out of memory, or stuck)")
 
     def close(self) -> None:
         if self.pool is not None:
@@ -242,8 +277,9 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     enrolled_people: set[str] = set()
     to_check: set[str] = set(store.people_with_pending())  # left pending by an interrupted import
     remaining = {p.name: len(p.photo_files) for p in people}  # photos not yet done, per person
-    seen: dict[str, str] = {}  # sha256 -> person, within this import
     pending: dict[str, Photo] = {}  # sha256 -> photo waiting for its encoding
+    copies: dict[str, list[Photo]] = {}  # sha256 -> more copies of a pending photo, decided with it
+    failed: dict[str, str] = {}  # sha256 -> why a photo of this import was not enrolled
 
     bar = progress_bar(report.photos, show_bar)
     done = 0
@@ -258,6 +294,13 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
         if remaining[person] == 0 and person in to_check:
             check_people(store, [person], config)  # the person's photos are matched from now on
 
+    def duplicate(photo: Photo, owner: str) -> None:
+        report.duplicates += 1
+        if owner == photo.person:
+            enrolled_people.add(owner)
+        else:
+            report.skipped.append(Skipped(photo.file, f"same photo already enrolled as {owner}"))
+
     def jobs() -> Iterator[tuple[str, bytes]]:
         for item in iter_photos(root, people, limits.max_bytes):
             if isinstance(item, Skipped):
@@ -265,30 +308,30 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
                 advance(item.file, item.person)
                 continue
             digest = sha256_hex(item.data)
-            owner = seen.get(digest) or store.owner_of_photo(digest)
-            rejected = store.rejected_at(digest, item.person) if owner is None else None
+            if digest in pending:
+                copies.setdefault(digest, []).append(item)
+                continue
+            owner = store.owner_of_photo(digest)
             if owner is not None:
-                report.duplicates += 1
-                if owner == item.person:
-                    enrolled_people.add(owner)
-                else:
-                    report.skipped.append(Skipped(item.file, f"same photo already enrolled as {owner}"))
-            elif rejected is not None:
+                duplicate(item, owner)
+            elif digest in failed:
+                report.skipped.append(Skipped(item.file, failed[digest]))
+            elif store.rejected_at(digest, item.person) is not None:
                 report.skipped.append(Skipped(item.file, f"rejected earlier as a photo of {item.person} "
                                                          "by an admin (kiosk people reject)"))
             else:
-                seen[digest] = item.person
                 pending[digest] = item
                 yield digest, item.data
                 continue
             advance(item.file, item.person)
 
-    encoder = PhotoEncoder(config, worker_count(config.workers) if workers is None else workers)
+    encoder = PhotoEncoder(config, worker_count(config) if workers is None else workers)
     try:
         for digest, result in encoder.map(jobs()):
             photo = pending.pop(digest)
             if result.embedding is None:
                 report.skipped.append(Skipped(photo.file, result.reason))
+                failed[digest] = result.reason
             else:
                 used = dataclasses.replace(settings, detector=result.detector or settings.detector)
                 store.add_sample(photo.person, result.embedding, used, digest, photo.file,
@@ -300,6 +343,12 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
                 enrolled_people.add(photo.person)
                 to_check.add(photo.person)
             advance(photo.file, photo.person)
+            for copy in copies.pop(digest, []):
+                if result.embedding is None:
+                    report.skipped.append(Skipped(copy.file, result.reason))
+                else:
+                    duplicate(copy, photo.person)
+                advance(copy.file, copy.person)
     finally:
         encoder.close()
         bar.close()

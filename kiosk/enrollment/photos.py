@@ -113,8 +113,8 @@ def scan_people(root: str | os.PathLike, limits: WalkLimits = WalkLimits()) -> t
             if entry.is_symlink():
                 skipped.append(Skipped(shown, "symbolic link, not followed"))
             elif not entry.is_dir(follow_symlinks=False):
-                if not entry.name.startswith("."):
-                    skipped.append(Skipped(shown, "not inside a person folder"))
+                skipped.append(Skipped(shown, "hidden (name starts with a dot), not read" if entry.name.startswith(".")
+                                       else "not inside a person folder"))
             else:
                 try:
                     name = validate_person_name(entry.name)
@@ -155,8 +155,10 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
             continue
         for name, is_dir, is_link in entries:
             relative = f"{relative_dir}/{name}"
-            if name.startswith("."):
-                continue  # .DS_Store, ._IMG_0001.jpg, .Trashes and other metadata sticks collect
+            if name.startswith("."):  # .DS_Store, ._IMG_0001.jpg, .Trashes: what other systems leave
+                skipped.append(Skipped(printable(relative) + "/" * is_dir, "hidden (name starts with a dot), "
+                                       "not read", person.name))
+                continue
             if problem := utf8_problem(name):
                 skipped.append(Skipped(printable(relative), problem, person.name))
             elif is_link:

@@ -73,7 +73,7 @@ def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *
             report.people += 1
 
     bar = progress_bar(len(photos), show_bar)
-    encoder = PhotoEncoder(config, worker_count(config.workers) if workers is None else workers)
+    encoder = PhotoEncoder(config, worker_count(config) if workers is None else workers)
     try:
         for (name, sample), result in encoder.map(jobs()):
             if result.embedding is None:

@@ -14,6 +14,7 @@ All figures are printed; nothing here decides pass or fail.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -382,9 +383,10 @@ def enrollment_timing(people: Path, config: Config, scratch: Path) -> dict:
         store_dir = scratch / f"enroll-{label}"
         with Store(store_dir) as store:
             started = time.perf_counter()
-            report = import_folder(store, people, config.enrollment, workers=worker_count(workers), show_bar=False)
+            count = worker_count(dataclasses.replace(config.enrollment, workers=workers))
+            report = import_folder(store, people, config.enrollment, workers=count, show_bar=False)
             results[label] = {"seconds": round(time.perf_counter() - started, 2), "photos": report.added,
-                              "workers": worker_count(workers)}
+                              "workers": count}
     return results
 
 

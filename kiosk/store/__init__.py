@@ -19,7 +19,7 @@ from kiosk.store.db import (
     embedding_blob,
     sha256_hex,
 )
-from kiosk.store.schema import SCHEMA_VERSION
+from kiosk.store.schema import SCHEMA_QUERY, SCHEMA_VERSION, schema_objects
 
-__all__ = ["SCHEMA_VERSION", "CheckedSample", "Event", "EventFace", "PersonSummary", "Sample", "SampleSettings",
-           "Store", "StoreError", "UnknownFace", "embedding_blob", "sha256_hex"]
+__all__ = ["SCHEMA_QUERY", "SCHEMA_VERSION", "CheckedSample", "Event", "EventFace", "PersonSummary", "Sample",
+           "SampleSettings", "Store", "StoreError", "UnknownFace", "embedding_blob", "schema_objects", "sha256_hex"]

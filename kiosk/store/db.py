@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sqlite3
@@ -118,14 +119,19 @@ class Store:
     def __init__(self, data_dir: str | os.PathLike, *, create: bool = True):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
-        if create:
-            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not self.path.exists():
-                # Create the file ourselves so it is 0600 from the start; SQLite gives the
-                # -wal and -shm files the same mode.
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-        elif not self.path.exists():
-            raise StoreError(f"{self.path}: no store here (enroll someone first)")
+        try:
+            if create:
+                self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if not self.path.exists():
+                    # Create the file ourselves so it is 0600 from the start; SQLite gives the
+                    # -wal and -shm files the same mode.
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+            elif not self.path.exists():
+                raise StoreError(f"{self.path}: no store here (enroll someone first)")
+        except OSError as exc:  # a file, a dangling link, /proc, a read-only or full drive
+            what = "is not a folder" if exc.errno in (errno.EEXIST, errno.ENOTDIR) else exc.strerror
+            raise StoreError(f"{exc.filename or self.data_dir}: cannot hold the kiosk's data ({what}; "
+                             "see --data-dir or KIOSK_DATA_DIR)") from None
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 30000")
@@ -155,7 +161,8 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite ends it by itself on some errors (a full disk)
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -258,9 +265,9 @@ class Store:
         return self.data_dir / UNKNOWNS_DIR / crop_file
 
     def keep_photo(self, sha256: str, data: bytes) -> Path:
-        """Write the photo as photos/<sha256> (0600), durably, unless it is already there."""
+        """Write the photo as photos/<sha256> (0600), durably, unless it is already there intact."""
         target = self.photo_path(sha256)
-        if not target.exists():
+        if not (target.exists() and sha256_hex(target.read_bytes()) == sha256):
             write_private_file(target, data)
         return target
 

@@ -122,3 +122,20 @@ def split_sql(script: str) -> list[str]:
             statements.append(current.strip())
             current = ""
     return statements
+
+
+def schema_objects(version: int) -> set[tuple[str, str, str]]:
+    """(type, name, SQL) of every table, index, trigger and view a store of VERSION has: what a
+    database from elsewhere (a backup) is held to, so it can bring no trigger or view of its own."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS[:version]:
+            for statement in split_sql(script):
+                db.execute(statement)
+        return set(db.execute(SCHEMA_QUERY))
+    finally:
+        db.close()
+
+
+# sqlite_stat* tables hold the query planner's figures (ANALYZE), not the store's design.
+SCHEMA_QUERY = "SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"

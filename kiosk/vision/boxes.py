@@ -1,7 +1,8 @@
 """Face boxes: (top, right, bottom, left) in pixels, as dlib and face_recognition give them.
 
-How much two boxes overlap, and pairing two lists of boxes one-to-one by overlap: the tracker
-pairs detections with the faces it follows, detection recall pairs detections with labels.
+How much two boxes overlap, pairing two lists of boxes one-to-one by overlap (the tracker pairs
+detections with the faces it follows, detection recall pairs detections with labels), and
+merging the boxes of searches that overlap (the CNN's strips).
 """
 
 from __future__ import annotations
@@ -11,13 +12,26 @@ Box = tuple[int, int, int, int]  # top, right, bottom, left
 
 def overlap(a: Box, b: Box) -> float:
     """Intersection over union of two boxes (0 when they do not touch)."""
-    top, bottom = max(a[0], b[0]), min(a[2], b[2])
-    left, right = max(a[3], b[3]), min(a[1], b[1])
-    inter = max(0, bottom - top) * max(0, right - left)
+    inter = _intersection(a, b)
     area_a = (a[2] - a[0]) * (a[1] - a[3])
     area_b = (b[2] - b[0]) * (b[1] - b[3])
     union = area_a + area_b - inter
     return inter / union if union > 0 else 0.0
+
+
+def merge_boxes(boxes: list[Box], covered: float = 0.5) -> list[Box]:
+    """One box per face from searches that overlap: largest first, a box mostly (by `covered` of
+    its own area) inside one already kept is the same face seen again, or part of it."""
+    kept: list[Box] = []
+    for box in sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[1] - b[3]), reverse=True):
+        area = (box[2] - box[0]) * (box[1] - box[3])
+        if not any(_intersection(box, other) > covered * area for other in kept):
+            kept.append(box)
+    return kept
+
+
+def _intersection(a: Box, b: Box) -> int:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[1], b[1]) - max(a[3], b[3]))
 
 
 def pair_boxes(first: list[Box], second: list[Box], min_overlap: float) -> list[tuple[int, int]]:

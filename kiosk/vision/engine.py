@@ -11,6 +11,7 @@ used by two threads at once, and face_recognition shares one module-wide copy of
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import signal
 import threading
@@ -25,9 +26,10 @@ import numpy as np
 
 from kiosk.config import Config, DetectionConfig, EnrollmentConfig
 from kiosk.util import die_with_parent
-from kiosk.vision.boxes import Box, scale_box
+from kiosk.vision.boxes import Box, merge_boxes, scale_box
 
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # the aligned face image dlib's encoder is trained on
+SMALLEST_FACE = 80  # pixels: the smallest face dlib's CNN detector finds without upsampling
 
 
 @dataclass(frozen=True)
@@ -120,17 +122,41 @@ class FaceEngine:
         found = [(r.top(), r.right(), r.bottom(), r.left()) for r in rects]
         return [scale_box(box, 1 / scale, (top, left), width, height) for box in found]
 
-    def detect_scaled(self, rgb: np.ndarray, side: int) -> list[Box]:
+    def detect_scaled(self, rgb: np.ndarray, side: int, max_pixels: int = 0) -> list[Box]:
         """Face boxes found on a copy scaled (down or up) to `side` pixels on its longest side.
 
         For the CNN detector, which only finds faces from about 80 pixels and whose cost grows
-        with the pixel count: one fixed working size serves small and large photos alike.
+        with the pixel count: one fixed working size serves small and large photos alike. Its
+        memory grows with the pixels too (about 1 KB each), so with `max_pixels` a larger copy
+        is searched in overlapping strips of that many pixels, and once whole at a size that fits
+        for the faces too large for a strip.
         """
         height, width = rgb.shape[:2]
         scale = side / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         copy = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        return [scale_box(box, 1 / scale, (0, 0), width, height) for box in self.detect(copy)]
+        if max_pixels and size[0] * size[1] > max_pixels:
+            found = self._detect_in_strips(copy, max_pixels)
+        else:
+            found = self.detect(copy)
+        return [scale_box(box, 1 / scale, (0, 0), width, height) for box in found]
+
+    def _detect_in_strips(self, image: np.ndarray, max_pixels: int) -> list[Box]:
+        height, width = image.shape[:2]
+        shrink = math.sqrt(max_pixels / (width * height))
+        whole = cv2.resize(image, (max(1, int(width * shrink)), max(1, int(height * shrink))),
+                           interpolation=cv2.INTER_AREA)
+        found = [scale_box(box, 1 / shrink, (0, 0), width, height) for box in self.detect(whole)]
+        # Strips across the long side, overlapping by the smallest face the whole search finds:
+        # every face is then whole in one strip, or large enough for the whole search.
+        long_side, short_side = max(width, height), min(width, height)
+        strip = max(1, max_pixels // short_side)
+        step = max(1, strip - min(strip // 2, math.ceil(SMALLEST_FACE / shrink)))
+        for start in range(0, max(1, long_side - strip + step), step):
+            end = min(long_side, start + strip)
+            region = (0, end, height, start) if width >= height else (start, width, end, 0)
+            found += self.detect(image, region)
+        return merge_boxes(found)
 
     def warm_up(self, liveness: bool = False) -> None:
         """Load this thread's models now rather than while a face is waiting for its name."""

@@ -1,4 +1,4 @@
-"""From photo bytes to the faces in it: decode safely, detect, largest face first.
+"""From a photo (decoded safely by images.load_image) to the faces in it, largest face first.
 
 The one path every photo takes, whether it is being enrolled (`kiosk enroll`, a USB stick,
 retraining), named (`kiosk identify`) or used as a probe (`kiosk eval`). Encoding is one more
@@ -14,7 +14,7 @@ import numpy as np
 
 from kiosk.vision.boxes import Box
 from kiosk.vision.engine import FaceEngine
-from kiosk.vision.images import ImageLimits, LoadedImage, load_image
+from kiosk.vision.images import LoadedImage
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,10 @@ def width(box: Box) -> int:
     return box[1] - box[3]
 
 
-def find_faces(engine: FaceEngine, data: bytes, limits: ImageLimits,
+def find_faces(engine: FaceEngine, image: LoadedImage,
                fallback: Callable[[np.ndarray], list[Box]] | None = None) -> PhotoFaces:
-    """Decode DATA (raises ImageRejected with the reason) and find its faces, largest first;
-    when the engine finds none, `fallback` (another detector) gets a try."""
-    image = load_image(data, limits)
+    """The faces of a loaded photo, largest first; when the engine finds none, `fallback`
+    (another detector) gets a try."""
     boxes = engine.detect(image.pixels)
     by_fallback = False
     if not boxes and fallback is not None:

@@ -1,9 +1,9 @@
 """Loading untrusted photo files into 8-bit RGB arrays, or a clear reason why not.
 
 Photos come from USB sticks and folders we do not control, so every step is defensive: only the
-formats we accept are tried, the pixel count is checked from the header before decoding,
-Pillow's decompression-bomb warning is an error, truncated files are refused (never padded with
-grey), EXIF orientation is applied, and every colour mode ends up as 8-bit RGB.
+formats we accept are tried, the pixel count, decoded size and JPEG scan count are checked
+before decoding, Pillow's decompression-bomb warning is an error, truncated files are refused
+(never padded with grey), EXIF orientation is applied, and every mode ends up as 8-bit RGB.
 """
 
 from __future__ import annotations
@@ -68,6 +68,10 @@ def load_image(data: bytes, limits: ImageLimits = ImageLimits()) -> LoadedImage:
                 raise ImageRejected(
                     f"image too large ({width}x{height} pixels, limit {limits.max_pixels / 1e6:.0f} megapixels)")
             original_side = max(width, height)
+            if image.format == "JPEG" and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS:
+                # Each scan of a progressive JPEG is a pass over the whole picture: a crafted file
+                # of thousands of tiny scans takes minutes to decode. Cameras write about ten.
+                raise ImageRejected(f"JPEG of {scans} scans (limit {MAX_JPEG_SCANS}), too slow to decode")
             if image.format == "JPEG":
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 size when the photo is far larger than needed.
                 image.draft("RGB", (limits.max_side, limits.max_side))
@@ -99,6 +103,10 @@ def load_image(data: bytes, limits: ImageLimits = ImageLimits()) -> LoadedImage:
     pixels = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
     return LoadedImage(pixels=pixels, scale=original_side / max(image.size))
 
+
+# Start-of-scan markers a JPEG may have (counted in the raw bytes: an upper bound, which also
+# counts the scans of an embedded thumbnail).
+MAX_JPEG_SCANS = 100
 
 # Bytes Pillow holds per pixel once a mode is decoded (RGB is stored as 4); unknown modes count 8.
 BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2,
