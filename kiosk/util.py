@@ -48,14 +48,17 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o600, *, durable: boo
         handle.write(data)
 
 
-def die_with_parent() -> None:
-    """Have the kernel end this process when its parent dies, however the parent ended (Linux;
-    elsewhere nothing): a killed import or daemon leaves no worker holding memory."""
+def die_with_parent(parent: int) -> None:
+    """Have the kernel end this process when PARENT (the pid that started it) dies, however it
+    ended (Linux; elsewhere nothing): a killed import or daemon leaves no worker holding memory.
+    A parent already gone while this process was starting up ends it at once."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 PR_SET_PDEATHSIG = 1

@@ -6,12 +6,15 @@ repository.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -318,22 +321,23 @@ print(result.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss 
 
 @pytest.mark.slow
 def test_an_import_of_59_megapixel_photos_stays_within_400_mb(tmp_path):
-    """The worst cases of a 59-megapixel picture (16-bit grey, RGBA) beside a good photo: the
-    import's largest process stays under 400 MB, and the good photo is enrolled. (Decoding only:
-    the CNN second look at a photo without a face needs more, see enrollment.fallback_detector.)"""
+    """The worst cases of a 59-megapixel picture (16-bit grey, RGBA; four of the first, one per
+    worker) beside a good photo, none with a face, so the CNN takes its second look at each that
+    decodes: the import's largest process stays under 400 MB, and the good photo is enrolled."""
     import numpy as np
     root = tmp_path / "stick" / "obama"
     root.mkdir(parents=True)
     (root / "good.jpg").write_bytes(good_photo())
     width, height = 8800, 6700
     ramp = (np.add.outer(np.arange(height, dtype=np.uint32) * 3, np.arange(width, dtype=np.uint32)) % 65536)
-    Image.fromarray(ramp.astype(np.uint16)).save(root / "grey16.png", compress_level=1)
+    for copy in range(4):
+        Image.fromarray((ramp + copy).astype(np.uint16)).save(root / f"grey16-{copy}.png", compress_level=1)
     grey = (ramp >> 8).astype(np.uint8)
     Image.fromarray(np.dstack([grey, grey[::-1], 255 - grey, np.full_like(grey, 200)]), "RGBA").save(
         root / "rgba.png", compress_level=1)
     del ramp, grey
     config = tmp_path / "config.yaml"
-    config.write_text("enrollment:\n  fallback_detector: none\n")
+    config.write_text("enrollment:\n  workers: 4\n")
     command = [sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path / "data"), "enroll", str(root.parent),
                "--json"]
     measured = subprocess.run([sys.executable, "-c", MEASURE_IMPORT, *command], capture_output=True, text=True,
@@ -344,6 +348,7 @@ def test_an_import_of_59_megapixel_photos_stays_within_400_mb(tmp_path):
     reasons = {item["file"]: item["reason"] for item in report["skipped"]}
     assert "obama/good.jpg" not in reasons and report["added"] >= 1
     assert "too large to decode" in reasons["obama/rgba.png"]
+    assert all(reasons[f"obama/grey16-{copy}.png"] == "no face found" for copy in range(4))
     print(f"peak RSS of the import's largest process: {peak_mb} MB; skipped: {reasons}")
     assert int(peak_mb) <= 400
 
@@ -543,3 +548,206 @@ def test_a_damaged_kept_photo_is_left_out_of_a_backup_that_restores(enrolled_cop
     assert result.returncode == 0 and f"left out the kept photo {photo.name[:12]}" in result.stderr
     restored = run_kiosk("restore", str(backup), data_dir=tmp_path / "elsewhere")
     assert restored.returncode == 0, restored.stderr
+
+
+# --- the report's table, row by row ----------------------------------------------------------------------
+
+def heic_claiming(width: int, height: int) -> bytes:
+    """A real HEIC whose header (the 'ispe' box) claims another size."""
+    data = bytearray(encoded(Image.open(require_data("people", "biden", "biden.jpg")).convert("RGB"), "heic"))
+    box = data.find(b"ispe")
+    data[box + 8:box + 16] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    return bytes(data)
+
+
+def tiff_with_entry(tag: int, type_: int | None = None, count: int | None = None) -> bytes:
+    """A real TIFF with one field of its first directory given another type or count."""
+    data = bytearray(encoded(Image.open(require_data("people", "biden", "biden.jpg")).convert("RGB"), "tiff"))
+    directory = int.from_bytes(data[4:8], "little")
+    for entry in range(directory + 2, directory + 2 + 12 * int.from_bytes(data[directory:directory + 2], "little"), 12):
+        if int.from_bytes(data[entry:entry + 2], "little") == tag:
+            if type_ is not None:
+                data[entry + 2:entry + 4] = type_.to_bytes(2, "little")
+            if count is not None:
+                data[entry + 4:entry + 8] = count.to_bytes(4, "little")
+    return bytes(data)
+
+
+def jpeg_with_rational_make() -> bytes:
+    """A photo turned by its EXIF orientation, whose camera make is a fraction instead of text."""
+    entries = [(0x010F, 5, 1, 8 + 2 + 2 * 12 + 4), (0x0112, 3, 1, 6)]  # Make: RATIONAL; Orientation: 6
+    directory = len(entries).to_bytes(2, "little") + b"".join(
+        b"".join(v.to_bytes(n, "little") for v, n in zip(entry, (2, 2, 4, 4), strict=True)) for entry in entries)
+    exif = b"Exif\x00\x00II*\x00" + (8).to_bytes(4, "little") + directory + bytes(4) + (1).to_bytes(4, "little") \
+        + (3).to_bytes(4, "little")
+    buffer = io.BytesIO()
+    turned = Image.open(require_data("people", "obama", "obama.jpg")).transpose(Image.Transpose.ROTATE_90)
+    turned.save(buffer, "JPEG", exif=exif)  # stored on its side, as a camera held upright writes it
+    return buffer.getvalue()
+
+
+def test_each_file_of_the_hostile_run_costs_only_itself(tmp_path):
+    root = tmp_path / "stick"
+    for name in ("obama", "biden", "alex_lacamoire"):
+        (root / name).mkdir(parents=True)
+    alex = require_data("people", "alex_lacamoire", "img1.jpg")
+    (root / "alex_lacamoire" / "good.jpg").write_bytes(alex.read_bytes())
+    (root / "biden" / "good.jpg").write_bytes(good_photo("biden"))
+    (root / "obama" / "good.jpg").write_bytes(good_photo())
+    hostile = {
+        "biden/huge.heic": heic_claiming(100000, 100000),
+        "biden/strips-as-doubles.tif": tiff_with_entry(273, type_=12),
+        "biden/strips-as-bytes.tif": tiff_with_entry(273, type_=7),
+        "biden/huge-count.tif": tiff_with_entry(258, count=0x7FFFFFFF),
+        "biden/width-as-bytes.tif": tiff_with_entry(256, type_=7),
+    }
+    for file, data in hostile.items():
+        (root / file).write_bytes(data)
+    (root / "obama" / "odd-exif.jpg").write_bytes(jpeg_with_rational_make())
+    result = run_kiosk("enroll", str(root), "--json", data_dir=tmp_path / "data", timeout=300)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    reasons = {item["file"]: item["reason"] for item in report["skipped"]}
+    assert set(reasons) == set(hostile) and all(reasons.values()), json.dumps(reasons)
+    assert report["added"] == 4  # the three good photos, and the one with odd EXIF (upright)
+    print(reasons)
+
+
+# --- as a user who cannot read everything ----------------------------------------------------------------
+
+def as_kiosk_user(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    """The command line without the power to read or write what its permissions forbid (the
+    tests run as root, who may do anything: the capabilities that allow it are dropped)."""
+    command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m", "kiosk.cli",
+               "--data-dir", str(data_dir), *args]
+    config = data_dir.parent / "fast.yaml"
+    config.write_text("enrollment:\n  fallback_detector: none\n  jitters: 1\n")
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO,
+                              env={**os.environ, "KIOSK_CONFIG": str(config)})
+    except FileNotFoundError:
+        pytest.skip("setpriv is not installed")
+
+
+def test_unreadable_folders_and_photos_are_reported_and_skipped(tmp_path):
+    stick = tmp_path / "stick"
+    faces = stick / "faces"
+    for name in ("obama", "biden", "alex_lacamoire"):
+        (faces / name).mkdir(parents=True)
+    (faces / "obama" / "good.jpg").write_bytes(good_photo())
+    (faces / "obama" / "locked.jpg").write_bytes(good_photo("biden"))
+    (faces / "obama" / "locked.jpg").chmod(0)
+    (faces / "obama" / "more").mkdir()
+    (faces / "obama" / "more" / "a.jpg").write_bytes(good_photo("biden"))
+    (faces / "obama" / "more").chmod(0)
+    (faces / "biden" / "good.jpg").write_bytes(good_photo("biden"))
+    (faces / "biden").chmod(0)
+    (faces / "alex_lacamoire" / "._good.jpg").write_bytes(b"\x00\x05\x16\x07")  # what a Mac leaves
+    (faces / "alex_lacamoire" / "good.jpg").write_bytes(
+        require_data("people", "alex_lacamoire", "img1.jpg").read_bytes())
+    result = as_kiosk_user("import-usb", str(stick), "--json", data_dir=tmp_path / "data")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    reasons = {item["file"]: item["reason"] for item in report["skipped"]}
+    assert reasons == {"biden/": "folder cannot be read: Permission denied",
+                       "obama/more/": "folder cannot be read: Permission denied",
+                       "obama/locked.jpg": "cannot open: Permission denied",
+                       "alex_lacamoire/._good.jpg": "hidden (name starts with a dot), not read"}, reasons
+    assert report["added"] == 2
+    faces.chmod(0)
+    result = as_kiosk_user("import-usb", str(stick), "--json", data_dir=tmp_path / "data")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"{faces}: cannot be read (permission denied)" in result.stderr
+    faces.chmod(0o755)
+
+
+def test_a_data_folder_that_cannot_be_one_is_one_line(tmp_path):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "at-all")
+    (tmp_path / "a-file").write_text("x")
+    for folder in (tmp_path / "dangling", tmp_path / "a-file", Path("/proc/self/status")):
+        result = run_kiosk("people", "list", data_dir=folder)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip() == f"kiosk: {folder}: cannot hold the kiosk's data (is not a folder; " \
+                                        "see --data-dir or KIOSK_DATA_DIR)"
+    (tmp_path / "read-only").mkdir()
+    (tmp_path / "read-only").chmod(0o555)
+    result = as_kiosk_user("people", "list", data_dir=tmp_path / "read-only")
+    assert result.returncode == 2 and "Permission denied" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- memory and processes ---------------------------------------------------------------------------------
+
+def test_workers_are_as_many_as_memory_holds(monkeypatch):
+    from kiosk.enrollment.enroll import CNN_MB, WORKER_MB, worker_count
+    cores = len(os.sched_getaffinity(0))
+    per_worker = WORKER_MB + EnrollmentConfig().max_decode_mb
+    for free_mb, expected in ((None, cores), (CNN_MB + 100, 1), (CNN_MB + 1.5 * per_worker, min(cores, 1)),
+                              (CNN_MB + 2 * per_worker, min(cores, 2)), (100_000, cores)):
+        monkeypatch.setattr(enroll, "available_memory_mb", lambda free=free_mb: free)
+        assert worker_count(EnrollmentConfig()) == expected
+    assert worker_count(EnrollmentConfig(workers=7)) == 7  # the admin's number stands
+
+
+def test_the_cnn_in_strips_finds_the_faces_it_finds_whole():
+    from kiosk.vision.boxes import overlap
+    from kiosk.vision.engine import EngineSettings, FaceEngine
+    from kiosk.vision.images import load_image
+    faces = [load_image(require_data("people", *parts).read_bytes()).pixels
+             for parts in (("obama", "obama.jpg"), ("biden", "biden.jpg"), ("alex_lacamoire", "img1.jpg"))]
+    height = min(face.shape[0] for face in faces)
+    import numpy as np
+    row = np.ascontiguousarray(np.hstack([face[:height] for face in faces]))  # three people side by side
+    cnn = FaceEngine(EngineSettings("cnn", None, 0, 5, 1))
+    whole = cnn.detect_scaled(row, 1200)
+    strips = cnn.detect_scaled(row, 1200, 250_000)
+    assert len(whole) == 3 and len(strips) == 3
+    assert all(max(overlap(a, b) for b in whole) > 0.5 for a in strips)
+
+
+@pytest.mark.slow
+def test_a_killed_daemon_leaves_no_process_behind(enrolled_copy, tmp_path):
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    (slides / "a.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
+    kiosk = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--data-dir", str(enrolled_copy), "run", "--source",
+                              f"dir:{slides}", "--display", "headless", "--loop"], cwd=REPO,
+                             env={**os.environ, "KIOSK_CONFIG": str(REPO / "config.yaml"),
+                                  "RUNTIME_DIRECTORY": str(tmp_path)},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        descendants: set[int] = set()
+        for _ in range(120):  # the encoder process, and multiprocessing's resource tracker
+            descendants = family(kiosk.pid) - {kiosk.pid}
+            if len(descendants) >= 2:
+                break
+            time.sleep(0.5)
+        assert len(descendants) >= 2, descendants
+        kiosk.send_signal(signal.SIGKILL)
+        kiosk.wait(10)
+        for _ in range(40):
+            if not any(alive(pid) for pid in descendants):
+                break
+            time.sleep(0.25)
+        assert not any(alive(pid) for pid in descendants)
+    finally:
+        kiosk.kill()
+
+
+def family(pid: int) -> set[int]:
+    """PID and every process below it."""
+    found, queue = set(), [pid]
+    while queue:
+        current = queue.pop()
+        found.add(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                queue += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie holds no memory: it only waits for its parent to note the exit)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -220,7 +220,7 @@ def foreign_content(db: sqlite3.Connection, version: int) -> str:
         return f"lacks the kiosk's {kind} {name!r}"
     tables = {name for kind, name, _ in ours if kind == "table"}
     for table in (t for t in EMBEDDING_TABLES if t in tables):
-        for (blob,) in db.execute(f"SELECT embedding FROM {table}"):  # noqa: S608 (names from the list above)
+        for (blob,) in db.execute(f"SELECT embedding FROM {table}"):  # names from the list above
             if not isinstance(blob, bytes) or len(blob) != 512 or not np.isfinite(np.frombuffer(blob, "<f4")).all():
                 return f"has an embedding in {table} that is not 128 finite numbers"
     for (name,) in db.execute("SELECT name FROM people"):

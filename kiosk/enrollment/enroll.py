@@ -106,8 +106,8 @@ def sample_settings(config: EnrollmentConfig) -> SampleSettings:
 # Memory an import needs: each worker's libraries and models plus the photo it decodes, and once
 # (one worker at a time) the CNN second look's working memory.
 WORKER_MB = 160
-CNN_MAX_PIXELS = 250_000  # the CNN searches larger copies in strips of this many pixels
-CNN_MB = 300
+CNN_MAX_PIXELS = 200_000  # the CNN searches larger copies in strips of this many pixels
+CNN_MB = 250
 
 
 def worker_count(config: EnrollmentConfig) -> int:
@@ -130,7 +130,7 @@ _config: EnrollmentConfig
 _in_pool = False
 
 
-def _init_worker(config: EnrollmentConfig, fallback_turn=None) -> None:
+def _init_worker(config: EnrollmentConfig, fallback_turn=None, parent: int = 0) -> None:
     """fallback_turn: a lock the workers share, so only one runs the CNN detector at a time.
 
     The CNN needs up to CNN_MB above a worker's usual WORKER_MB (and gives it back afterwards);
@@ -138,7 +138,8 @@ def _init_worker(config: EnrollmentConfig, fallback_turn=None) -> None:
     """
     global _engine, _fallback, _fallback_turn, _config, _in_pool
     _in_pool = fallback_turn is not None
-    die_with_parent()
+    if _in_pool:
+        die_with_parent(parent)
     _engine = FaceEngine(EngineSettings.enrollment(config))
     _fallback = FaceEngine(EngineSettings("cnn", None, 0, config.landmarks, config.jitters))  # models load on use
     _fallback_turn = fallback_turn or contextlib.nullcontext()
@@ -219,7 +220,7 @@ class PhotoEncoder:
             self.pool.shutdown(wait=False, cancel_futures=True)
         context = multiprocessing.get_context("fork")
         self.pool = ProcessPoolExecutor(self.workers, context, initializer=_init_worker,
-                                        initargs=(self.config, context.Lock()))
+                                        initargs=(self.config, context.Lock(), os.getpid()))
         return self.pool
 
     def map(self, jobs: Iterator[tuple[_Key, bytes]]) -> Iterator[tuple[_Key, EncodedPhoto]]:

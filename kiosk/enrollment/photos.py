@@ -123,10 +123,10 @@ def scan_people(root: str | os.PathLike, limits: WalkLimits = WalkLimits()) -> t
                     continue
                 person = PersonFolder(name)
                 found = sum(len(p.photo_files) for p in people)
-                _scan_person(root_fd, entry.name, person, skipped, limits, found)
+                readable = _scan_person(root_fd, entry.name, person, skipped, limits, found)
                 if person.photo_files:
                     people.append(person)
-                else:
+                elif readable:
                     skipped.append(Skipped(shown + "/", "no photos in this folder"))
     finally:
         os.close(root_fd)
@@ -134,10 +134,10 @@ def scan_people(root: str | os.PathLike, limits: WalkLimits = WalkLimits()) -> t
 
 
 def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[Skipped], limits: WalkLimits,
-                 found: int) -> None:
+                 found: int) -> bool:
     """Collect the photo files of one person's folder, breadth first, one folder open at a time
     (no recursion, so no depth can exhaust the stack or the file descriptors). FOUND: photo files
-    of the people before, toward the import's limit."""
+    of the people before, toward the import's limit. False when the folder itself cannot be read."""
     max_depth, max_files = limits.max_depth, limits.max_files
     queue = [(folder, 0)]
     while queue:
@@ -150,8 +150,10 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
             finally:
                 os.close(dir_fd)
         except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc).removeprefix("cannot open: ")
             skipped.append(Skipped(printable(relative_dir) + "/", f"folder cannot be read: {reason}", person.name))
+            if relative_dir == folder:
+                return False
             continue
         for name, is_dir, is_link in entries:
             relative = f"{relative_dir}/{name}"
@@ -178,6 +180,7 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
                                        "not read (enrollment.max_files)", person.name))
             else:
                 person.photo_files.append(relative)
+    return True
 
 
 def _open_folder(root_fd: int, parts: list[str]) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -200,10 +201,10 @@ _process_encoder = None
 _process_jitters = 1
 
 
-def _start_encoder_process(jitters: int) -> None:
+def _start_encoder_process(jitters: int, parent: int) -> None:
     global _process_encoder, _process_jitters
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    die_with_parent()  # a killed daemon must not leave its encoder (about 100 MB) behind
+    die_with_parent(parent)  # a killed daemon must not leave its encoder (about 100 MB) behind
     _process_encoder = MODEL_LOADERS["encoder"]()
     _process_jitters = jitters
 
@@ -226,7 +227,7 @@ class EncoderProcess:
 
     def _start(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"),
-                                   initializer=_start_encoder_process, initargs=(self.jitters,))
+                                   initializer=_start_encoder_process, initargs=(self.jitters, os.getpid()))
         pool.submit(_encode_in_process, []).result()  # load the model before the first face
         return pool
 

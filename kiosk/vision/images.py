@@ -81,7 +81,7 @@ def load_image(data: bytes, limits: ImageLimits = ImageLimits()) -> LoadedImage:
                                     f"{decoded / 1e6:.0f} MB, limit {limits.max_decode_bytes / 1e6:.0f} MB)")
             image.load()
             image = _shrunk(image, limits.max_side)  # before any conversion, which copies
-            image = ImageOps.exif_transpose(image)
+            image = _upright(image)
             image = _to_rgb(image)
     except ImageRejected:
         raise
@@ -112,6 +112,22 @@ MAX_JPEG_SCANS = 100
 BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2,
                    "LA": 4, "PA": 4, "La": 4, "RGB": 4, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4, "YCbCr": 4,
                    "LAB": 4, "HSV": 4, "I": 4, "F": 4}
+
+
+# EXIF orientation -> the turn that makes the picture upright (as ImageOps.exif_transpose).
+ORIENTATIONS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                8: Image.Transpose.ROTATE_90}
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The picture turned as its EXIF orientation says. Pillow's own way also rewrites the rest
+    of the EXIF block, and fails on values of an unexpected type there: then only the turn is made."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # any error in the metadata rewrite: the pixels are fine
+        turn = ORIENTATIONS.get(image.getexif().get(0x0112))
+        return image.transpose(turn) if turn is not None else image
 
 
 def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
