@@ -126,7 +126,7 @@ def _upright(image: Image.Image) -> Image.Image:
     try:
         return ImageOps.exif_transpose(image)
     except Exception:  # any error in the metadata rewrite: the pixels are fine
-        turn = ORIENTATIONS.get(image.getexif().get(0x0112))
+        turn = ORIENTATIONS.get(image.getexif().get(0x0112, 1))
         return image.transpose(turn) if turn is not None else image
 
 
