@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import faulthandler
+import functools
 import multiprocessing
 import os
 import sys
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -191,12 +192,18 @@ def _stopped_if_stuck(seconds: float) -> Iterator[None]:
     """In a pool worker, end the process when a decoder stuck in C never lets time_limit act (its
     photo is then lost as a dead worker's; the import goes on)."""
     if _in_pool:
-        faulthandler.dump_traceback_later(seconds * 2 + 10, exit=True)
+        faulthandler.dump_traceback_later(seconds * 2 + 10, exit=True, file=_silent())
     try:
         yield
     finally:
         if _in_pool:
             faulthandler.cancel_dump_traceback_later()
+
+
+@functools.cache
+def _silent() -> TextIO:
+    """Where a stuck worker's last words go: the photo's skip reason is what the operator reads."""
+    return open(os.devnull, "w")  # open for the worker's lifetime
 
 
 class PhotoEncoder:

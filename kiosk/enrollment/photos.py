@@ -1,9 +1,10 @@
 """Walking a folder of person folders (`ROOT/<name>/**/photo`) without trusting anything in it.
 
-Directories are walked by file descriptor with os.fwalk(follow_symlinks=False), files are opened
-relative to their directory with O_NOFOLLOW | O_NONBLOCK (a FIFO never blocks the walk), only
-regular files are read, and the size cap is checked with fstat before reading. Nothing outside
-ROOT can be reached: symlinks are reported and skipped, never followed.
+Folders are walked breadth first, one open at a time, each component opened by descriptor with
+O_NOFOLLOW, to a bounded depth and file count (no recursion: no depth exhausts the stack or the
+descriptors). Only entries listed as regular files are opened, with O_NONBLOCK | O_NOCTTY, and
+checked again with fstat (type, links, size) before any read. Nothing outside ROOT can be
+reached: symbolic links are reported and never followed, hard links reported and not read.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
             dir_fd = _open_folder(root_fd, relative_dir.split("/"))
             try:
                 with os.scandir(dir_fd) as scan:
-                    entries = sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink()) for e in scan)
+                    entries = sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink(),
+                                      e.is_file(follow_symlinks=False)) for e in scan)
             finally:
                 os.close(dir_fd)
         except (OSError, ValueError) as exc:
@@ -155,7 +157,7 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
             if relative_dir == folder:
                 return False
             continue
-        for name, is_dir, is_link in entries:
+        for name, is_dir, is_link, is_file in entries:
             relative = f"{relative_dir}/{name}"
             if name.startswith("."):  # .DS_Store, ._IMG_0001.jpg, .Trashes: what other systems leave
                 skipped.append(Skipped(printable(relative) + "/" * is_dir, "hidden (name starts with a dot), "
@@ -171,6 +173,9 @@ def _scan_person(root_fd: int, folder: str, person: PersonFolder, skipped: list[
                                            "levels deep, not searched (enrollment.max_depth)", person.name))
                 else:
                     queue.append((relative, depth + 1))
+            elif not is_file:  # never opened: opening a device can have effects of its own
+                skipped.append(Skipped(printable(relative), "not a regular file (a device, pipe or socket)",
+                                       person.name))
             elif os.path.splitext(name)[1].lower() not in PHOTO_SUFFIXES:
                 suffix = os.path.splitext(name)[1].lower()
                 skipped.append(Skipped(printable(relative), f"not a photo file type ({suffix or 'no extension'})",
@@ -215,7 +220,7 @@ def read_photo(root: str | os.PathLike, relative: str, max_bytes: int) -> bytes:
     finally:
         os.close(root_fd)
     try:
-        fd = _open_nofollow(parts[-1], os.O_RDONLY | os.O_NONBLOCK, dir_fd)
+        fd = _open_nofollow(parts[-1], os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY, dir_fd)
     finally:
         os.close(dir_fd)
     try:
