@@ -72,8 +72,9 @@ def load_image(data: bytes, limits: ImageLimits = ImageLimits()) -> LoadedImage:
                 # Each scan of a progressive JPEG is a pass over the whole picture: a crafted file
                 # of thousands of tiny scans takes minutes to decode. Cameras write about ten.
                 raise ImageRejected(f"JPEG of {scans} scans (limit {MAX_JPEG_SCANS}), too slow to decode")
-            if image.format == "JPEG":
-                # Let libjpeg decode at 1/2, 1/4 or 1/8 size when the photo is far larger than needed.
+            if image.format in ("JPEG", "HEIF"):
+                # libjpeg decodes at 1/2, 1/4 or 1/8 size when the photo is far larger than needed;
+                # a HEIC decodes an embedded thumbnail instead when one is large enough.
                 image.draft("RGB", (limits.max_side, limits.max_side))
             decoded = image.size[0] * image.size[1] * BYTES_PER_PIXEL.get(image.mode, 8)
             if decoded > limits.max_decode_bytes:
