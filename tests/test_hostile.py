@@ -577,6 +577,9 @@ def test_a_damaged_kept_photo_is_left_out_of_a_backup_that_restores(enrolled_cop
     assert result.returncode == 0 and f"left out the kept photo {photo.name[:12]}" in result.stderr
     restored = run_kiosk("restore", str(backup), data_dir=tmp_path / "elsewhere")
     assert restored.returncode == 0, restored.stderr
+    with Store(enrolled_copy) as store:  # the same photo enrolled again: the damaged copy is replaced
+        store.keep_photo(photo.name, good_photo())
+    assert photo.read_bytes() == good_photo()
 
 
 # --- the report's table, row by row ----------------------------------------------------------------------
@@ -733,6 +736,28 @@ def test_the_cnn_in_strips_finds_the_faces_it_finds_whole():
     assert all(max(overlap(a, b) for b in whole) > 0.5 for a in strips)
 
 
+def test_a_tiny_webp_of_a_huge_picture_is_refused_before_decoding():
+    from kiosk.vision.images import ImageRejected, load_image
+    buffer = io.BytesIO()
+    Image.new("RGB", (8800, 6700), (200, 180, 160)).save(buffer, "WEBP", lossless=True)
+    assert len(buffer.getvalue()) < 100_000
+    with pytest.raises(ImageRejected, match=r"too large to decode \(8800x6700 RGB, 236 MB, limit 200 MB\)"):
+        load_image(buffer.getvalue())
+
+
+def test_a_killed_import_leaves_no_worker_behind(tmp_path):
+    root = tmp_path / "stick" / "obama"
+    root.mkdir(parents=True)
+    for copy in range(40):
+        (root / f"{copy}.jpg").write_bytes(good_photo() + bytes([copy]))
+    config = tmp_path / "config.yaml"
+    config.write_text("enrollment:\n  workers: 2\n")
+    command = [sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path / "data"), "enroll", str(root.parent)]
+    assert_killing_leaves_nothing(subprocess.Popen(
+        command, cwd=REPO, env={**os.environ, "KIOSK_CONFIG": str(config)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
 @pytest.mark.slow
 def test_a_killed_daemon_leaves_no_process_behind(enrolled_copy, tmp_path):
     slides = tmp_path / "slides"
@@ -743,23 +768,28 @@ def test_a_killed_daemon_leaves_no_process_behind(enrolled_copy, tmp_path):
                              env={**os.environ, "KIOSK_CONFIG": str(REPO / "config.yaml"),
                                   "RUNTIME_DIRECTORY": str(tmp_path)},
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert_killing_leaves_nothing(kiosk)  # its encoder process, and multiprocessing's resource tracker
+
+
+def assert_killing_leaves_nothing(command: subprocess.Popen) -> None:
+    """Once COMMAND has two processes of its own, SIGKILL it: they end within 10 s."""
     try:
         descendants: set[int] = set()
-        for _ in range(120):  # the encoder process, and multiprocessing's resource tracker
-            descendants = family(kiosk.pid) - {kiosk.pid}
+        for _ in range(120):
+            descendants = family(command.pid) - {command.pid}
             if len(descendants) >= 2:
                 break
             time.sleep(0.5)
         assert len(descendants) >= 2, descendants
-        kiosk.send_signal(signal.SIGKILL)
-        kiosk.wait(10)
+        command.send_signal(signal.SIGKILL)
+        command.wait(10)
         for _ in range(40):
             if not any(alive(pid) for pid in descendants):
                 break
             time.sleep(0.25)
         assert not any(alive(pid) for pid in descendants)
     finally:
-        kiosk.kill()
+        command.kill()
 
 
 def family(pid: int) -> set[int]:
