@@ -2,8 +2,9 @@
 
 `kiosk enroll`, `kiosk import-usb` and retraining all go through `import_folder` / `encode_photo`.
 Files are read in the main process (safely, see photos.py), decoded and encoded in worker
-processes (one per core), and each accepted photo is committed in its own transaction by the
-main process, so an interrupted import keeps everything committed so far.
+processes (one per core, as far as the free memory holds them; each decode within a time budget),
+and each accepted photo is committed in its own transaction by the main process, so an
+interrupted import keeps everything committed so far.
 
 New samples are committed as `pending` (not matched) and the consistency check (consistency.py)
 decides, as soon as a person's last photo is done, which of their photos are matched and which
