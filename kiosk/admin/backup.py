@@ -21,13 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from kiosk.config import Config
 from kiosk.enrollment.photos import printable, validate_person_name
 from kiosk.errors import Refused, StoreError
 from kiosk.paths import DB_NAME, PHOTOS_DIR, UNKNOWNS_DIR
-from kiosk.store import SCHEMA_QUERY, SCHEMA_VERSION, Store, schema_objects
+from kiosk.store import SCHEMA_QUERY, SCHEMA_VERSION, Store, is_embedding_blob, schema_objects
 from kiosk.util import replaced_atomically
 
 MANIFEST = "kiosk-backup.json"
@@ -221,7 +219,7 @@ def foreign_content(db: sqlite3.Connection, version: int) -> str:
     tables = {name for kind, name, _ in ours if kind == "table"}
     for table in (t for t in EMBEDDING_TABLES if t in tables):
         for (blob,) in db.execute(f"SELECT embedding FROM {table}"):  # names from the list above
-            if not isinstance(blob, bytes) or len(blob) != 512 or not np.isfinite(np.frombuffer(blob, "<f4")).all():
+            if not is_embedding_blob(blob):
                 return f"has an embedding in {table} that is not 128 finite numbers"
     for (name,) in db.execute("SELECT name FROM people"):
         try:

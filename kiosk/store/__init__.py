@@ -17,9 +17,11 @@ from kiosk.store.db import (
     Store,
     UnknownFace,
     embedding_blob,
+    is_embedding_blob,
     sha256_hex,
 )
 from kiosk.store.schema import SCHEMA_QUERY, SCHEMA_VERSION, schema_objects
 
 __all__ = ["SCHEMA_QUERY", "SCHEMA_VERSION", "CheckedSample", "Event", "EventFace", "PersonSummary", "Sample",
-           "SampleSettings", "Store", "StoreError", "UnknownFace", "embedding_blob", "schema_objects", "sha256_hex"]
+           "SampleSettings", "Store", "StoreError", "UnknownFace", "embedding_blob", "is_embedding_blob",
+           "schema_objects", "sha256_hex"]

@@ -595,6 +595,12 @@ def embedding_blob(embedding: np.ndarray) -> bytes:
     return np.asarray(embedding, dtype=EMBEDDING_DTYPE).reshape(128).tobytes()
 
 
+def is_embedding_blob(value: object) -> bool:
+    """Whether VALUE (read from a database we did not write) is that form, every number finite."""
+    return isinstance(value, bytes) and len(value) == 512 and bool(
+        np.isfinite(np.frombuffer(value, dtype=EMBEDDING_DTYPE)).all())
+
+
 def write_private_file(path: Path, data: bytes) -> None:
     """Write PATH (mode 0600, in a 0700 folder) atomically and durably: biometric data at rest."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
