@@ -20,7 +20,8 @@ from kiosk.config import parse_config
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "scripts" / "install.sh"
 USB_IMPORT = REPO / "scripts" / "kiosk-usb-import"
-SHELL_SCRIPTS = [INSTALL, USB_IMPORT, REPO / "scripts" / "uv"]
+PI_CHECK = REPO / "scripts" / "pi-check"
+SHELL_SCRIPTS = [INSTALL, USB_IMPORT, REPO / "scripts" / "uv", PI_CHECK, REPO / ".ci" / "run"]
 
 STAGED_FILES = [
     "etc/systemd/system/kiosk.service",
@@ -66,6 +67,38 @@ def test_every_script_readme_tells_users_to_run_is_executable_in_git():
     modes = {line.split("\t")[1]: line.split()[0] for line in listing}
     runnable = {name for name in named if (REPO / name).read_bytes().startswith(b"#!")}
     assert runnable and all(modes.get(name) == "100755" for name in runnable), modes
+
+
+def pi_check_host_tools() -> list[tuple[str, str]]:
+    """(command or file, package) for each host tool pi-check states it needs."""
+    text = PI_CHECK.read_text()
+    block = text[text.index("HOST_TOOLS=(") + len("HOST_TOOLS=("):]
+    block = block[:block.index(")")]
+    return [tuple(entry.split(":", 1)) for entry in block.split()]  # type: ignore[misc]
+
+
+def test_pi_check_names_arch_test_among_its_host_tools():
+    """mmdebstrap only recommends arch-test, and apt runs with --no-install-recommends."""
+    packages = {package for _, package in pi_check_host_tools()}
+    assert {"mmdebstrap", "arch-test", "qemu-user-static", "binfmt-support"} <= packages
+
+
+def test_pi_check_says_which_host_tool_is_missing(tmp_path):
+    """Every listed command but arch-test on PATH: one line names arch-test and its package."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for command in [*(c for c, _ in pi_check_host_tools() if not c.startswith("/"))]:
+        if command != "arch-test":
+            (bin_dir / command).symlink_to(shutil.which(command) or "/bin/true")
+    result = subprocess.run(["/bin/bash", str(PI_CHECK), "--tools"], env={"PATH": str(bin_dir)},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    missing = [line for line in result.stderr.splitlines() if line.startswith("missing host tool: ")]
+    assert "missing host tool: arch-test (package arch-test)" in missing
+    files = [c for c, _ in pi_check_host_tools() if c.startswith("/")]
+    assert all(any(line.startswith(f"missing host tool: {c} ") for line in missing)
+               for c in files if not Path(c).exists())
+    assert len(missing) == 1 + sum(not Path(c).exists() for c in files), missing
 
 
 def test_prefix_install_lands_every_file(tmp_path):
