@@ -8,6 +8,7 @@ daemon and an import publish for the admin commands (see runtime.py).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DB_NAME = "kiosk.db"
@@ -15,6 +16,37 @@ PHOTOS_DIR = "photos"  # kept enrollment photos, photos/<sha256>
 UNKNOWNS_DIR = "unknowns"  # faces seen but not recognised (recognition.capture_unknown)
 EVENT_FACES_DIR = "event_faces"  # each event's face (recognition.capture_faces)
 SYSTEM_RUNTIME_DIR = Path("/run/kiosk")
+
+# The only file names the kiosk writes in its folders: a photo's SHA-256, a crop's time and token.
+KEPT_NAMES = {
+    PHOTOS_DIR: re.compile(r"[0-9a-f]{64}"),
+    UNKNOWNS_DIR: re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.jpg"),
+    EVENT_FACES_DIR: re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.jpg"),
+}
+
+
+class UnsafePath(ValueError):
+    """A file name from stored data that is not one the kiosk writes, or that leads outside its folder."""
+
+
+def is_kept_name(folder: str, name: object) -> bool:
+    """Whether NAME is of the form the kiosk gives files in FOLDER (photos, unknowns, event_faces)."""
+    return isinstance(name, str) and bool(KEPT_NAMES[folder].fullmatch(name))
+
+
+def kept_file(data_dir: Path, folder: str, name: object) -> Path:
+    """DATA_DIR/FOLDER/NAME, for a name of the kiosk's own form that resolves inside DATA_DIR/FOLDER.
+
+    Every path derived from stored data (a sample's photo, a kept crop, a file left to delete)
+    comes from here, so a crafted store or backup cannot aim a read or a delete elsewhere.
+    """
+    if not is_kept_name(folder, name):
+        raise UnsafePath(f"{data_dir / folder}: stored file name {str(name)[:80]!r} is not one the kiosk writes")
+    path = data_dir / folder / str(name)
+    base = (data_dir / folder).resolve()
+    if path.resolve().parent != base:  # a link planted in the folder
+        raise UnsafePath(f"{path}: leads outside {base}")
+    return path
 
 
 def runtime_dir(data_dir: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Small helpers used across the kiosk: atomic file replacement, a rate meter, human figures."""
+"""Small helpers used across the kiosk: atomic file replacement, a rate meter, human figures,
+text made safe for a terminal or a spreadsheet."""
 
 from __future__ import annotations
 
@@ -9,11 +10,60 @@ import signal
 import tempfile
 import threading
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
+
+# Characters a terminal acts on or hides: C0 and C1 controls, DEL, format characters (bidi
+# overrides, zero-width), line and paragraph separators. Tab and newline are layout, kept.
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code > 0xFFFF:  # as a JSON string would spell it: a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def printable(text: str, keep: str = "") -> str:
+    """TEXT with nothing a terminal would act on: bytes that are not UTF-8 shown as \\xNN, control
+    and format characters as \\uNNNN (valid inside JSON too), newlines and tabs included unless
+    KEEP names them. The one rule for stored, stick and backup text on its way to a screen, a
+    log line or a report: one stored value always prints as one line."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(_escape(ch) if ch not in keep and unicodedata.category(ch) in _HIDDEN_CATEGORIES else ch
+                   for ch in text)
+
+
+class PrintableStream:
+    """A text stream that passes everything written through `printable` (keeping the layout's
+    tabs, newlines and a progress bar's carriage returns): the command line's stdout and stderr,
+    so no escape sequence from the store reaches the terminal, whichever line printed it."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text, keep="\t\n\r"))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(SPREADSHEET_FORMULA_START):
+        return "'" + value
+    return value
 
 
 @contextmanager

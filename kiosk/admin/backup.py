@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from kiosk.config import Config
-from kiosk.enrollment.photos import printable, validate_person_name
+from kiosk.enrollment.photos import validate_person_name
 from kiosk.errors import Refused, StoreError
-from kiosk.paths import DB_NAME, PHOTOS_DIR, UNKNOWNS_DIR
+from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR, is_kept_name
 from kiosk.store import SCHEMA_QUERY, SCHEMA_VERSION, Store, is_embedding_blob, schema_objects
-from kiosk.util import replaced_atomically
+from kiosk.util import printable, replaced_atomically
 
 MANIFEST = "kiosk-backup.json"
 BACKUP_FORMAT = "kiosk-backup"
@@ -205,6 +205,9 @@ def check_backup_database(path: Path, db_path: Path) -> sqlite3.Connection:
 
 
 EMBEDDING_TABLES = ("samples", "unknown_faces", "confusions", "event_faces")
+# (table, column, folder): stored names the kiosk turns into paths, or compares with photos' digests.
+STORED_FILE_NAMES = (("samples", "photo_sha256", PHOTOS_DIR), ("rejected_photos", "photo_sha256", PHOTOS_DIR),
+                     ("unknown_faces", "crop_file", UNKNOWNS_DIR), ("event_faces", "crop_file", EVENT_FACES_DIR))
 
 
 def foreign_content(db: sqlite3.Connection, version: int) -> str:
@@ -221,6 +224,17 @@ def foreign_content(db: sqlite3.Connection, version: int) -> str:
         for (blob,) in db.execute(f"SELECT embedding FROM {table}"):  # names from the list above
             if not is_embedding_blob(blob):
                 return f"has an embedding in {table} that is not 128 finite numbers"
+    for table, column, folder in STORED_FILE_NAMES:
+        if table in tables:
+            for (value,) in db.execute(f"SELECT {column} FROM {table}"):  # names from the list above
+                if not is_kept_name(folder, value):
+                    return f"has a {table}.{column} that is not a file name the kiosk writes " \
+                           f"({printable(str(value))[:40]!r})"
+    if "doomed_files" in tables:
+        for (value,) in db.execute("SELECT path FROM doomed_files"):
+            folder, _, name = str(value).partition("/")
+            if folder not in (PHOTOS_DIR, EVENT_FACES_DIR) or not is_kept_name(folder, name):
+                return f"has a file to delete that is not one the kiosk keeps ({printable(str(value))[:40]!r})"
     for (name,) in db.execute("SELECT name FROM people"):
         try:
             valid = isinstance(name, str) and validate_person_name(name) == name

@@ -1,4 +1,8 @@
-"""`kiosk events`: the log of who was seen, as text, CSV or JSON, or per person per day."""
+"""`kiosk events`: the log of who was seen, as text, CSV or JSON, or per person per day.
+
+Text cells go through util.printable (one stored value, one line); CSV cells that a spreadsheet
+would run as a formula get the usual leading quote (util.spreadsheet_cell).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import sys
 from datetime import datetime, timedelta
 
 from kiosk.store import Event
+from kiosk.util import printable, spreadsheet_cell
 
 RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -65,14 +70,15 @@ def event_rows(events: list[Event]) -> list[dict]:
             for e in events]
 
 
-def print_rows(rows: list[dict], fmt: str, out=sys.stdout) -> None:
+def print_rows(rows: list[dict], fmt: str, out=None) -> None:
+    out = out or sys.stdout
     if fmt == "json":
         print(json.dumps(rows, ensure_ascii=False), file=out)
     elif fmt == "csv":
         if rows:
             writer = csv.DictWriter(out, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({key: spreadsheet_cell(value) for key, value in row.items()} for row in rows)
     else:
         if not rows:
             print("no events", file=out)
@@ -90,5 +96,5 @@ def _cell(key: str, value: object) -> str:
     if key == "face_kept":
         return "face kept" if value else ""
     if key == "corrected_from":
-        return f"(corrected, was {value})" if value else ""
-    return "" if value is None else str(value)
+        return f"(corrected, was {printable(str(value))})" if value else ""
+    return "" if value is None else printable(str(value))

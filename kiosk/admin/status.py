@@ -16,7 +16,7 @@ from kiosk.errors import StoreError
 from kiosk.paths import DB_NAME, PHOTOS_DIR, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, age, pid_alive, read_record
 from kiosk.store import Store
-from kiosk.util import format_bytes, format_time
+from kiosk.util import format_bytes, format_time, printable
 
 
 def daemon_state(data_dir: Path) -> dict:
@@ -117,7 +117,8 @@ def print_status(report: dict) -> None:
     print("last events:" if report["last_events"] else "last events: none")
     for event in report["last_events"]:
         distance = f" (distance {event['distance']:.2f})" if event["distance"] is not None else ""
-        what = f"door opened for {event['name']}" if event.get("kind") == "door" else event["name"]
+        name = printable(event["name"])
+        what = f"door opened for {name}" if event.get("kind") == "door" else name
         what += " (not live: a picture?)" if event.get("liveness") == "failed" else ""
         print(f"  {format_time(event['at'])}  {what}{distance}")
 

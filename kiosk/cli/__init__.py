@@ -4,8 +4,9 @@ parser.py declares every command; one module per command group holds the handler
 recognize, people, events, admin, measure). Handlers turn arguments into calls on the packages
 below and print the result. Errors from below are KioskErrors with a one-line message: `main`
 prints it and exits with the status in EXIT_STATUS, so no traceback reaches a user for a
-problem they can fix. A command that ran exits 0 even when some photos were skipped (they are
-reported).
+problem they can fix. Everything printed passes through util.printable, so text from the
+store, a stick or a backup never reaches the terminal as escape sequences. A command that ran
+exits 0 even when some photos were skipped (they are reported).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from kiosk.cli.parser import build_parser
 from kiosk.config import load_config
 from kiosk.errors import KioskError
+from kiosk.util import PrintableStream
 
 USAGE_OR_DATA_PROBLEM = 2  # a bad argument, config, store, name or file: the message says which
 INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
@@ -44,6 +46,8 @@ def drive_problem(exc: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not isinstance(sys.stdout, PrintableStream):
+        sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, args.data_dir)

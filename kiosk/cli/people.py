@@ -14,7 +14,7 @@ from kiosk.enrollment.consistency import MIN_PHOTOS, check_people
 from kiosk.enrollment.labels import label_unknown
 from kiosk.paths import UNKNOWNS_DIR
 from kiosk.store.faces import delete_unknown_faces
-from kiosk.util import format_time
+from kiosk.util import format_time, printable
 
 HELD_STATUSES = ("suspect", "pending")
 
@@ -54,13 +54,14 @@ def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
     for row in rows:
         kept = "photo kept" if row["photo_kept"] else "photo not kept"
         accepted = "  accepted by an admin" if row["status"] == "accepted" else ""
-        print(f"  #{row['id']} {row['source']}  {row['detector']}, {row['landmarks']} landmarks, "
+        detector = printable(str(row["detector"]))
+        print(f"  #{row['id']} {printable(row['source'])}  {detector}, {row['landmarks']} landmarks, "
               f"{row['jitters']} jitter(s)  added {format_time(row['added_at'])}  {kept}{accepted}")
     if held:
         print("held back from matching (kiosk people accept / reject NAME FILE):")
         for row in held:
             reason = row["reason"] if row["status"] == "suspect" else "waiting for the check (kiosk people check)"
-            print(f"  #{row['id']} {row['source']}: {reason}")
+            print(f"  #{row['id']} {printable(row['source'])}: {printable(reason)}")
     if confusions:
         print(f"{confusions} face(s) recorded as not {args.name} (kiosk events correct --not)")
     return 0

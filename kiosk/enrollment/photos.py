@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from kiosk.errors import Refused
+from kiosk.util import printable
 from kiosk.vision.images import PHOTO_SUFFIXES
 
 MAX_NAME_LENGTH = 64
@@ -78,13 +79,6 @@ def validate_person_name(name: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"person name longer than {MAX_NAME_LENGTH} characters")
     return name
-
-
-def printable(text: str) -> str:
-    """A file or folder name made safe for one-line reports: bytes that are not UTF-8 shown as
-    \\xNN, control characters escaped."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(ch if unicodedata.category(ch) not in ("Cc", "Cf") else repr(ch)[1:-1] for ch in text)
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from kiosk.config import Config
 from kiosk.enrollment.enroll import ImportReport, import_folder
-from kiosk.enrollment.photos import Skipped, printable, read_photo, validate_person_name
+from kiosk.enrollment.photos import Skipped, read_photo, validate_person_name
 from kiosk.paths import import_progress_path
 from kiosk.runtime import ImportProgress, publish
 from kiosk.store import Store
+from kiosk.util import printable
 
 log = logging.getLogger("kiosk.usb")
 

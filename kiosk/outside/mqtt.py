@@ -37,7 +37,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from kiosk.config import Config, MqttConfig
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, StoreError
 from kiosk.store import Store
 from kiosk.store.db import Event
 from kiosk.util import write_atomically
@@ -323,7 +323,7 @@ class Publisher:
         kept = store.event_face(event.id)
         try:
             return store.event_face_path(kept.crop_file).read_bytes() if kept else None
-        except OSError:
+        except (OSError, StoreError):  # a crop gone, or a stored name that is not the kiosk's
             return None
 
     def _update_presence(self, people: set[str], force: bool) -> None:

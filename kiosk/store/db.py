@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import sqlite3
 import time
@@ -27,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.errors import NotFound, Refused, StoreError
-from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR
+from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR, UnsafePath, kept_file
 from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
 from kiosk.util import write_atomically
 from kiosk.vision.matcher import Gallery
 
 EMBEDDING_DTYPE = "<f4"
+log = logging.getLogger("kiosk.store")
 
 
 
@@ -256,13 +258,31 @@ class Store:
              settings.jitters, photo_sha256, source, now, status))
 
     def photo_path(self, sha256: str) -> Path:
-        return self.data_dir / PHOTOS_DIR / sha256
+        """photos/<sha256>; StoreError for a stored digest that is not one (see paths.kept_file)."""
+        return self._kept(PHOTOS_DIR, sha256)
 
     def event_face_path(self, crop_file: str) -> Path:
-        return self.data_dir / EVENT_FACES_DIR / crop_file
+        return self._kept(EVENT_FACES_DIR, crop_file)
 
     def unknown_face_path(self, crop_file: str) -> Path:
-        return self.data_dir / UNKNOWNS_DIR / crop_file
+        return self._kept(UNKNOWNS_DIR, crop_file)
+
+    def _kept(self, folder: str, name: str) -> Path:
+        try:
+            return kept_file(self.data_dir, folder, name)
+        except UnsafePath as exc:
+            raise StoreError(str(exc)) from None
+
+    def delete_kept_files(self, folder: str, names: list[str]) -> int:
+        """Delete kept files by their stored names; a name that is not the kiosk's is skipped and logged."""
+        deleted = 0
+        for name in names:
+            try:
+                kept_file(self.data_dir, folder, name).unlink(missing_ok=True)
+                deleted += 1
+            except UnsafePath as exc:
+                log.warning("not deleted: %s", exc)
+        return deleted
 
     def keep_photo(self, sha256: str, data: bytes) -> Path:
         """Write the photo as photos/<sha256> (0600), durably, unless it is already there intact."""
@@ -306,9 +326,8 @@ class Store:
                 db.execute("DELETE FROM events WHERE person_id = ? OR name = ?", (row[0], name))
             # The files go after the commit; noted in the same transaction, so a kill in between
             # leaves a list the next opening of the store finishes, never forgotten photos.
-            doomed = [self.photo_path(d) for d in digests] + [self.event_face_path(c) for c in crops]
-            db.executemany("INSERT OR IGNORE INTO doomed_files (path) VALUES (?)",
-                           [(str(path.relative_to(self.data_dir)),) for path in doomed])
+            doomed = [f"{PHOTOS_DIR}/{d}" for d in digests] + [f"{EVENT_FACES_DIR}/{c}" for c in crops]
+            db.executemany("INSERT OR IGNORE INTO doomed_files (path) VALUES (?)", [(p,) for p in doomed])
         self.delete_doomed_files()
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(digests)
@@ -319,8 +338,10 @@ class Store:
         for path in paths:
             folder, _, name = path.partition("/")
             # Only a kept photo or face, by its plain name: a crafted store cannot aim elsewhere.
-            if folder in (PHOTOS_DIR, EVENT_FACES_DIR) and name and "/" not in name and name not in (".", ".."):
-                (self.data_dir / folder / name).unlink(missing_ok=True)
+            if folder in (PHOTOS_DIR, EVENT_FACES_DIR):
+                self.delete_kept_files(folder, [name])
+            else:
+                log.warning("not deleted: %r is not a file the kiosk keeps", path[:80])
         if paths:
             with self.transaction() as db:
                 db.executemany("DELETE FROM doomed_files WHERE path = ?", [(p,) for p in paths])
@@ -379,8 +400,7 @@ class Store:
                     digests.append(digest)
             db.execute("DELETE FROM people WHERE name = ? AND NOT EXISTS "
                        "(SELECT 1 FROM samples s WHERE s.person_id = people.id)", (name,))
-        for digest in digests:
-            self.photo_path(digest).unlink(missing_ok=True)
+        self.delete_kept_files(PHOTOS_DIR, digests)
         self.checkpoint()
         return len(digests)
 

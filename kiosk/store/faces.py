@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from kiosk.config import RecognitionConfig
+from kiosk.paths import EVENT_FACES_DIR, UNKNOWNS_DIR
 from kiosk.store.db import Store, write_private_file
 
 
@@ -65,8 +66,7 @@ def delete_unknown_faces(store: Store, ids: list[int]) -> int:
     if not ids:
         return 0
     crops = store.delete_unknowns(ids)
-    for crop_file in crops:
-        store.unknown_face_path(crop_file).unlink(missing_ok=True)
+    store.delete_kept_files(UNKNOWNS_DIR, crops)
     return len(crops)
 
 
@@ -89,6 +89,5 @@ def prune_event_faces(store: Store, limits: RecognitionConfig, now: float | None
     now = time.time() if now is None else now
     kept = [(f.event_id, f.at) for f in store.event_faces()]  # oldest first
     crops = store.delete_event_faces(beyond_limits(kept, now, limits.face_max_age_days, limits.face_max_count))
-    for crop_file in crops:
-        store.event_face_path(crop_file).unlink(missing_ok=True)
+    store.delete_kept_files(EVENT_FACES_DIR, crops)
     return len(crops)
