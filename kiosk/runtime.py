@@ -11,8 +11,10 @@ older or newer version never breaks `kiosk status`.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
+import signal
 import time
 import typing
 from dataclasses import dataclass
@@ -42,6 +44,9 @@ class DaemonStatus:
     outbox_waiting: int = 0  # events not yet acknowledged by the broker
     outbox_dropped: int = 0  # events dropped unsent because the outbox was full
     door: str = ""  # off, closed or open
+    events_waiting: int = 0  # events kept in memory because the store could not take them yet
+    events_dropped: int = 0  # events lost because that memory was full
+    store_problem: str = ""  # why the store cannot take events now (a full drive, a lock), or ""
     updated_at: float | None = None
 
 
@@ -68,9 +73,20 @@ Record = TypeVar("Record", DaemonStatus, ImportProgress)
 
 
 def publish(path: Path, record: DaemonStatus | ImportProgress) -> None:
-    """Replace PATH atomically with RECORD stamped with the current time, readable by the admin."""
-    data = dataclasses.asdict(record) | {"updated_at": time.time()}
-    write_atomically(path, json.dumps(data, ensure_ascii=False).encode(), 0o644)
+    """Replace PATH atomically with RECORD stamped with the current time, readable by the admin.
+
+    On a full drive there is no room for the new copy, so the file is rewritten in place: its
+    blocks are already allocated, and `kiosk status` keeps seeing a live daemon, not a stale one.
+    """
+    data = json.dumps(dataclasses.asdict(record) | {"updated_at": time.time()}, ensure_ascii=False).encode()
+    try:
+        write_atomically(path, data, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.is_file():
+            raise
+        with open(path, "r+b") as handle:
+            handle.write(data)
+            handle.truncate()
 
 
 def read_record(path: Path, kind: type[Record]) -> Record | None:
@@ -99,6 +115,31 @@ def age(record: DaemonStatus | ImportProgress, now: float | None = None) -> floa
     if record.updated_at is None:
         return None
     return (time.time() if now is None else now) - record.updated_at
+
+
+class ReloadSignal:
+    """SIGHUP ("reload the gallery") caught from the command line's first instant: before the
+    daemon has loaded its models, a SIGHUP would otherwise end the process. The daemon takes
+    the request from here; other commands put the default back (see cli.main)."""
+    requested = False
+
+    @classmethod
+    def catch(cls) -> None:
+        signal.signal(signal.SIGHUP, cls._caught)
+
+    @classmethod
+    def _caught(cls, _signum, _frame) -> None:
+        cls.requested = True
+
+    @classmethod
+    def take(cls) -> bool:
+        """Whether a reload was asked for since the last take."""
+        requested, cls.requested = cls.requested, False
+        return requested
+
+    @staticmethod
+    def release() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def pid_alive(pid: int) -> bool:

@@ -22,7 +22,12 @@ from typing import BinaryIO, TextIO
 _HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
 
 
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
 def _escape(ch: str) -> str:
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
     code = ord(ch)
     if code > 0xFFFF:  # as a JSON string would spell it: a surrogate pair
         code -= 0x10000

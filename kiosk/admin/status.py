@@ -32,6 +32,9 @@ def daemon_state(data_dir: Path) -> dict:
             **fields}
 
 
+FULL_DRIVE_BYTES = 1 << 20  # below this, a stale status is a full drive, not a hung daemon
+
+
 def store_sizes(data_dir: Path) -> dict:
     """Bytes used by the database, its write-ahead log and the kept photos."""
     def size(path: Path) -> int:
@@ -66,6 +69,9 @@ def status_report(config: Config) -> dict:
         people, samples, events, waiting, dropped = 0, 0, [], 0, 0
         report["store_note"] = str(exc)
     daemon = report["daemon"]
+    free = free_space(data_dir)
+    if daemon["state"] == "stale" and free < FULL_DRIVE_BYTES:  # alive, but cannot write its status
+        daemon["why_stale"] = f"the data drive is full ({format_bytes(free)} free)"
     report["mqtt"] = {"enabled": config.mqtt.enabled, "broker": f"{config.mqtt.host}:{config.mqtt.port}",
                       "state": daemon.get("mqtt") if daemon["state"] == "running" else None,
                       "outbox_waiting": waiting, "outbox_dropped": dropped}
@@ -73,7 +79,7 @@ def status_report(config: Config) -> dict:
                       "state": daemon.get("door") if daemon["state"] == "running" else None}
     sizes = store_sizes(data_dir)
     report.update(people=people, samples=samples, store_bytes={**sizes, "total": sum(sizes.values())},
-                  disk_free_bytes=free_space(data_dir),
+                  disk_free_bytes=free,
                   last_events=[{"at": e.at, "name": e.name, "distance": e.distance, "kind": e.kind,
                                 "liveness": e.liveness} for e in events])
     return report
@@ -85,6 +91,8 @@ def print_status(report: dict) -> None:
     if state == "stale":
         age = daemon["age_seconds"]
         state = f"stale (last update {age:.0f} s ago)" if age is not None else "stale (no update time)"
+        if daemon.get("why_stale"):
+            state = f"running (pid {daemon['pid']}) but its status is {age or 0:.0f} s old: {daemon['why_stale']}"
     elif state == "running":
         state = f"running (pid {daemon['pid']})"
     print(f"daemon:     {state}")
@@ -97,7 +105,11 @@ def print_status(report: dict) -> None:
               f"{_fps(daemon.get('recognition_fps'))} fps recognition, "
               f"face detector {_fps(daemon.get('detector_fps'))} runs/s")
         if daemon.get("message"):
-            print(f"message:    {daemon['message']}")
+            print(f"message:    {printable(daemon['message'])}")
+        if daemon.get("events_waiting") or daemon.get("events_dropped"):
+            dropped = f", {daemon['events_dropped']} dropped (memory full)" if daemon.get("events_dropped") else ""
+            problem = f": {daemon['store_problem']}" if daemon.get("store_problem") else ""
+            print(f"events:     {daemon.get('events_waiting', 0)} waiting to be saved{dropped}{problem}")
     print(f"store:      {report['people']} people, {report['samples']} samples in {report['data_dir']}")
     if report.get("store_note"):
         print(f"            {report['store_note']}")

@@ -9,7 +9,12 @@ store, a stick or a backup never reaches the terminal as escape sequences. A com
 exits 0 even when some photos were skipped (they are reported).
 """
 
+# ruff: noqa: E402  (SIGHUP is caught before the imports below, which take a second or two)
 from __future__ import annotations
+
+from kiosk.runtime import ReloadSignal
+
+ReloadSignal.catch()
 
 import errno
 import logging
@@ -18,6 +23,7 @@ import sqlite3
 import sys
 
 from kiosk.cli.parser import build_parser
+from kiosk.cli.recognize import cmd_run
 from kiosk.config import load_config
 from kiosk.errors import KioskError
 from kiosk.util import PrintableStream
@@ -49,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(sys.stdout, PrintableStream):
         sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)
     args = build_parser().parse_args(argv)
+    if getattr(args, "handler", None) is not cmd_run:
+        ReloadSignal.release()
     try:
         config = load_config(args.config, args.data_dir)
         setup_logging(config.log_level)

@@ -5,7 +5,8 @@ recognizer, and draws it with the newest results, so the screen never waits for 
 empty, unchanged scene is redrawn only display.idle_fps times a second.
 Twice a second the loop also checks the store for changes (reloading the gallery within 2 s of
 any `kiosk enroll`), publishes its state for `kiosk status` and systemd, and shows the progress
-of a USB import. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the gallery.
+of a USB import. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the gallery. A kiosk.db
+replaced or deleted under it is noticed there too and reopened, with one log line.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from kiosk.live.stats import RunStats
 from kiosk.outside.door import Door
 from kiosk.outside.mqtt import Publisher
 from kiosk.paths import import_progress_path, status_file_path
-from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, ImportProgress, age, publish, read_record
+from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, ImportProgress, ReloadSignal, age, publish, read_record
 from kiosk.store import Store
 from kiosk.util import RateMeter
 from kiosk.vision.matcher import UNKNOWN
@@ -37,6 +38,7 @@ from kiosk.vision.matcher import UNKNOWN
 log = logging.getLogger("kiosk.daemon")
 
 HOUSEKEEPING_SECONDS = 0.5
+SIGHUP_COALESCE_SECONDS = 5.0
 IMPORT_SUMMARY_SECONDS = 10.0
 
 
@@ -63,6 +65,7 @@ class Daemon:
         self.stop_requested = False
         self.stop_signal = ""
         self.reload_requested = False
+        self.last_forced_reload = float("-inf")  # when SIGHUP last reloaded an unchanged gallery
         self.store = Store(config.data_path())
         self.gallery = self.store.load_gallery()
         self.recognizer = build_recognizer(config, self.gallery, record_tracks=bool(options.stats_json))
@@ -93,12 +96,9 @@ class Daemon:
             self.stop_signal = signal.Signals(signum).name  # logged by shutdown, not in the handler
             self.stop_requested = True
 
-        def reload(_signum, _frame):
-            self.reload_requested = True
-
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, reload)
+        ReloadSignal.catch()  # already caught by the command line from its start; taken in housekeeping
 
     # --- main loop ---------------------------------------------------------------------------
 
@@ -218,8 +218,9 @@ class Daemon:
     # --- twice a second ------------------------------------------------------------------------
 
     def housekeeping(self, now: float) -> None:
-        self.reload_gallery_if_changed()
+        self.reload_gallery_if_changed(now)
         self.update_import_banner()
+        writer = self.event_log.state()
         state = DaemonStatus(
             pid=os.getpid(), camera_state=self.source.state, camera_error=self.source.last_error,
             source=self.source.name, display=self.display.mode, display_fps=round(self.display_fps.rate(now), 1),
@@ -227,6 +228,7 @@ class Daemon:
             detector_fps=round(self.recognizer.detector_fps(now), 1),
             people=self.gallery.people, samples=len(self.gallery), message=self.banner,
             door="off" if self.door is None else "open" if self.door.is_open else "closed",
+            events_waiting=writer.waiting, events_dropped=writer.dropped, store_problem=writer.problem,
             **self.mqtt_status())
         try:
             publish(self.status_path, state)
@@ -244,14 +246,25 @@ class Daemon:
         return {"mqtt": "connected" if state.connected else f"disconnected{': ' + state.error if state.error else ''}",
                 "outbox_waiting": state.waiting, "outbox_dropped": state.dropped}
 
-    def reload_gallery_if_changed(self) -> None:
+    def reload_gallery_if_changed(self, now: float) -> None:
+        """Reload on any change to the store, on SIGHUP (a burst of them is one reload within
+        SIGHUP_COALESCE_SECONDS), and when kiosk.db was replaced or deleted under the daemon."""
+        self.reload_requested |= ReloadSignal.take()
         try:
-            changed = self.reload_requested or self.store.gallery_generation() != self.gallery.generation
-            if changed:
+            if self.store.replaced():
+                log.warning("%s was replaced or deleted under the daemon; reopened it", self.store.path)
+                self.store.reopen()
+                self.reload_requested, self.last_forced_reload = True, float("-inf")
+            changed = self.store.gallery_generation() != self.gallery.generation
+            forced = self.reload_requested and now - self.last_forced_reload >= SIGHUP_COALESCE_SECONDS
+            if changed or forced:
+                if not changed:
+                    self.last_forced_reload = now
                 self.reload_requested = False
+                names_before = set(self.gallery.names)
                 self.gallery = self.store.load_gallery()
                 self.recognizer.set_gallery(self.gallery)
-                if self.publisher is not None:
+                if self.publisher is not None and set(self.gallery.names) != names_before:
                     self.publisher.set_people(self.gallery.names)
                 log.info("gallery reloaded: %d people, %d samples", self.gallery.people, len(self.gallery))
         except Exception as exc:  # a busy or briefly locked store is retried next time

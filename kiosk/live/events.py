@@ -12,7 +12,9 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kiosk.config import Config
 from kiosk.live.recognition import Confirmation
@@ -22,17 +24,37 @@ from kiosk.vision.matcher import UNKNOWN
 
 log = logging.getLogger("kiosk.daemon")
 
-QUEUE_LIMIT = 1000
+QUEUE_LIMIT = 1000  # confirmations handed over by the screen's thread, not yet taken
+WAITING_LIMIT = 10000  # events kept in memory while the store cannot take them (a few MB)
+RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # back-off between tries while the store refuses
+
+
+@dataclass(frozen=True)
+class WriterState:
+    """What the writer holds back, for `kiosk status`."""
+    waiting: int = 0  # events not saved yet, kept in memory
+    dropped: int = 0  # events lost because WAITING_LIMIT was reached
+    problem: str = ""  # why the store refuses them now, or ""
 
 
 class EventWriter:
-    """Queues confirmations and writes them as events from its own thread."""
+    """Queues confirmations and writes them as events from its own thread.
+
+    An event the store cannot take (a full drive, a write lock held longer than SQLite's busy
+    timeout) stays in memory, in order, and is tried again with a back-off until it is saved;
+    only beyond WAITING_LIMIT are new events dropped, and counted. A store file replaced or
+    deleted under the daemon is noticed before each write and reopened, so events never go to
+    an unlinked file.
+    """
 
     def __init__(self, config: Config, written: Callable[[], None] | None = None):
         self.config = config
         self.written = written  # called after each event is committed (wakes the MQTT publisher)
         self.outbox_limit = config.mqtt.outbox_limit if config.mqtt.enabled else 0
         self.queue: queue.Queue[tuple[Confirmation, float, str] | None] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self.waiting: deque[tuple[Confirmation, float, str]] = deque()
+        self.dropped = 0
+        self.problem = ""
         self.thread = threading.Thread(target=self._write, name="event-writer", daemon=True)
         self.thread.start()
 
@@ -41,33 +63,87 @@ class EventWriter:
         try:
             self.queue.put_nowait((confirmation, time.time(), kind))
         except queue.Full:
+            self.dropped += 1
             log.warning("event log is behind; dropped an event for %s", confirmation.name)
+
+    def state(self) -> WriterState:
+        return WriterState(len(self.waiting) + self.queue.qsize(), self.dropped, self.problem)
 
     def close(self, timeout: float = 1.0) -> None:
         self.queue.put(None)
         self.thread.join(timeout)
+        if self.waiting:
+            log.warning("stopping with %d event(s) not saved: %s", len(self.waiting), self.problem)
+
+    def _take(self, timeout: float | None) -> bool:
+        """Move what the screen handed over into the waiting list; False once asked to stop."""
+        try:
+            item = self.queue.get(timeout=timeout)
+            while True:
+                if item is None:
+                    return False
+                if len(self.waiting) >= WAITING_LIMIT:
+                    self.dropped += 1
+                    if self.dropped == 1 or self.dropped % 100 == 0:
+                        log.warning("%d event(s) dropped: %d already wait for the store (%s)",
+                                    self.dropped, len(self.waiting), self.problem)
+                else:
+                    self.waiting.append(item)
+                item = self.queue.get_nowait()
+        except queue.Empty:
+            return True
 
     def _write(self) -> None:
+        store = Store(self.config.data_path())
+        tries = 0
+        running = True
+        try:
+            while running:
+                # Block while nothing waits; while the store refuses, wait the back-off (taking
+                # new events meanwhile) before trying the oldest again.
+                backoff = RETRY_SECONDS[min(tries, len(RETRY_SECONDS)) - 1] if tries else 0.0
+                running = self._take(None if not self.waiting else backoff)
+                tries = self._save_waiting(store, tries)
+        finally:
+            store.close()
+
+    def _save_waiting(self, store: Store, tries: int) -> int:
+        """Save the waiting events oldest first, stopping at the first the store refuses;
+        returns the number of failed tries in a row (0 once everything is saved)."""
+        while self.waiting:
+            if store.replaced():
+                log.warning("%s was replaced or deleted under the daemon; reopened it", store.path)
+                store.reopen()
+            try:
+                self._save(store, *self.waiting[0])
+            except Exception as exc:  # a full disk or a lock must not stop recognition
+                if not self.problem:
+                    log.warning("cannot save events now (%s); keeping them in memory and trying again", exc)
+                self.problem = str(exc) or type(exc).__name__
+                return tries + 1
+            self.waiting.popleft()
+            if self.problem:
+                log.info("the store takes events again (%d still waiting)", len(self.waiting))
+                self.problem = ""
+        return 0
+
+    def _save(self, store: Store, confirmation: Confirmation, at: float, kind: str) -> None:
         limits = self.config.recognition
-        with Store(self.config.data_path()) as store:
-            while (item := self.queue.get()) is not None:
-                confirmation, at, kind = item
-                # A picture held up to the camera is logged, but the building is not told.
-                outbox_limit = 0 if confirmation.not_live else self.outbox_limit
-                try:
-                    if (kind == "seen" and limits.capture_faces and confirmation.crop is not None
-                            and confirmation.embedding is not None):
-                        add_event_with_face(store, limits, confirmation.name, confirmation.distance,
-                                            confirmation.track_id, at, confirmation.crop, confirmation.embedding,
-                                            liveness=confirmation.liveness, outbox_limit=outbox_limit)
-                    else:
-                        store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at,
-                                        kind=kind, liveness=confirmation.liveness, outbox_limit=outbox_limit)
-                    if self.written is not None:
-                        self.written()
-                    if (kind == "seen" and limits.capture_unknown and confirmation.crop is not None
-                            and confirmation.embedding is not None and confirmation.name == UNKNOWN):
-                        save_unknown_face(store, limits, confirmation.crop, confirmation.embedding,
-                                          confirmation.track_id)
-                except Exception as exc:  # a full disk must not stop recognition
-                    log.warning("could not log an event for %s: %s", confirmation.name, exc)
+        # A picture held up to the camera is logged, but the building is not told.
+        outbox_limit = 0 if confirmation.not_live else self.outbox_limit
+        if (kind == "seen" and limits.capture_faces and confirmation.crop is not None
+                and confirmation.embedding is not None):
+            add_event_with_face(store, limits, confirmation.name, confirmation.distance,
+                                confirmation.track_id, at, confirmation.crop, confirmation.embedding,
+                                liveness=confirmation.liveness, outbox_limit=outbox_limit)
+        else:
+            store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at,
+                            kind=kind, liveness=confirmation.liveness, outbox_limit=outbox_limit)
+        if self.written is not None:
+            self.written()
+        if (kind == "seen" and limits.capture_unknown and confirmation.crop is not None
+                and confirmation.embedding is not None and confirmation.name == UNKNOWN):
+            try:  # the event is saved; a crop that does not fit is only a crop
+                save_unknown_face(store, limits, confirmation.crop, confirmation.embedding, confirmation.track_id)
+            except Exception as exc:
+                log.debug("unknown face not kept: %s", exc)

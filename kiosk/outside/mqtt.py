@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -38,7 +37,7 @@ import paho.mqtt.client as mqtt
 
 from kiosk.config import Config, MqttConfig
 from kiosk.errors import ConfigError, StoreError
-from kiosk.store import Store
+from kiosk.store import Store, person_key
 from kiosk.store.db import Event
 from kiosk.util import write_atomically
 from kiosk.vision.matcher import UNKNOWN
@@ -49,13 +48,6 @@ PUBACK_TIMEOUT = 10.0  # seconds to wait for the broker to acknowledge one messa
 BATCH = 50  # outbox events read per pass
 ANNOUNCED_FILE = "mqtt-announced.json"  # person keys with a discovery config on the broker
 MODEL = "Face-recognition kiosk"
-
-
-def person_key(name: str) -> str:
-    """NAME as a topic level and Home Assistant id: lower-case letters, digits and _, plus a short
-    hash whenever that changed the name, so two names never share a key."""
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    return slug if slug == name else f"{slug or 'person'}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
 
 
 def device_name(settings: MqttConfig) -> str:

@@ -19,6 +19,7 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -111,6 +112,29 @@ class UnknownFace:
     track_id: int | None
 
 
+HASHED_KEY = re.compile(r"_[0-9a-f]{6}$")
+
+
+def person_key(name: str) -> str:
+    """NAME as a topic level and Home Assistant id: lower-case letters, digits and _, with a short
+    hash of the name whenever that changed it or the name itself ends like a hash. A plain key
+    never ends like a hash and a hashed key always does, so "José" (jos_8f72d2) and a person
+    literally named jos_8f72d2 get different keys; the store refuses the rare hash clash."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if slug == name and not HASHED_KEY.search(slug):
+        return slug
+    return f"{slug or 'person'}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
+
+
+def _refuse_key_clash(db: sqlite3.Connection, name: str, leaving: str | None = None) -> None:
+    """Refuse a new name whose key another person already has (checked at enroll and rename)."""
+    key = person_key(name)
+    for (other,) in db.execute("SELECT name FROM people WHERE name != ?", (leaving or name,)):
+        if other != name and person_key(other) == key:
+            raise Refused(f"{name}: would share the key {key!r} (MQTT topics, Home Assistant) with {other}; "
+                          "choose another name")
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -121,6 +145,9 @@ class Store:
     def __init__(self, data_dir: str | os.PathLike, *, create: bool = True):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
+        self._open(create)
+
+    def _open(self, create: bool) -> None:
         try:
             if create:
                 self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -134,6 +161,7 @@ class Store:
             what = "is not a folder" if exc.errno in (errno.EEXIST, errno.ENOTDIR) else exc.strerror
             raise StoreError(f"{exc.filename or self.data_dir}: cannot hold the kiosk's data ({what}; "
                              "see --data-dir or KIOSK_DATA_DIR)") from None
+        self.identity = self._file_identity()
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 30000")
@@ -149,6 +177,23 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def replaced(self) -> bool:
+        """Whether kiosk.db was deleted or replaced (a restore by hand, a copy) since this opened it:
+        this connection would then read and write a file nobody else sees."""
+        return self._file_identity() != self.identity
+
+    def reopen(self) -> None:
+        """Close this connection and open the store at the same path again (creating it if gone)."""
+        self.db.close()
+        self._open(create=True)
 
     def __enter__(self) -> Store:
         return self
@@ -248,6 +293,8 @@ class Store:
         """Insert one sample inside the caller's transaction, creating the person if new."""
         blob = embedding_blob(embedding)
         now = time.time()
+        if db.execute("SELECT 1 FROM people WHERE name = ?", (person,)).fetchone() is None:
+            _refuse_key_clash(db, person)
         db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
                    (person, now))
         person_id = db.execute("SELECT id FROM people WHERE name = ?", (person,)).fetchone()[0]
@@ -418,6 +465,7 @@ class Store:
                 raise NotFound(f"{old}: nobody of that name")
             if db.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone():
                 raise Refused(f"{new}: already enrolled, choose another name")
+            _refuse_key_clash(db, new, leaving=old)
             db.execute("UPDATE people SET name = ? WHERE id = ?", (new, row[0]))
             db.execute("UPDATE events SET name = ? WHERE person_id = ? OR name = ?", (new, row[0], old))
 

@@ -77,9 +77,14 @@ def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, dist
                         liveness: str | None = None, outbox_limit: int = 0) -> int:
     """Log an event with its face kept, then trim the kept faces to their limits; returns the event id."""
     crop_file = crop_name(at)
-    write_private_file(store.event_face_path(crop_file), jpeg_bytes(crop))
-    event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file), liveness=liveness,
-                               outbox_limit=outbox_limit)
+    crop_path = store.event_face_path(crop_file)
+    write_private_file(crop_path, jpeg_bytes(crop))
+    try:
+        event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file), liveness=liveness,
+                                   outbox_limit=outbox_limit)
+    except BaseException:  # not logged (a full drive, a lock): the caller retries, with a new crop
+        crop_path.unlink(missing_ok=True)
+        raise
     prune_event_faces(store, limits, at)
     return event_id
 
