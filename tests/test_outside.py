@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import shutil
@@ -430,3 +431,38 @@ def test_dropins_verify_and_keep_exposure_low(tmp_path, case):
     assert float(match.group(1)) <= 3.0
     if case != "door":
         assert "AF_(INET|INET6)" in security.stdout
+
+
+def test_broker_never_reached_and_a_restart_storm_are_logged_once_per_change_and_caught(tmp_path, caplog):
+    """Down at the start (one line, however long), then up for 2.5 s windows between 3 s outages:
+    the publisher is connected in every window, and says so once per change."""
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    broker = Broker(workdir)
+    Store(tmp_path / "data").close()
+    config = dataclasses.replace(Config(), data_dir=str(tmp_path / "data"),
+                                 mqtt=MqttConfig(enabled=True, host="127.0.0.1", port=broker.port, device=DEVICE))
+    publisher = Publisher(config, ["obama"])
+    connected_in = []
+    with caplog.at_level(logging.INFO, "kiosk.mqtt"):
+        publisher.start()
+        try:
+            time.sleep(5)
+            unreachable = [r.message for r in caplog.records if "not reachable" in r.message]
+            assert len(unreachable) == 1, unreachable
+            for _ in range(3):
+                broker.start()
+                deadline = time.monotonic() + 2.5
+                while time.monotonic() < deadline and not publisher.state().connected:
+                    time.sleep(0.05)
+                connected_in.append(publisher.state().connected)
+                time.sleep(max(0.0, deadline - time.monotonic()))
+                broker.stop()
+                time.sleep(3)
+        finally:
+            publisher.stop(timeout=1)
+            broker.stop()
+    assert connected_in == [True, True, True]
+    lines = [r.message for r in caplog.records if r.name == "kiosk.mqtt"]
+    assert sum("connected" in line for line in lines) == 3, lines
+    assert len(lines) <= 1 + 3 * 3, lines  # per window at most: connected, lost, not reachable

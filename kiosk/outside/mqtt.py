@@ -48,6 +48,7 @@ PUBACK_TIMEOUT = 10.0  # seconds to wait for the broker to acknowledge one messa
 BATCH = 50  # outbox events read per pass
 ANNOUNCED_FILE = "mqtt-announced.json"  # person keys with a discovery config on the broker
 MODEL = "Face-recognition kiosk"
+RECONNECT_MAX_SECONDS = 2
 
 
 def device_name(settings: MqttConfig) -> str:
@@ -145,7 +146,9 @@ def make_client(settings: MqttConfig, topics: Topics, device: str, *, will: bool
             client.tls_set(ca_certs=settings.ca_file or None)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"mqtt.ca_file: cannot use {settings.ca_file or 'the system CA bundle'}: {exc}") from None
-    client.reconnect_delay_set(1, 30)
+    # Tries again after 1 s, then every RECONNECT_MAX_SECONDS: a broker that restarts again and
+    # again is still caught in the second or two it is up, and a try costs one TCP handshake.
+    client.reconnect_delay_set(1, RECONNECT_MAX_SECONDS)
     return client
 
 
@@ -173,6 +176,9 @@ class Publisher:
         self.client = make_client(self.settings, self.topics, self.device)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
+        self._said = ""  # the connection state last logged: each change is one line, never a flood
+        self._dropped_said = 0
         self._lock = threading.Lock()
         self._people = set(people)
         self._announce = False  # set on every connect: availability, discovery and presence again
@@ -220,13 +226,18 @@ class Publisher:
 
     # --- paho's network thread ---------------------------------------------------------------
 
+    def _say(self, state: str, level: int, message: str) -> None:
+        """Log MESSAGE when the connection's state differs from the one last logged."""
+        if state != self._said:
+            self._said = state
+            log.log(level, "MQTT broker %s:%d %s", self.settings.host, self.settings.port, message)
+
     def _on_connect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
             self._set_state(connected=False, error=f"broker refused: {reason_code}")
-            log.warning("MQTT broker %s:%d refused the connection: %s", self.settings.host, self.settings.port,
-                        reason_code)
+            self._say(f"refused {reason_code}", logging.WARNING, f"refused the connection: {reason_code}")
             return
-        log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
+        self._say("connected", logging.INFO, "connected" if not self._said else "connected again")
         with self._lock:
             self._announce = True
         self._set_state(connected=True, error="")
@@ -234,9 +245,14 @@ class Publisher:
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         if not self._stopping:
-            log.warning("MQTT connection to %s:%d lost (%s); retrying", self.settings.host, self.settings.port,
-                        reason_code)
+            self._say("lost", logging.WARNING, f"connection lost ({reason_code}); retrying")
         self._set_state(connected=False, error="" if self._stopping else f"connection lost: {reason_code}")
+
+    def _on_connect_fail(self, _client, _userdata) -> None:
+        """No TCP connection (the broker down, a wrong host): paho tries again by itself."""
+        self._set_state(connected=False, error="broker not reachable")
+        self._say("unreachable", logging.WARNING,
+                  f"not reachable; trying again every {RECONNECT_MAX_SECONDS} s (events wait in the outbox)")
 
     def _set_state(self, **changes) -> None:
         with self._lock:
@@ -260,6 +276,10 @@ class Publisher:
     def _pass(self, store: Store) -> None:
         waiting, dropped = store.outbox_state()
         self._set_state(waiting=waiting, dropped=dropped)
+        if dropped > self._dropped_said:
+            log.warning("MQTT outbox full (mqtt.outbox_limit): %d event(s) dropped unsent so far, %d waiting",
+                        dropped, waiting)
+            self._dropped_said = dropped
         if not self.client.is_connected():
             return
         with self._lock:
