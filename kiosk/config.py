@@ -154,6 +154,8 @@ class RecognitionConfig:
     capture_faces: bool = False
     face_max_count: int = field(default=1000, metadata=_range(1, 100000))
     face_max_age_days: float = field(default=30.0, metadata=_range(0.01, 3650))
+    # Events older than this many days are deleted with their faces; 0 keeps them all.
+    event_retention_days: float = field(default=0.0, metadata=_range(0, 36500))
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,26 @@ class PrintableStream:
         return getattr(self.stream, name)
 
 
+class SteadyClock:
+    """Wall-clock time that a step of the system clock cannot move within one run: the wall
+    time at the start plus the monotonic time since. For ages (how old a kept face is), which
+    must not jump by 40 days when NTP or an admin sets the clock; events keep the real time."""
+
+    STEP_SECONDS = 60.0  # a difference beyond this is a step, not drift
+
+    def __init__(self) -> None:
+        self.wall_start, self.steady_start = time.time(), time.monotonic()
+        self.step_seen = 0.0
+
+    def now(self) -> float:
+        return self.wall_start + time.monotonic() - self.steady_start
+
+    def step(self) -> float:
+        """How far the wall clock has moved from the steady one (0 while within STEP_SECONDS)."""
+        offset = time.time() - self.now()
+        return offset if abs(offset) > self.STEP_SECONDS else 0.0
+
+
 SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -27,7 +27,7 @@ from kiosk.runtime import DaemonStatus, publish, read_record
 from kiosk.store import Store, person_key
 from kiosk.store.db import SampleSettings
 
-from conftest import REPO
+from conftest import REPO, require_data, run_kiosk
 
 
 def config_for(data_dir: Path, **recognition) -> Config:
@@ -142,7 +142,7 @@ def test_a_store_replaced_or_deleted_under_the_writer_gets_the_later_events(tmp_
     finally:
         writer.close()
     assert stored_tracks(data_dir) == list(range(1, 12))  # on the file on disk, none to the unlinked one
-    assert sum("replaced or deleted" in r.message for r in caplog.records) == 1
+    assert sum("replaced or deleted; the event log reopened it" in r.message for r in caplog.records) == 1
 
 
 def test_status_is_rewritten_in_place_when_the_drive_is_full(small_drive):
@@ -200,3 +200,90 @@ def test_a_sighup_right_after_start_does_not_kill_kiosk_run(enrolled_copy, tmp_p
         process.kill()
     assert process.returncode == 0, stderr
     assert stderr.count("gallery reloaded") == 1, stderr  # the burst is one reload
+
+
+# --- the clock, retention, look-alike names ---------------------------------------------------------------
+
+def test_a_clock_set_40_days_ahead_does_not_age_the_faces_just_kept(tmp_path, monkeypatch, caplog):
+    data_dir = tmp_path / "data"
+    Store(data_dir).close()
+    writer = EventWriter(config_for(data_dir, capture_faces=True, face_max_age_days=30))
+    try:
+        for index in range(3):
+            writer.add(confirmation(index, crop=True))
+        wait_until(lambda: len(stored_tracks(data_dir)) == 3)
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + 40 * 86400)
+        with caplog.at_level(logging.WARNING, "kiosk.daemon"):
+            writer.add(confirmation(3, crop=True))
+            wait_until(lambda: len(stored_tracks(data_dir)) == 4)
+    finally:
+        writer.close()
+    with Store(data_dir) as store:
+        assert len(store.event_faces()) == 4  # none pruned as "older than 30 days"
+        latest = store.events(limit=2)
+    assert [e.track_id for e in latest] == [3, 2]  # by the order they were written
+    assert any("clock moved" in r.message for r in caplog.records)
+
+
+def test_events_past_the_retention_go_with_their_faces(tmp_path):
+    data_dir = tmp_path / "data"
+    with Store(data_dir) as store:
+        old = store.add_event("obama", 0.3, 1, time.time() - 100 * 86400)
+        store.add_event("obama", 0.3, 2, time.time() - 10 * 86400)
+    writer = EventWriter(config_for(data_dir, event_retention_days=90, capture_faces=True))
+    try:
+        writer.add(confirmation(3, crop=True))
+        wait_until(lambda: 3 in stored_tracks(data_dir))
+        wait_until(lambda: 1 not in stored_tracks(data_dir))
+    finally:
+        writer.close()
+    assert stored_tracks(data_dir) == [2, 3]
+    with Store(data_dir) as store:
+        assert store.event(old) is None
+
+
+def test_retention_is_off_by_default_and_checked_like_every_setting(tmp_path):
+    from kiosk.config import parse_config
+    from kiosk.errors import ConfigError
+    assert Config().recognition.event_retention_days == 0
+    with pytest.raises(ConfigError, match="event_retention_days"):
+        parse_config("recognition:\n  event_retention_days: -1\n")
+
+
+def test_a_name_mixing_look_alike_scripts_is_warned_about_at_enroll(tmp_path):
+    from kiosk.enrollment.photos import mixed_scripts
+    assert mixed_scripts("\u041ebama")  # a Cyrillic О
+    assert not mixed_scripts("Zoë Ñúñez") and not mixed_scripts("Борис") and not mixed_scripts("山田たろう")
+    stick = tmp_path / "stick" / "\u041ebama"
+    stick.mkdir(parents=True)
+    shutil.copy(require_data("people", "obama", "obama.jpg"), stick / "a.jpg")
+    result = subprocess.run([sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path / "data"), "enroll",
+                             str(tmp_path / "stick")], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, KIOSK_CONFIG=str(REPO / "config.yaml")), cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "mixes Cyrillic and Latin letters" in result.stdout + result.stderr
+
+
+def test_the_daemon_notices_its_store_replaced_and_follows_the_new_one(enrolled_copy, tmp_path):
+    """An admin copies an older store into place by hand while the kiosk runs."""
+    other = tmp_path / "other"
+    shutil.copytree(enrolled_copy, other)
+    assert run_kiosk("people", "remove", "obama", "--yes", data_dir=other).returncode == 0
+    env = dict(os.environ, KIOSK_CONFIG=str(REPO / "config.yaml"), RUNTIME_DIRECTORY=str(tmp_path))
+    clip = require_data("video", "short_hamilton_clip.mp4")
+    process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--data-dir", str(enrolled_copy), "run",
+                                "--source", f"file:{clip}", "--loop", "--display", "headless"],
+                               env=env, stderr=subprocess.PIPE, text=True)
+    status = tmp_path / "status.json"
+    try:
+        wait_until(lambda: (read_record(status, DaemonStatus) or DaemonStatus()).people == 6, timeout=60)
+        for name in ("kiosk.db-wal", "kiosk.db-shm"):
+            (enrolled_copy / name).unlink(missing_ok=True)
+        os.replace(other / "kiosk.db", enrolled_copy / "kiosk.db")
+        wait_until(lambda: (read_record(status, DaemonStatus) or DaemonStatus()).people == 5, timeout=30)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert stderr.count("was replaced or deleted under the daemon") == 1, stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import time
 from pathlib import Path
 
 from kiosk.config import Config
@@ -127,11 +128,13 @@ def print_status(report: dict) -> None:
     door = report["door"]
     print(f"door:       {door['state'] or 'not running'}, GPIO {door['pin']}" if door["enabled"] else "door:       off")
     print("last events:" if report["last_events"] else "last events: none")
+    ahead = time.time() + 300
     for event in report["last_events"]:
         distance = f" (distance {event['distance']:.2f})" if event["distance"] is not None else ""
         name = printable(event["name"])
         what = f"door opened for {name}" if event.get("kind") == "door" else name
         what += " (not live: a picture?)" if event.get("liveness") == "failed" else ""
+        what += " (dated ahead of this clock: it was set wrong then, or is now)" if event["at"] > ahead else ""
         print(f"  {format_time(event['at'])}  {what}{distance}")
 
 

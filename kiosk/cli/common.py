@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from kiosk.config import Config
-from kiosk.enrollment.photos import validate_person_name
+from kiosk.enrollment.photos import mixed_scripts, validate_person_name
 from kiosk.errors import KioskError
 from kiosk.store import Sample, Store
 
@@ -29,6 +31,9 @@ def samples_of(store: Store, name: str) -> list[Sample]:
 def checked_name(name: str) -> str:
     """A valid person name, or a UsageError naming the bad value."""
     try:
-        return validate_person_name(name)
+        name = validate_person_name(name)
     except ValueError as exc:
         raise UsageError(f"{name!r}: {exc}") from None
+    if warning := mixed_scripts(name):
+        print(f"kiosk: warning: {name!r} {warning}", file=sys.stderr)
+    return name

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from kiosk.config import EnrollmentConfig
 from kiosk.enrollment.consistency import MIN_PHOTOS, Suspect, check_people
-from kiosk.enrollment.photos import Photo, Skipped, WalkLimits, iter_photos, scan_people
+from kiosk.enrollment.photos import Photo, Skipped, WalkLimits, iter_photos, mixed_scripts, scan_people
 from kiosk.store import SampleSettings, Store, sha256_hex
 from kiosk.util import OutOfTime, available_memory_mb, die_with_parent, time_limit
 from kiosk.vision.boxes import Box
@@ -281,6 +281,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     people, skipped = scan_people(root, WalkLimits(config.max_depth, config.max_files))
     report = ImportReport(skipped=skipped)
     report.photos = sum(len(p.photo_files) for p in people)
+    report.notes += [Note(f"{p.name}/", warning) for p in people if (warning := mixed_scripts(p.name))]
     settings = sample_settings(config)
     limits = ImageLimits.from_config(config)
     enrolled_people: set[str] = set()

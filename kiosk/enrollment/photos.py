@@ -57,6 +57,19 @@ def utf8_problem(name: str) -> str:
     return ""
 
 
+LOOK_ALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")  # whose letters share shapes: О and O, Α and A
+
+
+def mixed_scripts(name: str) -> str:
+    """A warning when NAME mixes letters of look-alike scripts ("Оbama" with a Cyrillic О), or "".
+    Such a name is allowed (a person may spell it so) but is more often a typo or a trick."""
+    scripts = sorted({unicodedata.name(ch, "").split(" ")[0] for ch in name if ch.isalpha()} &
+                     set(LOOK_ALIKE_SCRIPTS))
+    if len(scripts) < 2:
+        return ""
+    return f"mixes {' and '.join(s.title() for s in scripts)} letters, which look alike: check its spelling"
+
+
 def validate_person_name(name: str) -> str:
     """Return the NFC-normalised name, or raise ValueError saying what is wrong with it."""
     if problem := utf8_problem(name):

@@ -20,6 +20,7 @@ from kiosk.config import Config
 from kiosk.live.recognition import Confirmation
 from kiosk.store import Store
 from kiosk.store.faces import add_event_with_face, save_unknown_face
+from kiosk.util import SteadyClock
 from kiosk.vision.matcher import UNKNOWN
 
 log = logging.getLogger("kiosk.daemon")
@@ -27,6 +28,7 @@ log = logging.getLogger("kiosk.daemon")
 QUEUE_LIMIT = 1000  # confirmations handed over by the screen's thread, not yet taken
 WAITING_LIMIT = 10000  # events kept in memory while the store cannot take them (a few MB)
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # back-off between tries while the store refuses
+RETENTION_CHECK_SECONDS = 3600.0  # recognition.event_retention_days is applied this often
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class EventWriter:
         self.waiting: deque[tuple[Confirmation, float, str]] = deque()
         self.dropped = 0
         self.problem = ""
+        self.clock = SteadyClock()  # kept faces' ages: a clock step does not age them
+        self.retention_checked = float("-inf")  # monotonic
         self.thread = threading.Thread(target=self._write, name="event-writer", daemon=True)
         self.thread.start()
 
@@ -112,7 +116,7 @@ class EventWriter:
         returns the number of failed tries in a row (0 once everything is saved)."""
         while self.waiting:
             if store.replaced():
-                log.warning("%s was replaced or deleted under the daemon; reopened it", store.path)
+                log.warning("%s was replaced or deleted; the event log reopened it", store.path)
                 store.reopen()
             try:
                 self._save(store, *self.waiting[0])
@@ -122,20 +126,40 @@ class EventWriter:
                 self.problem = str(exc) or type(exc).__name__
                 return tries + 1
             self.waiting.popleft()
+            self._apply_retention(store)
             if self.problem:
                 log.info("the store takes events again (%d still waiting)", len(self.waiting))
                 self.problem = ""
         return 0
 
+    def _apply_retention(self, store: Store) -> None:
+        """Delete events past recognition.event_retention_days, at most once an hour."""
+        days = self.config.recognition.event_retention_days
+        if not days or time.monotonic() - self.retention_checked < RETENTION_CHECK_SECONDS:
+            return
+        self.retention_checked = time.monotonic()
+        try:
+            deleted = store.delete_events_before(self.clock.now() - days * 86400)
+        except Exception as exc:  # tried again in an hour; events are never held up for it
+            log.warning("could not delete events older than %g days: %s", days, exc)
+            return
+        if deleted:
+            log.info("deleted %d event(s) older than %g days (recognition.event_retention_days)", deleted, days)
+
     def _save(self, store: Store, confirmation: Confirmation, at: float, kind: str) -> None:
         limits = self.config.recognition
+        now = self.clock.now()
+        if (step := self.clock.step()) and abs(step - self.clock.step_seen) > SteadyClock.STEP_SECONDS:
+            self.clock.step_seen = step
+            log.warning("the system clock moved %+.0f s during this run; kept faces are aged by the time "
+                        "the kiosk has run instead", step)
         # A picture held up to the camera is logged, but the building is not told.
         outbox_limit = 0 if confirmation.not_live else self.outbox_limit
         if (kind == "seen" and limits.capture_faces and confirmation.crop is not None
                 and confirmation.embedding is not None):
             add_event_with_face(store, limits, confirmation.name, confirmation.distance,
                                 confirmation.track_id, at, confirmation.crop, confirmation.embedding,
-                                liveness=confirmation.liveness, outbox_limit=outbox_limit)
+                                liveness=confirmation.liveness, outbox_limit=outbox_limit, now=now)
         else:
             store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at,
                             kind=kind, liveness=confirmation.liveness, outbox_limit=outbox_limit)
@@ -144,6 +168,7 @@ class EventWriter:
         if (kind == "seen" and limits.capture_unknown and confirmation.crop is not None
                 and confirmation.embedding is not None and confirmation.name == UNKNOWN):
             try:  # the event is saved; a crop that does not fit is only a crop
-                save_unknown_face(store, limits, confirmation.crop, confirmation.embedding, confirmation.track_id)
+                save_unknown_face(store, limits, confirmation.crop, confirmation.embedding, confirmation.track_id,
+                                  now=now)
             except Exception as exc:
                 log.debug("unknown face not kept: %s", exc)

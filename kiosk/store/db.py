@@ -592,6 +592,30 @@ class Store:
         rows = self.db.execute("SELECT event_id, at, embedding, crop_file FROM event_faces ORDER BY at, event_id")
         return [EventFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3]) for r in rows]
 
+    def delete_events_before(self, cutoff: float) -> int:
+        """Delete events dated before CUTOFF with their kept faces and outbox entries (retention)."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        with self.transaction() as db:
+            crops = [c for (c,) in db.execute("SELECT f.crop_file FROM event_faces f JOIN events e "
+                                              "ON e.id = f.event_id WHERE e.at < ?", (cutoff,))]
+            deleted = db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
+        self.delete_kept_files(EVENT_FACES_DIR, crops)
+        return deleted
+
+    def kept_faces_beyond(self, table: str, oldest_allowed: float, max_count: int) -> list[int]:
+        """Ids of kept faces (TABLE: event_faces or unknown_faces) older than OLDEST_ALLOWED, then
+        the earliest kept beyond MAX_COUNT. Counted by the order they were kept (their ids), not
+        by their times, which a clock step can reorder; both queries use indexes, so the cost
+        stays flat up to the largest allowed count."""
+        key = {"event_faces": "event_id", "unknown_faces": "id"}[table]
+        expired = [k for (k,) in self.db.execute(f"SELECT {key} FROM {table} WHERE at < ?", (oldest_allowed,))]
+        remaining = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - len(expired)
+        if remaining <= max_count:
+            return expired
+        excess = self.db.execute(f"SELECT {key} FROM {table} WHERE at >= ? ORDER BY {key} LIMIT ?",
+                                 (oldest_allowed, remaining - max_count))
+        return expired + [k for (k,) in excess]
+
     def delete_event_faces(self, event_ids: list[int]) -> list[str]:
         """Forget the faces of these events (the events stay); returns their crop files."""
         self.db.execute("PRAGMA secure_delete = ON")
@@ -633,6 +657,8 @@ class Store:
 
     def events(self, since: float | None = None, until: float | None = None,
                person: str | None = None, limit: int | None = None) -> list[Event]:
+        """Events in time order; with LIMIT, the last LIMIT written, newest first (by id: a clock
+        set back and forth cannot put an event dated in the future at the top)."""
         clauses: list[str] = []
         params: list[object] = []
         if since is not None:
@@ -645,7 +671,7 @@ class Store:
             clauses.append("e.name = ?")
             params.append(person)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        order = "ORDER BY e.at DESC, e.id DESC LIMIT ?" if limit else "ORDER BY e.at, e.id"
+        order = "ORDER BY e.id DESC LIMIT ?" if limit else "ORDER BY e.at, e.id"
         if limit:
             params.append(limit)
         return self._event_rows(where, params, order)

@@ -5,7 +5,7 @@ Two kinds, each bounded by a count and an age (see recognition.* in config.yaml)
   `kiosk unknowns label` turns one into a sample;
 - event faces (recognition.capture_faces): the face behind each logged event, in
   DATA_DIR/event_faces/; `kiosk events correct` learns from one.
-After each new face, faces past the age limit and the oldest beyond the count are deleted.
+After each new face, faces past the age limit and the earliest kept beyond the count are deleted.
 """
 
 from __future__ import annotations
@@ -33,33 +33,25 @@ def crop_name(now: float) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{secrets.token_hex(4)}.jpg"
 
 
-def beyond_limits(kept: list[tuple[int, float]], now: float, max_age_days: float, max_count: int) -> list[int]:
-    """Ids of kept faces ((id, time), oldest first) past the age limit or the oldest beyond the count."""
-    oldest_allowed = now - max_age_days * 86400
-    expired = [key for key, at in kept if at < oldest_allowed]
-    remaining = [key for key, at in kept if at >= oldest_allowed]
-    return expired + remaining[:max(0, len(remaining) - max_count)]
-
-
 # --- unknown faces -------------------------------------------------------------------------
 
 def save_unknown_face(store: Store, limits: RecognitionConfig, rgb_crop: np.ndarray, embedding: np.ndarray,
-                      track_id: int | None) -> int:
-    """Keep one unrecognised face (crop + embedding), then trim the set to its limits; returns its id."""
-    now = time.time()
-    crop_file = crop_name(now)
+                      track_id: int | None, now: float | None = None) -> int:
+    """Keep one unrecognised face (crop + embedding), then trim the set to its limits; returns its id.
+    NOW (default: the wall clock) is what ages are measured against; see prune_event_faces."""
+    at = time.time()
+    crop_file = crop_name(at)
     write_private_file(store.unknown_face_path(crop_file), jpeg_bytes(rgb_crop))
-    unknown_id = store.add_unknown(now, embedding, crop_file, track_id)
-    prune_unknown_faces(store, limits, now)
+    unknown_id = store.add_unknown(at, embedding, crop_file, track_id)
+    prune_unknown_faces(store, limits, at if now is None else now)
     return unknown_id
 
 
 def prune_unknown_faces(store: Store, limits: RecognitionConfig, now: float | None = None) -> int:
-    """Delete faces past the age limit and the oldest beyond the count limit; returns how many."""
+    """Delete faces past the age limit and the earliest kept beyond the count limit; returns how many."""
     now = time.time() if now is None else now
-    kept = [(f.id, f.at) for f in store.unknowns()]  # oldest first
-    return delete_unknown_faces(store, beyond_limits(kept, now, limits.unknown_max_age_days,
-                                                     limits.unknown_max_count))
+    return delete_unknown_faces(store, store.kept_faces_beyond(
+        "unknown_faces", now - limits.unknown_max_age_days * 86400, limits.unknown_max_count))
 
 
 def delete_unknown_faces(store: Store, ids: list[int]) -> int:
@@ -74,8 +66,9 @@ def delete_unknown_faces(store: Store, ids: list[int]) -> int:
 
 def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, distance: float | None,
                         track_id: int | None, at: float, crop: np.ndarray, embedding: np.ndarray,
-                        liveness: str | None = None, outbox_limit: int = 0) -> int:
-    """Log an event with its face kept, then trim the kept faces to their limits; returns the event id."""
+                        liveness: str | None = None, outbox_limit: int = 0, now: float | None = None) -> int:
+    """Log an event with its face kept, then trim the kept faces to their limits; returns the event id.
+    NOW (default: AT) is what ages are measured against; see prune_event_faces."""
     crop_file = crop_name(at)
     crop_path = store.event_face_path(crop_file)
     write_private_file(crop_path, jpeg_bytes(crop))
@@ -85,14 +78,18 @@ def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, dist
     except BaseException:  # not logged (a full drive, a lock): the caller retries, with a new crop
         crop_path.unlink(missing_ok=True)
         raise
-    prune_event_faces(store, limits, at)
+    prune_event_faces(store, limits, at if now is None else now)
     return event_id
 
 
 def prune_event_faces(store: Store, limits: RecognitionConfig, now: float | None = None) -> int:
-    """Forget faces past the age limit and the oldest beyond the count limit (events stay)."""
+    """Forget faces past the age limit and the earliest kept beyond the count limit (events stay).
+
+    The daemon passes a NOW that a step of the wall clock cannot move (util.SteadyClock), so a
+    clock set 40 days ahead does not make the faces kept a minute ago look 40 days old.
+    """
     now = time.time() if now is None else now
-    kept = [(f.event_id, f.at) for f in store.event_faces()]  # oldest first
-    crops = store.delete_event_faces(beyond_limits(kept, now, limits.face_max_age_days, limits.face_max_count))
+    crops = store.delete_event_faces(store.kept_faces_beyond(
+        "event_faces", now - limits.face_max_age_days * 86400, limits.face_max_count))
     store.delete_kept_files(EVENT_FACES_DIR, crops)
     return len(crops)
