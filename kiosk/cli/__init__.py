@@ -23,7 +23,6 @@ import sqlite3
 import sys
 
 from kiosk.cli.parser import build_parser
-from kiosk.cli.recognize import cmd_run
 from kiosk.config import load_config
 from kiosk.errors import KioskError
 from kiosk.util import PrintableStream
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(sys.stdout, PrintableStream):
         sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)
     args = build_parser().parse_args(argv)
-    if getattr(args, "handler", None) is not cmd_run:
+    if getattr(args.handler, "__name__", "") != "cmd_run":  # only the daemon reloads on SIGHUP
         ReloadSignal.release()
     try:
         config = load_config(args.config, args.data_dir)
