@@ -197,6 +197,20 @@ def test_identify_names_every_probe_as_expected(enrolled_store_dir):
             assert bottom > top and right > left and 0 <= face["distance"] < 2
 
 
+def test_identify_of_a_folder_on_every_core_gives_what_one_core_gives(enrolled_store_dir, tmp_path):
+    probes = require_data("probes")
+    one_core = tmp_path / "one.yaml"
+    one_core.write_text((REPO / "config.yaml").read_text().replace("\n  workers: 0\n", "\n  workers: 1\n"))
+    assert "\n  workers: 1\n" in one_core.read_text()
+    folder = run_kiosk("identify", "--json", str(probes), data_dir=enrolled_store_dir)
+    serial = run_kiosk("identify", "--json", *sorted(str(p) for p in probes.iterdir() if p.suffix != ".json"),
+                       data_dir=enrolled_store_dir, env={"KIOSK_CONFIG": str(one_core)})
+    assert folder.returncode == 0 and serial.returncode == 0, folder.stderr + serial.stderr
+    by_folder, by_one = json.loads(folder.stdout), json.loads(serial.stdout)
+    assert [e["image"] for e in by_folder] == [e["image"] for e in by_one]  # in order, expected.json left out
+    assert [[f["name"] for f in e["faces"]] for e in by_folder] == [[f["name"] for f in e["faces"]] for e in by_one]
+
+
 def test_identify_reports_an_unreadable_image_and_goes_on(enrolled_store_dir, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_text("not an image")

@@ -92,7 +92,8 @@ def add_recognize_commands(commands: Commands) -> None:
 
     identify = commands.add_parser("identify", help="name the faces in photos",
                                    description="Name each face found in each image.")
-    identify.add_argument("images", metavar="IMAGE", nargs="+")
+    identify.add_argument("images", metavar="IMAGE", nargs="+",
+                          help="photos, or folders of photos (searched below too); on every core")
     identify.add_argument("--json", action="store_true", help="print a JSON list, one object per image")
     identify.set_defaults(handler=Handler("recognize", "cmd_identify"))
 

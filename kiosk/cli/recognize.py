@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from kiosk.cli.common import UsageError, open_store
 from kiosk.config import CameraConfig, Config, DisplayConfig, check_setting
+from kiosk.enrollment.enroll import worker_count
 from kiosk.live.daemon import RunOptions, run
+from kiosk.util import die_with_parent
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.identify import find_faces
-from kiosk.vision.images import ImageLimits, ImageRejected, load_image
-from kiosk.vision.matcher import MatchRule
+from kiosk.vision.images import PHOTO_SUFFIXES, ImageLimits, ImageRejected, load_image
+from kiosk.vision.matcher import Gallery, MatchRule
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
@@ -48,13 +53,54 @@ def identify_photo(engine: FaceEngine, gallery, rule: MatchRule, limits: ImageLi
     return entry
 
 
+# Each identify worker's state, set once by _init_identify (forked: the gallery is shared, not copied).
+_work: tuple[FaceEngine, Gallery, MatchRule, ImageLimits]
+
+
+def _init_identify(settings: EngineSettings, gallery: Gallery, rule: MatchRule, limits: ImageLimits,
+                   parent: int) -> None:
+    global _work
+    die_with_parent(parent)
+    _work = (FaceEngine(settings), gallery, rule, limits)
+
+
+def _identify_in_worker(name: str) -> dict:
+    return identify_photo(*_work, name)
+
+
+def identify_photos(config: Config, gallery: Gallery, names: list[str]) -> list[dict]:
+    """identify_photo for each of NAMES, in order, on as many cores as enrollment.workers allows
+    (each worker holds its own models: see worker_count)."""
+    settings = EngineSettings.identification(config)
+    rule = MatchRule.from_config(config.recognition)
+    limits = ImageLimits.from_config(config.enrollment)
+    workers = min(worker_count(config.enrollment), len(names))
+    if workers <= 1:
+        engine = FaceEngine(settings)
+        return [identify_photo(engine, gallery, rule, limits, name) for name in names]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, context, initializer=_init_identify,
+                             initargs=(settings, gallery, rule, limits, os.getpid())) as pool:
+        return list(pool.map(_identify_in_worker, names, chunksize=max(1, min(8, len(names) // (4 * workers)))))
+
+
+def photo_names(arguments: list[str]) -> list[str]:
+    """The photos named, with a folder standing for the photos in it and below, by name."""
+    names = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            names += sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES
+                              and not p.name.startswith(".") and p.is_file())
+        else:
+            names.append(argument)
+    return names
+
+
 def cmd_identify(args: argparse.Namespace, config: Config) -> int:
     with open_store(config, create=True) as store:
         gallery = store.load_gallery()
-    engine = FaceEngine(EngineSettings.identification(config))
-    rule = MatchRule.from_config(config.recognition)
-    limits = ImageLimits.from_config(config.enrollment)
-    results = [identify_photo(engine, gallery, rule, limits, name) for name in args.images]
+    results = identify_photos(config, gallery, photo_names(args.images))
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
         return 0
