@@ -137,6 +137,9 @@ class EnrollmentConfig:
 @dataclass(frozen=True)
 class RecognitionConfig:
     tolerance: float = field(default=0.6, metadata=_range(0.1, 1.0))
+    # The share of strangers' faces the gallery may name (vision/calibration.py): the tolerance
+    # is chosen for it, never looser than `tolerance`; 0 uses `tolerance` as it is.
+    false_accept_target: float = field(default=0.01, metadata=_range(0.0, 0.5))
     margin: float = field(default=0.05, metadata=_range(0.0, 0.5))
     neighbors: int = field(default=3, metadata=_range(1, 20))
     confirm_votes: int = field(default=2, metadata=_range(1, 20))

@@ -24,6 +24,7 @@ from kiosk.outside.mqtt import check_broker
 from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR
 from kiosk.store import Store
 from kiosk.util import format_bytes
+from kiosk.vision.calibration import rule_for
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 LOW_DISK_BYTES = 500 * 1024 * 1024
@@ -141,6 +142,24 @@ def check_store(config: Config) -> Check:
     return Check("store", OK, f"integrity ok, {people} people, {samples} samples")
 
 
+def check_recognition(config: Config) -> Check:
+    """What to expect from the gallery as it is now: strangers named, members left unknown."""
+    if not (config.data_path() / DB_NAME).exists():
+        return Check("recognition", WARN, "nobody enrolled yet")
+    try:
+        with Store(config.data_path(), create=False) as store:
+            gallery = store.load_gallery()
+    except (StoreError, sqlite3.DatabaseError) as exc:
+        return Check("recognition", FAIL, str(exc))
+    _, calibration = rule_for(gallery, config.recognition)
+    if calibration is None:
+        return Check("recognition", OK, f"fixed tolerance {config.recognition.tolerance:.2f} "
+                                        "(recognition.false_accept_target is 0)")
+    if calibration.warning:
+        return Check("recognition", WARN, f"{calibration.expectation()}; {calibration.warning}")
+    return Check("recognition", OK, calibration.expectation())
+
+
 def check_disk(config: Config) -> Check:
     free = free_space(config.data_path())
     if free < LOW_DISK_BYTES:
@@ -201,5 +220,6 @@ def check_door(config: Config, dev: Path = Path("/dev")) -> Check:
 
 def run_checks(config: Config) -> list[Check]:
     return [check_models(), check_dlib(), check_picamera2(), check_camera(config), check_display(config),
-            check_data_dir(config), check_store(config), check_disk(config), check_config(config),
+            check_data_dir(config), check_store(config), check_recognition(config), check_disk(config),
+            check_config(config),
             check_service(), check_mqtt(config), check_door(config)]

@@ -18,6 +18,7 @@ from kiosk.paths import DB_NAME, PHOTOS_DIR, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, age, pid_alive, read_record
 from kiosk.store import Store
 from kiosk.util import format_bytes, format_time, printable
+from kiosk.vision.calibration import rule_for
 
 
 def daemon_state(data_dir: Path) -> dict:
@@ -62,6 +63,11 @@ def status_report(config: Config) -> dict:
     try:
         with Store(data_dir, create=False) as store:
             people, samples = store.counts()
+            gallery = store.load_gallery()
+            _, calibration = rule_for(gallery, config.recognition)
+            if calibration is not None:
+                report["recognition"] = {"expectation": calibration.expectation(), "warning": calibration.warning,
+                                         "tolerance": calibration.tolerance}
             events = store.events(limit=5)
             waiting, dropped = store.outbox_state()
     except StoreError as exc:
@@ -112,6 +118,10 @@ def print_status(report: dict) -> None:
             problem = f": {daemon['store_problem']}" if daemon.get("store_problem") else ""
             print(f"events:     {daemon.get('events_waiting', 0)} waiting to be saved{dropped}{problem}")
     print(f"store:      {report['people']} people, {report['samples']} samples in {report['data_dir']}")
+    if report.get("recognition"):
+        print(f"expect:     {report['recognition']['expectation']}")
+        if report["recognition"]["warning"]:
+            print(f"warning:    {report['recognition']['warning']}")
     if report.get("store_note"):
         print(f"            {report['store_note']}")
     sizes = report["store_bytes"]

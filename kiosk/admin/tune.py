@@ -1,4 +1,5 @@
-"""`kiosk tune`: how far apart the enrolled samples are, and which settings separate people best.
+"""`kiosk tune`: how far apart the enrolled samples are, and which settings separate people best;
+with recognition.false_accept_target set, also the curve the kiosk chose its tolerance from.
 
 The decision rule (vision/matcher.py) is tried on the gallery itself, leaving one out: each sample is
 identified against the gallery without that sample (a genuine attempt: its own person should
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kiosk.vision.calibration import Calibration
 from kiosk.vision.matcher import Gallery, MatchRule
 from kiosk.vision.matcher import distances as sample_distances
 
@@ -121,7 +123,9 @@ def suggest_rule(scores: np.ndarray, owners: np.ndarray, counts: list[int], neig
     return {**at_margin[len(at_margin) // 2], "cost": round(float(best_cost), 4)}
 
 
-def tune_report(gallery: Gallery, current: float | MatchRule) -> dict:
+def tune_report(gallery: Gallery, current: float | MatchRule, calibration: Calibration | None = None) -> dict:
+    """Everything `kiosk tune` shows; with CALIBRATION (vision/calibration.py) its curve, the
+    tolerance it chose for recognition.false_accept_target and what to expect from it."""
     rule = current if isinstance(current, MatchRule) else MatchRule(current)
     current_tolerance = rule.tolerance
     distances, owners, same, different = pair_distances(gallery)
@@ -149,7 +153,8 @@ def tune_report(gallery: Gallery, current: float | MatchRule) -> dict:
             "expected": [error_counts(same, different, t) for t in REPORTED_TOLERANCES],
             "rule": {"current": rule_outcomes(scores, owners, gallery.counts, rule) if gallery.people else None,
                      "neighbors": rule.neighbors, "suggested": suggested_rule},
-            "warnings": warnings}
+            "calibration": calibration.as_dict() if calibration is not None else None,
+            "warnings": warnings + ([calibration.warning] if calibration is not None and calibration.warning else [])}
 
 
 def print_report(report: dict, config_source: str) -> None:
@@ -177,6 +182,8 @@ def print_report(report: dict, config_source: str) -> None:
               "people shown as unknown).")
         print("  Few samples make this rough: enroll several photos per person for a better estimate.")
     print_rule(report["rule"], config_source)
+    if report.get("calibration"):
+        print_calibration(report["calibration"])
     for warning in report["warnings"]:
         print(f"warning: {warning}")
 
@@ -198,6 +205,21 @@ def print_rule(rule: dict, config_source: str) -> None:
         print(f"suggested: recognition.tolerance {rule['suggested']['tolerance']:.2f}, recognition.margin "
               f"{rule['suggested']['margin']:.2f} (in {config_source}); \"strangers\" are each person's samples "
               "tried with that person left out.")
+
+
+def print_calibration(calibration: dict) -> None:
+    """The curve behind the tolerance in use (recognition.false_accept_target), every 0.02."""
+    print()
+    print(f"tolerance for recognition.false_accept_target {calibration['target']:g} (never above "
+          f"recognition.tolerance {calibration['ceiling']:.2f}), estimated from {calibration['stranger_attempts']} "
+          f"stranger and {calibration['member_attempts']} member attempts:")
+    print(f"{'tolerance':>10}{'strangers named':>18}{'members named':>16}")
+    for point in calibration["curve"]:
+        if round(point["tolerance"] * 1000) % 20 == 0 or point["tolerance"] == calibration["tolerance"]:
+            mark = "  <- in use" if point["tolerance"] == calibration["tolerance"] else ""
+            print(f"{point['tolerance']:>10.3f}{100 * point['stranger_rate']:>17.2f}%"
+                  f"{100 * point['member_recall']:>15.1f}%{mark}")
+    print(f"in use: {calibration['expectation']}")
 
 
 def _ratio(count: int, total: int) -> str:

@@ -17,7 +17,7 @@ from kiosk.admin.tune import tune_report
 from kiosk.cli.common import UsageError, open_store
 from kiosk.config import Config
 from kiosk.outside.door import Door
-from kiosk.vision.matcher import MatchRule
+from kiosk.vision.calibration import rule_for
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
@@ -43,7 +43,8 @@ def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
 def cmd_tune(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
         gallery = store.load_gallery()
-    report = tune_report(gallery, MatchRule.from_config(config.recognition))
+    rule, calibration = rule_for(gallery, config.recognition)
+    report = tune_report(gallery, rule, calibration)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

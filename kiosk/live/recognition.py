@@ -27,6 +27,7 @@ from kiosk.live.sources import Frame
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
 from kiosk.util import RateMeter
 from kiosk.vision.boxes import Box, overlap
+from kiosk.vision.calibration import Calibration, rule_for
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
 from kiosk.vision.matcher import UNKNOWN, Gallery, MatchRule
 
@@ -96,8 +97,8 @@ class Recognizer:
         self._detect_rate = RateMeter()
         self.gallery = gallery
         self.config = config
-        self.rule = MatchRule.from_config(config)
         self.tracker = Tracker(config)
+        self.rule, self.calibration = self._rule_for(gallery)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._taken = threading.Condition(self._lock)
@@ -153,9 +154,20 @@ class Recognizer:
             self._newest = frame
             self._wake.notify()
 
+    def _rule_for(self, gallery: Gallery) -> tuple[MatchRule, Calibration | None]:
+        """The rule for GALLERY (its tolerance calibrated, see vision/calibration.py); the tracker's
+        at-once confirmation follows the same tolerance."""
+        rule, calibration = rule_for(gallery, self.config)
+        self.tracker.tolerance = rule.tolerance
+        if calibration is not None:
+            log.info("%s%s", calibration.expectation(), f" ({calibration.warning})" if calibration.warning else "")
+        return rule, calibration
+
     def set_gallery(self, gallery: Gallery) -> None:
-        """Swap in a reloaded gallery; unconfirmed and later re-checks use it."""
-        self.gallery = gallery
+        """Swap in a reloaded gallery and the rule calibrated for it; unconfirmed and later
+        re-checks use them."""
+        rule, calibration = self._rule_for(gallery)
+        self.gallery, self.rule, self.calibration = gallery, rule, calibration
         with self._lock:
             for track in self.tracker.visible():
                 track.last_checked = None  # re-check everyone against the new gallery

@@ -45,6 +45,7 @@ class Tracker:
 
     def __init__(self, config: RecognitionConfig):
         self.config = config
+        self.tolerance = config.tolerance  # the rule's, as calibrated for the gallery (set by the recognizer)
         self.tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
 
@@ -94,7 +95,7 @@ class Tracker:
     def _clear(self, match: Match) -> bool:
         """Well inside the tolerance and well ahead of the next person: no vote needed."""
         c = self.config
-        return (c.confirm_at_once > 0 and match.name != UNKNOWN and match.distance <= c.tolerance - c.confirm_at_once
+        return (c.confirm_at_once > 0 and match.name != UNKNOWN and match.distance <= self.tolerance - c.confirm_at_once
                 and match.second - match.distance >= 2 * c.margin)
 
     def visible(self) -> list[Track]:

@@ -233,7 +233,8 @@ class Store:
         return self.db.execute("SELECT value FROM meta WHERE key = 'gallery_generation'").fetchone()[0]
 
     def load_gallery(self) -> Gallery:
-        """All samples as one matrix, rows grouped by person, read in one consistent snapshot."""
+        """All samples as one matrix, rows grouped by person, read in one consistent snapshot, with
+        the known confusions and the kept unknown faces (real strangers, for calibration.py)."""
         with self.transaction(write=False):
             generation = self.gallery_generation()
             rows = self.db.execute(
@@ -241,6 +242,7 @@ class Store:
                 f"WHERE s.status IN {MATCHED_STATUSES} ORDER BY p.name, s.id").fetchall()
             negative_rows = self.db.execute(
                 "SELECT p.name, c.embedding FROM confusions c JOIN people p ON p.id = c.person_id").fetchall()
+            stranger_rows = self.db.execute("SELECT embedding FROM unknown_faces").fetchall()
         if not rows:
             return Gallery.empty(generation)
         negatives: dict[str, list[np.ndarray]] = {}
@@ -255,7 +257,8 @@ class Store:
                 names.append(name)
                 counts.append(1)
         matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=EMBEDDING_DTYPE).reshape(-1, 128)
-        return Gallery(names, counts, matrix, generation, {n: np.vstack(v) for n, v in negatives.items()})
+        strangers = np.frombuffer(b"".join(blob for (blob,) in stranger_rows), dtype=EMBEDDING_DTYPE).reshape(-1, 128)
+        return Gallery(names, counts, matrix, generation, {n: np.vstack(v) for n, v in negatives.items()}, strangers)
 
     # --- enrollment ----------------------------------------------------------------------
 

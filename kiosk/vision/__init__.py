@@ -5,5 +5,6 @@
 - engine.py: dlib's detectors and encoder (loads dlib and OpenCV);
 - identify.py: photo bytes to the faces in it, the path every photo takes;
 - matcher.py: the gallery and the decision rule that names a face or keeps it unknown;
+- calibration.py: the rule's tolerance chosen for the gallery, for a target stranger rate;
 - models.py: names of the models, without loading them.
 """

@@ -80,10 +80,11 @@ class Gallery:
     """Immutable snapshot of the enrolled encodings, ready for vectorised matching."""
 
     def __init__(self, names: list[str], counts: list[int], encodings: np.ndarray, generation: int = 0,
-                 negatives: dict[str, np.ndarray] | None = None):
+                 negatives: dict[str, np.ndarray] | None = None, strangers: np.ndarray | None = None):
         """names[i] owns the next counts[i] rows of encodings (rows grouped by person).
 
-        negatives maps a name to encodings of faces known NOT to be that person.
+        negatives maps a name to encodings of faces known NOT to be that person; strangers are
+        faces known to be nobody enrolled (kept unknown faces), which calibration.py counts.
         """
         self.names = list(names)
         self.counts = list(counts)
@@ -93,6 +94,8 @@ class Gallery:
         self.starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.intp)
         self.squared_norms = np.einsum("ij,ij->i", self.encodings, self.encodings)
         self.generation = generation
+        self.strangers = np.empty((0, 128), np.float32) if strangers is None else \
+            np.asarray(strangers, dtype=np.float32).reshape(-1, 128)
         index = {name: i for i, name in enumerate(self.names)}
         self.negatives = {index[name]: np.asarray(rows, dtype=np.float32).reshape(-1, 128)
                           for name, rows in (negatives or {}).items() if name in index and len(rows)}
