@@ -70,3 +70,15 @@ def run_kiosk(*args: str, data_dir: Path | None = None, timeout: float = 300, **
         command += ["--data-dir", str(data_dir)]
     return subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout,
                           env=env, cwd=kwargs.pop("cwd", REPO), **kwargs)
+
+
+@pytest.fixture
+def small_drive(tmp_path):
+    """A 3 MB file system of its own (tmpfs; mounting needs root, skipped otherwise)."""
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(drive)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    yield drive
+    subprocess.run(["umount", "--lazy", str(drive)], check=True)

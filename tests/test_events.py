@@ -53,17 +53,6 @@ def stored_tracks(data_dir: Path) -> list[int]:
         return [e.track_id for e in sorted(store.events(), key=lambda e: (e.at, e.id))]
 
 
-@pytest.fixture
-def small_drive(tmp_path):
-    drive = tmp_path / "drive"
-    drive.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(drive)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small file system here")
-    yield drive
-    subprocess.run(["umount", "--lazy", str(drive)], check=True)
-
-
 def fill(drive: Path) -> Path:
     filler = drive / "filler"
     with open(filler, "wb", buffering=0) as handle:

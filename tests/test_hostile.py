@@ -532,18 +532,6 @@ def test_restore_refuses_sparse_members_and_deep_manifests_before_writing(enroll
 
 # --- full disks -----------------------------------------------------------------------------------------
 
-@pytest.fixture
-def small_drive(tmp_path):
-    """A 3 MB file system of its own (tmpfs; mounting needs root)."""
-    drive = tmp_path / "drive"
-    drive.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(drive)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small file system here")
-    yield drive
-    subprocess.run(["umount", str(drive)], check=True)
-
-
 def test_a_full_drive_is_one_line_and_keeps_what_was_done(small_drive, tmp_path):
     root = tmp_path / "stick"
     for index, name in enumerate(("obama", "biden", "alex_lacamoire")):
