@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from kiosk.config import Config
 from kiosk.live.recognition import Confirmation
-from kiosk.store import Store
+from kiosk.store import Store, StoreError
 from kiosk.store.faces import add_event_with_face, save_unknown_face
 from kiosk.util import SteadyClock
 from kiosk.vision.matcher import UNKNOWN
@@ -115,16 +116,19 @@ class EventWriter:
         """Save the waiting events oldest first, stopping at the first the store refuses;
         returns the number of failed tries in a row (0 once everything is saved)."""
         while self.waiting:
-            if store.replaced():
-                log.warning("%s was replaced or deleted; the event log reopened it", store.path)
-                store.reopen()
             try:
+                if store.replaced():
+                    log.warning("%s was replaced or deleted; the event log reopened it", store.path)
+                    store.reopen()
                 self._save(store, *self.waiting[0])
-            except Exception as exc:  # a full disk or a lock must not stop recognition
+            except (OSError, sqlite3.Error, StoreError) as exc:  # a full disk or a lock: try again later
                 if not self.problem:
                     log.warning("cannot save events now (%s); keeping them in memory and trying again", exc)
                 self.problem = str(exc) or type(exc).__name__
                 return tries + 1
+            except Exception as exc:  # this event itself cannot be saved: it must not hold up the rest
+                self.dropped += 1
+                log.warning("dropped an event for %s that cannot be saved: %s", self.waiting[0][0].name, exc)
             self.waiting.popleft()
             self._apply_retention(store)
             if self.problem:
