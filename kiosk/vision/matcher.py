@@ -11,8 +11,9 @@ The rule, for each face:
    see `kiosk events correct --not`) is skipped: the confusion counts as a negative sample of X,
    and a face closer to X's nearest negative than X's score is not X.
 3. The best remaining person is the name only when their score is within `tolerance` (dlib's
-   model is trained so that 0.6 separates people) AND the second-best person scores at least
-   `margin` more. A face about as close to two people is a coin toss: unknown.
+   model is trained so that 0.6 separates people; calibration.py chooses a stricter one for
+   the gallery at hand) AND the second-best person scores at least `margin` more. A face about
+   as close to two people is a coin toss: unknown.
 
 Figures that chose the constants (faces_dev: 5 people, 87 enrolled web photos, 5 jitters;
 open set = every photo of a person left out of the gallery, 112 photos with a face):
