@@ -103,7 +103,8 @@ def test_a_bigger_gallery_gets_a_stricter_tolerance():
 def test_status_tune_and_doctor_say_what_to_expect(enrolled_store_dir):
     status = run_kiosk("status", data_dir=enrolled_store_dir)
     assert status.returncode == 0, status.stderr
-    assert any(line.startswith("expect:     with 6 people: tolerance ") for line in status.stdout.splitlines())
+    expect = [line for line in status.stdout.splitlines() if line.startswith("expect:     with 6 people: tolerance ")]
+    assert expect and expect[0].endswith("(a rough estimate from only 11 photos)"), status.stdout
     tune = json.loads(run_kiosk("tune", "--json", data_dir=enrolled_store_dir).stdout)
     calibration = tune["calibration"]
     assert calibration["people"] == 6 and len(calibration["curve"]) == 41

@@ -40,6 +40,7 @@ PRIOR_WEIGHT = 20  # deviations the prior counts as
 NEAREST = 8  # people per attempt that can matter (the rest are far beyond any threshold)
 USEFUL_RECALL = 0.8
 CHUNK = 512  # samples scored at once: bounds memory for galleries of thousands
+ROUGH_BELOW = 100  # photos: fewer, and the expectation says it is rough
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,11 @@ class Calibration:
         point = self.point()
         if point is None:
             return f"with {self.people} people: tolerance {self.tolerance:.3f} ({self.warning})"
+        photos = self.stranger_attempts  # every enrolled photo is one stranger attempt (plus kept unknowns)
+        rough = f" (a rough estimate from only {photos} photos)" if photos < ROUGH_BELOW else ""
         return (f"with {self.people} people: tolerance {self.tolerance:.3f}; about {one_in(point.stranger_rate)} "
                 f"strangers named, {round(100 * (1 - point.member_recall))} in 100 members left unknown on a "
-                f"single photo")
+                f"single photo{rough}")
 
     def as_dict(self) -> dict:
         return {"people": self.people, "target": self.target, "ceiling": self.ceiling,
