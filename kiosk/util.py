@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 # Characters a terminal acts on or hides: C0 and C1 controls, DEL, format characters (bidi
-# overrides, zero-width), line and paragraph separators. Tab and newline are layout, kept.
+# overrides, zero-width), line and paragraph separators. printable's KEEP spares layout ones.
 _HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
 
 
@@ -70,15 +70,19 @@ class SteadyClock:
 
     def __init__(self) -> None:
         self.wall_start, self.steady_start = time.time(), time.monotonic()
-        self.step_seen = 0.0
+        self._step_told = 0.0
 
     def now(self) -> float:
         return self.wall_start + time.monotonic() - self.steady_start
 
-    def step(self) -> float:
-        """How far the wall clock has moved from the steady one (0 while within STEP_SECONDS)."""
+    def new_step(self) -> float:
+        """How far the wall clock has moved from the steady one, when that differs by more than
+        STEP_SECONDS from what the last call returned; else 0 (so each step is told once)."""
         offset = time.time() - self.now()
-        return offset if abs(offset) > self.STEP_SECONDS else 0.0
+        if abs(offset) <= self.STEP_SECONDS or abs(offset - self._step_told) <= self.STEP_SECONDS:
+            return 0.0
+        self._step_told = offset
+        return offset
 
 
 SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -153,8 +153,7 @@ class EventWriter:
     def _save(self, store: Store, confirmation: Confirmation, at: float, kind: str) -> None:
         limits = self.config.recognition
         now = self.clock.now()
-        if (step := self.clock.step()) and abs(step - self.clock.step_seen) > SteadyClock.STEP_SECONDS:
-            self.clock.step_seen = step
+        if step := self.clock.new_step():
             log.warning("the system clock moved %+.0f s during this run; kept faces are aged by the time "
                         "the kiosk has run instead", step)
         # A picture held up to the camera is logged, but the building is not told.

@@ -27,9 +27,9 @@ from kiosk.live.sources import Frame
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
 from kiosk.util import RateMeter
 from kiosk.vision.boxes import Box, overlap
-from kiosk.vision.calibration import Calibration, rule_for
+from kiosk.vision.calibration import rule_for
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
-from kiosk.vision.matcher import UNKNOWN, Gallery, MatchRule
+from kiosk.vision.matcher import UNKNOWN, Gallery
 
 log = logging.getLogger("kiosk.recognition")
 
@@ -98,7 +98,7 @@ class Recognizer:
         self.gallery = gallery
         self.config = config
         self.tracker = Tracker(config)
-        self.rule, self.calibration = self._rule_for(gallery)
+        self._use_gallery(gallery)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._taken = threading.Condition(self._lock)
@@ -154,20 +154,19 @@ class Recognizer:
             self._newest = frame
             self._wake.notify()
 
-    def _rule_for(self, gallery: Gallery) -> tuple[MatchRule, Calibration | None]:
-        """The rule for GALLERY (its tolerance calibrated, see vision/calibration.py); the tracker's
-        at-once confirmation follows the same tolerance."""
+    def _use_gallery(self, gallery: Gallery) -> None:
+        """GALLERY and the rule calibrated for it (vision/calibration.py); the tracker's at-once
+        confirmation follows the same tolerance."""
         rule, calibration = rule_for(gallery, self.config)
-        self.tracker.tolerance = rule.tolerance
         if calibration is not None:
             log.info("%s%s", calibration.expectation(), f" ({calibration.warning})" if calibration.warning else "")
-        return rule, calibration
+        self.gallery, self.rule, self.calibration = gallery, rule, calibration
+        self.tracker.tolerance = rule.tolerance
 
     def set_gallery(self, gallery: Gallery) -> None:
         """Swap in a reloaded gallery and the rule calibrated for it; unconfirmed and later
         re-checks use them."""
-        rule, calibration = self._rule_for(gallery)
-        self.gallery, self.rule, self.calibration = gallery, rule, calibration
+        self._use_gallery(gallery)
         with self._lock:
             for track in self.tracker.visible():
                 track.last_checked = None  # re-check everyone against the new gallery
