@@ -145,8 +145,9 @@ class RecognitionConfig:
     confirm_votes: int = field(default=2, metadata=_range(1, 20))
     vote_window: int = field(default=5, metadata=_range(1, 50))
     confirm_at_once: float = field(default=0.1, metadata=_range(0, 1))
-    # Is it a person or a picture? See vision/liveness.py.
-    liveness: str = field(default="off", metadata=_choice("off", "blink", "motion", "both"))
+    # Is it a person or a picture? See vision/liveness.py. auto: "both" with a door, else off
+    # (resolved by Config; a RecognitionConfig on its own takes auto as off).
+    liveness: str = field(default="auto", metadata=_choice("auto", "off", "blink", "motion", "both"))
     liveness_seconds: float = field(default=6.0, metadata=_range(1, 60))
     recheck_seconds: float = field(default=1.0, metadata=_range(0.1, 60))
     track_timeout: float = field(default=1.0, metadata=_range(0.1, 30))
@@ -159,6 +160,11 @@ class RecognitionConfig:
     face_max_age_days: float = field(default=30.0, metadata=_range(0.01, 3650))
     # Events older than this many days are deleted with their faces; 0 keeps them all.
     event_retention_days: float = field(default=0.0, metadata=_range(0, 36500))
+
+    @property
+    def liveness_check(self) -> str | None:
+        """The liveness check faces get (blink, motion or both), or None."""
+        return None if self.liveness in ("off", "auto") else self.liveness
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,14 @@ class DoorConfig:
     active_high: bool = True
     open_seconds: float = field(default=5.0, metadata=_range(0.5, 60))
     allow: tuple[str, ...] = ()  # names, or "any known"
+    # The share of strangers the door may let in (its threshold on the gallery's curve, stricter
+    # than recognition's), and the frames in a row that must name the person on their own.
+    false_accept_target: float = field(default=0.001, metadata=_range(0.0, 0.5))
+    frames: int = field(default=3, metadata=_range(1, 20))
+
+
+DOOR_WITHOUT_LIVENESS = ("door.enabled with recognition.liveness off: nothing checks that the face is a person, so a "
+                         "printed photo of an allowed person opens the door (set recognition.liveness to both)")
 
 
 @dataclass(frozen=True)
@@ -205,8 +219,18 @@ class Config:
     door: DoorConfig = field(default_factory=DoorConfig)
     source_path: str = field(default="", metadata={"internal": True})
 
+    def __post_init__(self) -> None:
+        if self.recognition.liveness == "auto":  # the one place auto is decided
+            resolved = "both" if self.door.enabled else "off"
+            object.__setattr__(self, "recognition", dataclasses.replace(self.recognition, liveness=resolved))
+
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+    @property
+    def door_without_liveness(self) -> bool:
+        """A door opened by a face with no check that it is a person: a printed photo opens it."""
+        return self.door.enabled and self.recognition.liveness_check is None
 
 
 def _shown(value: object, limit: int = 80) -> str:

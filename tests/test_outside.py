@@ -30,7 +30,8 @@ from kiosk.admin.sandbox import dropins, write_dropins
 from kiosk.config import Config, DisplayConfig, DoorConfig, MqttConfig, RecognitionConfig, parse_config
 from kiosk.errors import ConfigError
 from kiosk.live.daemon import Daemon, RunOptions
-from kiosk.outside.door import Door
+from kiosk.live.evidence import DoorCandidate
+from kiosk.outside.door import Door, refusal
 from kiosk.outside.mqtt import Publisher, Topics, person_key, read_password
 from kiosk.store import Store
 
@@ -298,9 +299,46 @@ def test_door_opens_for_listed_names_only_and_closes_by_itself(mock_pins):
     low.release()
 
 
+def _candidate(**changes) -> DoorCandidate:
+    fields = {"track_id": 7, "name": "obama", "score": 0.35, "agreeing": 3, "liveness": "passed", "threshold": 0.42}
+    return DoorCandidate(**{**fields, **changes})
+
+
+def test_the_door_needs_evidence_within_its_threshold_agreeing_frames_and_liveness():
+    assert refusal(_candidate(), 3) == ""
+    assert refusal(_candidate(liveness=None), 3) == ""  # liveness off (warned about elsewhere)
+    assert "above the door's 0.420" in refusal(_candidate(score=0.45), 3)
+    assert "2 of 3 frames" in refusal(_candidate(agreeing=2), 3)
+    assert "not live" in refusal(_candidate(liveness="failed"), 3)
+    assert "not passed yet" in refusal(_candidate(liveness="checking"), 3)
+
+
+def test_the_door_opens_once_per_track_and_says_once_why_it_stayed_closed(mock_pins, caplog):
+    door = Door(DoorConfig(enabled=True, pin=17, open_seconds=30, allow=("obama",)))
+    caplog.set_level(logging.INFO, logger="kiosk.door")
+    assert not door.consider(_candidate(agreeing=1))  # still gathering frames: not worth a line
+    assert not door.consider(_candidate(score=0.5, agreeing=2)) and not door.consider(_candidate(score=0.5))
+    assert not door.consider(_candidate(name="biden"))  # not on the list: nothing to say
+    reasons = [r.getMessage() for r in caplog.records if "stays closed" in r.getMessage()]
+    assert reasons == ["door stays closed for obama (track 7): evidence score 0.500 above the door's 0.420"]
+    assert door.consider(_candidate()) and mock_pins.pin(17).state == 1
+    assert not door.consider(_candidate())  # the same visit opens it once
+    door.release()
+
+
+def test_with_a_door_liveness_is_on_unless_turned_off_which_is_warned_about(tmp_path):
+    assert parse_config("door:\n  enabled: true\n  allow: [obama]\n").recognition.liveness == "both"
+    assert Config().recognition.liveness == "off"
+    bare = parse_config("door:\n  enabled: true\n  allow: [obama]\nrecognition:\n  liveness: \"off\"\n")
+    assert bare.door_without_liveness
+    (tmp_path / "gpiochip0").touch()
+    check = check_door(bare, tmp_path)
+    assert check.result == WARN and "printed photo" in check.detail
+
+
 def _door_daemon(enrolled_copy: Path, slides: Path, allow: tuple[str, ...]) -> Daemon:
     config = dataclasses.replace(Config(), data_dir=str(enrolled_copy), display=DisplayConfig(mode="headless"),
-                                 recognition=RecognitionConfig(event_cooldown=0),
+                                 recognition=RecognitionConfig(event_cooldown=0, liveness="off"),  # still slides
                                  door=DoorConfig(enabled=True, pin=17, open_seconds=30, allow=allow))
     return Daemon(config, RunOptions(source=f"dir:{slides}", loop=True))
 

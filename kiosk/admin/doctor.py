@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.admin.status import free_space
-from kiosk.config import Config
+from kiosk.config import DOOR_WITHOUT_LIVENESS, Config
 from kiosk.errors import ConfigError, StoreError
 from kiosk.outside.mqtt import check_broker
 from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR
@@ -214,6 +214,8 @@ def check_door(config: Config, dev: Path = Path("/dev")) -> Check:
     if not usable:
         return Check("door", FAIL, f"no access to {', '.join(map(str, chips))}: the kiosk user needs the gpio group")
     allowed = "any known person" if "any known" in door.allow else ", ".join(door.allow)
+    if config.door_without_liveness:
+        return Check("door", WARN, DOOR_WITHOUT_LIVENESS)
     return Check("door", OK, f"GPIO {door.pin} via {usable[0].name}, active {'high' if door.active_high else 'low'}, "
                              f"{door.open_seconds:g} s for {allowed}")
 

@@ -65,8 +65,9 @@ def daily_summary(events: list[Event]) -> list[dict]:
 
 def event_rows(events: list[Event]) -> list[dict]:
     return [{"id": e.id, "time": local(e.at), "kind": e.kind, "name": e.name,
-             "distance": round(e.distance, 4) if e.distance is not None else None, "track": e.track_id,
-             "face_kept": e.has_face, "corrected_from": e.corrected_from, "liveness": e.liveness}
+             "distance": round(e.distance, 4) if e.distance is not None else None,
+             "threshold": round(e.threshold, 4) if e.threshold is not None else None, "frames": e.frames,
+             "track": e.track_id, "face_kept": e.has_face, "corrected_from": e.corrected_from, "liveness": e.liveness}
             for e in events]
 
 

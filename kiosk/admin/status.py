@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from kiosk.config import Config
+from kiosk.config import DOOR_WITHOUT_LIVENESS, Config
 from kiosk.errors import StoreError
 from kiosk.paths import DB_NAME, PHOTOS_DIR, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, age, pid_alive, read_record
@@ -83,7 +83,8 @@ def status_report(config: Config) -> dict:
                       "state": daemon.get("mqtt") if daemon["state"] == "running" else None,
                       "outbox_waiting": waiting, "outbox_dropped": dropped}
     report["door"] = {"enabled": config.door.enabled, "pin": config.door.pin,
-                      "state": daemon.get("door") if daemon["state"] == "running" else None}
+                      "state": daemon.get("door") if daemon["state"] == "running" else None,
+                      "warning": DOOR_WITHOUT_LIVENESS if config.door_without_liveness else ""}
     sizes = store_sizes(data_dir)
     report.update(people=people, samples=samples, store_bytes={**sizes, "total": sum(sizes.values())},
                   disk_free_bytes=free,
@@ -137,6 +138,8 @@ def print_status(report: dict) -> None:
         print("mqtt:       off")
     door = report["door"]
     print(f"door:       {door['state'] or 'not running'}, GPIO {door['pin']}" if door["enabled"] else "door:       off")
+    if door.get("warning"):
+        print(f"warning:    {door['warning']}")
     print("last events:" if report["last_events"] else "last events: none")
     ahead = time.time() + 300
     for event in report["last_events"]:

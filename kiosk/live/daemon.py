@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 
-from kiosk.config import Config
+from kiosk.config import DOOR_WITHOUT_LIVENESS, Config
 from kiosk.live.display import Display, FaceLabel, Scene, Status
 from kiosk.live.events import EventWriter
 from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
@@ -71,6 +71,8 @@ class Daemon:
         self.recognizer = build_recognizer(config, self.gallery, record_tracks=bool(options.stats_json))
         # Off unless configured: the door first, so its pin is driven closed before anything else.
         self.door = Door(config.door) if config.door.enabled else None
+        if config.door_without_liveness:
+            log.warning(DOOR_WITHOUT_LIVENESS)
         self.publisher = Publisher(config, self.gallery.names) if config.mqtt.enabled else None
         self.event_log = EventWriter(config, self.publisher.wake if self.publisher else None)
         self.source = open_source(options.source or config.camera.source, config.camera,
@@ -195,10 +197,13 @@ class Daemon:
         for confirmation in self.recognizer.take_confirmations():
             self.stats.confirmed_shown_at.setdefault(confirmation.track_id, now - self.stats.started)
             self.record_event(confirmation, now)
-            # Every confirmed arrival of an allowed person opens the door, however recently they
-            # were logged; unknown faces and unconfirmed tracks never reach this point.
-            if not confirmation.not_live and self.door is not None and self.door.open_for(confirmation.name):
-                self.event_log.add(confirmation, kind="door")
+        # Every arrival of an allowed person whose evidence is enough opens the door, however
+        # recently they were logged (outside/door.py decides); unknown faces never reach it.
+        for candidate in self.recognizer.take_door_candidates():
+            if self.door is not None and self.door.consider(candidate):
+                self.event_log.add(Confirmation(candidate.track_id, candidate.name, candidate.score,
+                                                liveness=candidate.liveness, threshold=candidate.threshold,
+                                                frames=candidate.agreeing), kind="door")
 
     def record_event(self, confirmation: Confirmation, now: float) -> None:
         """One event per visit: a person is logged again only after the cooldown."""

@@ -162,10 +162,12 @@ class EventWriter:
                 and confirmation.embedding is not None):
             add_event_with_face(store, limits, confirmation.name, confirmation.distance,
                                 confirmation.track_id, at, confirmation.crop, confirmation.embedding,
-                                liveness=confirmation.liveness, outbox_limit=outbox_limit, now=now)
+                                liveness=confirmation.liveness, outbox_limit=outbox_limit, now=now,
+                                threshold=confirmation.threshold, frames=confirmation.frames)
         else:
             store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at,
-                            kind=kind, liveness=confirmation.liveness, outbox_limit=outbox_limit)
+                            kind=kind, liveness=confirmation.liveness, outbox_limit=outbox_limit,
+                            threshold=confirmation.threshold, frames=confirmation.frames)
         if self.written is not None:
             self.written()
         if (kind == "seen" and limits.capture_unknown and confirmation.crop is not None

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk.config import Config, RecognitionConfig
+from kiosk.config import Config, DoorConfig, RecognitionConfig
+from kiosk.live.evidence import DoorCandidate, quality
 from kiosk.live.motion import MotionGate
 from kiosk.live.sources import Frame
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
 from kiosk.util import RateMeter
 from kiosk.vision.boxes import Box, overlap
-from kiosk.vision.calibration import rule_for
+from kiosk.vision.calibration import door_threshold, rule_for
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
 from kiosk.vision.matcher import UNKNOWN, Gallery
 
@@ -50,10 +51,12 @@ class Confirmation:
     """A track whose name was just confirmed: one possible event and greeting."""
     track_id: int
     name: str
-    distance: float | None
+    distance: float | None  # the track's evidence score for the name
     crop: np.ndarray | None = None  # the face, for capture_faces / capture_unknown
     embedding: np.ndarray | None = None
     liveness: str | None = None  # None (not checked), "passed" or "failed"
+    threshold: float | None = None  # the live threshold the evidence was held to
+    frames: int | None = None  # encodings the evidence was made of
 
     @property
     def not_live(self) -> bool:
@@ -76,7 +79,7 @@ def build_recognizer(config: Config, gallery: Gallery, *, record_tracks: bool = 
     return Recognizer(FaceEngine(EngineSettings.live(detection)), gallery, config.recognition, detection.workers,
                       record_tracks=record_tracks, full_scan_seconds=detection.full_scan_seconds,
                       encoder=EncoderProcess(detection.jitters), motion_area=detection.motion_area,
-                      idle_scan_seconds=detection.idle_scan_seconds)
+                      idle_scan_seconds=detection.idle_scan_seconds, door=config.door if config.door.enabled else None)
 
 
 class Recognizer:
@@ -84,8 +87,10 @@ class Recognizer:
 
     def __init__(self, engine: FaceEngine, gallery: Gallery, config: RecognitionConfig, workers: int = 1,
                  record_tracks: bool = False, full_scan_seconds: float = 0.0,
-                 encoder: EncoderProcess | None = None, motion_area: float = 0.0, idle_scan_seconds: float = 2.0):
+                 encoder: EncoderProcess | None = None, motion_area: float = 0.0, idle_scan_seconds: float = 2.0,
+                 door: DoorConfig | None = None):
         self.engine = engine
+        self.door = door  # with a door, members' tracks are offered to it (take_door_candidates)
         self.encoder: EncoderProcess | FaceEngine = encoder or engine  # encodes the aligned face chips
         self.full_scan_seconds = full_scan_seconds
         self.idle_scan_seconds = idle_scan_seconds
@@ -97,7 +102,7 @@ class Recognizer:
         self._detect_rate = RateMeter()
         self.gallery = gallery
         self.config = config
-        self.tracker = Tracker(config)
+        self.tracker = Tracker(config, min_frames=door.frames if door is not None else 0)
         self._use_gallery(gallery)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -106,6 +111,7 @@ class Recognizer:
         self._last_applied_index = -1
         self._latest_update = float("-inf")  # frame time of the latest recognized frame
         self._confirmations: list[Confirmation] = []
+        self._door_candidates: list[DoorCandidate] = []
         self._stopping = False
         self.frames_recognized = 0
         self.faces_encoded = 0
@@ -155,12 +161,20 @@ class Recognizer:
             self._wake.notify()
 
     def _use_gallery(self, gallery: Gallery) -> None:
-        """GALLERY and the rule calibrated for it (vision/calibration.py); the tracker's at-once
-        confirmation follows the same tolerance."""
+        """GALLERY and the rule calibrated for it (vision/calibration.py), which also decides on a
+        track's evidence: frames of one visit are not independent photos, so their mean is held to
+        the single photo's threshold for the same target; averaging only takes away what varies
+        between frames. The tracker's at-once confirmation follows the same tolerance; a door
+        gets its stricter threshold from the same curve."""
         rule, calibration = rule_for(gallery, self.config)
         if calibration is not None:
             log.info("%s%s", calibration.expectation(), f" ({calibration.warning})" if calibration.warning else "")
-        self.gallery, self.rule, self.calibration = gallery, rule, calibration
+        door = None
+        if self.door is not None:
+            door = door_threshold(gallery, rule, self.door.false_accept_target, calibration)
+            log.info("the door opens at a score of %.3f or less (door.false_accept_target %g), on %d agreeing "
+                     "frames", door, self.door.false_accept_target, self.door.frames)
+        self.gallery, self.rule, self.calibration, self.door_tolerance = gallery, rule, calibration, door
         self.tracker.tolerance = rule.tolerance
 
     def set_gallery(self, gallery: Gallery) -> None:
@@ -194,6 +208,11 @@ class Recognizer:
             confirmations, self._confirmations = self._confirmations, []
         return confirmations
 
+    def take_door_candidates(self) -> list[DoorCandidate]:
+        with self._lock:
+            candidates, self._door_candidates = self._door_candidates, []
+        return candidates
+
     def detector_fps(self, now: float) -> float:
         """Frames per second the face detector searched, over the last two seconds."""
         with self._lock:
@@ -210,7 +229,7 @@ class Recognizer:
 
     def _work(self) -> None:
         try:
-            self.engine.warm_up(liveness=self.config.liveness != "off")
+            self.engine.warm_up(liveness=self.config.liveness_check is not None)
         finally:
             self._ready.wait()
         while True:
@@ -282,24 +301,34 @@ class Recognizer:
                 for track in self.tracker.visible():
                     self.track_log.setdefault(track.id, {
                         "track_id": track.id, "name": None, "first_seen_index": track.first_seen_index,
-                        "confirmed_index": None})
+                        "confirmed_index": None, "box": list(track.box), "names": []})
             jobs = [(t.id, t.box) for t in to_encode]
             checking = [(t.id, t.box) for t in self.tracker.visible()
                         if t.last_seen == frame.timestamp and t.liveness is not None and t.liveness.state == "checking"]
         landmarks = [(track_id, self.engine.landmarks68(frame.image, box)) for track_id, box in checking]
         encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))
-        gallery = self.gallery
-        matches = gallery.match(encodings, self.rule)
+        qualities = [quality(frame.image, box) for _, box in jobs]
+        with self._lock:
+            means = []
+            for (track_id, box), encoding, weight in zip(jobs, encodings, qualities, strict=True):
+                followed = self.tracker.tracks.get(track_id)
+                if followed is None:
+                    means.append(encoding)
+                    continue
+                followed.last_result = (box, encoding)
+                followed.evidence.add(encoding, weight, frame.timestamp)
+                means.append(followed.evidence.mean())
+        gallery, rule = self.gallery, self.rule
+        frame_matches = gallery.match(encodings, rule)
+        decisions = gallery.match(np.asarray(means, np.float32), rule) if means else []
         with self._lock:
             self.frames_recognized += 1
             self.faces_encoded += len(jobs)
             self._done_rate.tick(time.monotonic())
-            for (track_id, box), match, encoding in zip(jobs, matches, encodings, strict=True):
-                encoded = self.tracker.tracks.get(track_id)
-                if encoded is not None:
-                    encoded.last_result = (box, encoding)
-                if self.tracker.add_result(track_id, match, frame.timestamp, frame.index):
+            for (track_id, _), frame_match, decision in zip(jobs, frame_matches, decisions, strict=True):
+                if self.tracker.add_result(track_id, frame_match, decision, frame.timestamp, frame.index):
                     self._confirm(self.tracker.tracks[track_id], frame)
+                self._log_decision(track_id, decision)
             for track_id, points in landmarks:
                 checked = self.tracker.tracks.get(track_id)
                 if checked is not None and checked.liveness is not None:
@@ -309,6 +338,30 @@ class Recognizer:
                     track.liveness.expire(frame.timestamp)
                     if track.confirmed is not None and track.announced != track.confirmed:
                         self._confirm(track, frame)  # a name that waited for its liveness check
+            if self.door_tolerance is not None:
+                self._offer_to_door([track_id for track_id, _ in jobs])
+
+    def _offer_to_door(self, track_ids: list[int]) -> None:
+        """Tracks with a new result whose member's name has been announced go to the door."""
+        for track_id in track_ids:
+            track = self.tracker.tracks.get(track_id)
+            if track is None or track.confirmed in (None, UNKNOWN) or track.announced != track.confirmed:
+                continue
+            assert track.distance is not None and self.door_tolerance is not None
+            self._door_candidates.append(DoorCandidate(
+                track.id, track.confirmed, track.distance, track.agreeing_frames(track.confirmed),
+                track.liveness.state if track.liveness is not None else None, self.door_tolerance))
+
+    def _log_decision(self, track_id: int, decision) -> None:
+        entry = self.track_log.get(track_id) if self.track_log is not None else None
+        track = self.tracker.tracks.get(track_id)
+        if entry is not None and track is not None:
+            entry["evidence"] = {"name": decision.name, "score": round(decision.distance, 4),
+                                 "nearest": decision.nearest, "frames": track.evidence.frames,
+                                 "used": track.evidence.used, "weight": round(track.evidence.weight, 3),
+                                 "threshold": self.rule.tolerance}
+            entry.setdefault("decisions", []).append(
+                [decision.nearest, round(decision.distance, 4), round(decision.second, 4), track.frame_names[-1]])
 
     def _confirm(self, track: Track, frame: Frame) -> None:
         """Hand the track's name on as a Confirmation (its event): at once, or with liveness on,
@@ -324,7 +377,10 @@ class Recognizer:
         crop = frame.image[top:bottom, left:right].copy() if keep and encoding is not None else None
         self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance,
                                                 crop, encoding if crop is not None else None,
-                                                check.state if check is not None else None))
+                                                check.state if check is not None else None,
+                                                self.rule.tolerance, track.evidence.frames))
         entry = self.track_log.get(track.id) if self.track_log is not None else None
-        if entry is not None and entry["confirmed_index"] is None:
-            entry.update(name=track.confirmed, confirmed_index=frame.index)
+        if entry is not None:
+            entry["names"].append(track.confirmed)
+            if entry["confirmed_index"] is None:
+                entry.update(name=track.confirmed, confirmed_index=frame.index)

@@ -1,25 +1,37 @@
-"""Following faces across frames so each is encoded when it appears, not on every frame.
+"""Following faces across frames, and deciding each face's name on the evidence of its track.
 
 A detection joins the track whose last box overlaps it most (intersection over union). A track
-asks for an encoding while it is unconfirmed and then only every `recheck_seconds`. Its name is
-a vote over its recent results: shown only once `confirm_votes` of the last `vote_window`
-results agree, so a single bad frame neither shows a wrong name nor makes the name flicker.
+asks for an encoding while it is unconfirmed (or still short of the frames a door needs) and
+then only every `recheck_seconds`. Each encoding joins the track's evidence (evidence.py); the
+recognizer matches the evidence's weighted mean and hands the tracker that decision:
+
+- a name is confirmed (shown) once `confirm_votes` encodings are behind it, or at once when the
+  first, well-seen face is clear (well inside the tolerance and well ahead of the next person);
+- "unknown" is confirmed only once `vote_window` encodings are behind it, so a member whose first
+  frames were poor is not shown as a red Unknown before the evidence names them;
+- until then later evidence may name, rename or un-name the face; once confirmed, the name
+  changes only when `confirm_votes` decisions in a row say otherwise (and a name turns to unknown
+  only once its score is a margin past the tolerance), so a single odd frame neither shows a
+  wrong name nor makes the name flicker.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kiosk.config import RecognitionConfig
+from kiosk.live.evidence import Evidence
 from kiosk.vision.boxes import Box, pair_boxes
 from kiosk.vision.liveness import LivenessCheck
 from kiosk.vision.matcher import UNKNOWN, Match
 
 MIN_OVERLAP = 0.3
+AT_ONCE_QUALITY = 0.5  # a first face must be seen at least this well (evidence.quality) to be named at once
+FRAME_NAMES = 20  # single-frame names remembered per track (the door counts agreeing ones)
 
 
 @dataclass
@@ -29,28 +41,44 @@ class Track:
     first_seen: float
     last_seen: float
     first_seen_index: int
-    votes: deque = field(default_factory=deque)
+    evidence: Evidence = field(default_factory=Evidence)
+    decision: Match | None = None  # the latest decision on the evidence
+    frame_names: deque = field(default_factory=lambda: deque(maxlen=FRAME_NAMES))  # single frames' names
+    disagreeing: int = 0  # decisions in a row against the confirmed name
     last_checked: float | None = None
-    confirmed: str | None = None  # a name or "unknown", once the vote agrees
+    confirmed: str | None = None  # a name or "unknown", once the evidence is enough
     confirmed_at: float | None = None
     confirmed_index: int | None = None
-    distance: float | None = None  # of the latest result for the confirmed name
+    distance: float | None = None  # the evidence's score for the confirmed name
     liveness: LivenessCheck | None = None  # with recognition.liveness on
     announced: str | None = None  # the name last handed on as a confirmation (event)
     last_result: tuple[Box, np.ndarray] | None = None  # box and encoding of the latest result
+
+    def agreeing_frames(self, name: str) -> int:
+        """Single frames in a row, the latest last, that named NAME on their own."""
+        count = 0
+        for frame_name in reversed(self.frame_names):
+            if frame_name != name:
+                break
+            count += 1
+        return count
 
 
 class Tracker:
     """Tracks for the faces currently in view. Not thread-safe: callers hold a lock."""
 
-    def __init__(self, config: RecognitionConfig):
+    def __init__(self, config: RecognitionConfig, min_frames: int = 0):
         self.config = config
         self.tolerance = config.tolerance  # the rule's, as calibrated for the gallery (set by the recognizer)
+        self.min_frames = min_frames  # encodings wanted of a named face without waiting (a door's frames)
         self.tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
 
     def update(self, boxes: list[Box], timestamp: float, frame_index: int) -> list[Track]:
         """Match detections to tracks, start new ones, drop lost ones; return tracks to encode."""
+        for track_id in [t.id for t in self.tracks.values()
+                         if timestamp - t.last_seen > self.config.track_timeout]:
+            del self.tracks[track_id]  # first: a face long gone must not lend its track to a newcomer
         followed = list(self.tracks.values())
         used_boxes: set[int] = set()
         for t, i in pair_boxes([track.box for track in followed], boxes, MIN_OVERLAP):
@@ -58,45 +86,67 @@ class Tracker:
             used_boxes.add(i)
         for i, box in enumerate(boxes):
             if i not in used_boxes:
-                track = Track(next(self._ids), box, timestamp, timestamp, frame_index,
-                              deque(maxlen=self.config.vote_window))
-                if self.config.liveness != "off":
-                    track.liveness = LivenessCheck(self.config.liveness, timestamp + self.config.liveness_seconds)
+                track = Track(next(self._ids), box, timestamp, timestamp, frame_index)
+                if self.config.liveness_check is not None:
+                    track.liveness = LivenessCheck(self.config.liveness_check,
+                                                   timestamp + self.config.liveness_seconds)
                 self.tracks[track.id] = track
-        for track_id in [t.id for t in self.tracks.values()
-                         if timestamp - t.last_seen > self.config.track_timeout]:
-            del self.tracks[track_id]
         return [t for t in self.tracks.values() if t.last_seen == timestamp and self._wants_encoding(t, timestamp)]
 
     def _wants_encoding(self, track: Track, now: float) -> bool:
-        return (track.confirmed is None or track.last_checked is None
-                or now - track.last_checked >= self.config.recheck_seconds)
+        if track.confirmed is None or track.last_checked is None:
+            return True
+        if track.confirmed != UNKNOWN and track.evidence.frames < self.min_frames:
+            return True
+        return now - track.last_checked >= self.config.recheck_seconds
 
-    def add_result(self, track_id: int, match: Match, timestamp: float, frame_index: int) -> bool:
-        """Record one recognition result; True when the track's shown name is newly confirmed."""
+    def add_result(self, track_id: int, frame_match: Match, decision: Match, timestamp: float,
+                   frame_index: int) -> bool:
+        """Record one encoding's result: FRAME_MATCH (the frame alone) and DECISION (the track's
+        evidence, which already holds the encoding); True when the shown name newly changes."""
         track = self.tracks.get(track_id)
         if track is None:
             return False
         track.last_checked = timestamp
-        track.votes.append((match.name, match.distance))
-        if track.confirmed is None and self._clear(match):  # a clear first answer needs no second
-            track.confirmed, track.confirmed_at, track.confirmed_index = match.name, timestamp, frame_index
-            track.distance = match.distance
-            return True
-        name, count = Counter(n for n, _ in track.votes).most_common(1)[0]
-        if count < self.config.confirm_votes or name == track.confirmed:
-            if name == track.confirmed:
-                track.distance = match.distance if match.name == name else track.distance
+        track.frame_names.append(frame_match.name)
+        track.decision = decision
+        frames = track.evidence.frames
+        if track.confirmed is None:
+            if decision.name == UNKNOWN:
+                settled = frames >= self.config.vote_window
+            else:
+                settled = frames >= self.config.confirm_votes or (frames == 1 and self._clear(decision, track))
+            if settled:
+                self._set(track, decision, timestamp, frame_index)
+            return settled
+        if decision.name == track.confirmed or self._still(track.confirmed, decision):
+            track.disagreeing = 0
+            track.distance = decision.distance
             return False
-        track.confirmed, track.confirmed_at, track.confirmed_index = name, timestamp, frame_index
-        track.distance = min(d for n, d in track.votes if n == name)
+        track.disagreeing += 1
+        if track.disagreeing < self.config.confirm_votes:
+            return False
+        self._set(track, decision, timestamp, frame_index)
         return True
 
-    def _clear(self, match: Match) -> bool:
-        """Well inside the tolerance and well ahead of the next person: no vote needed."""
+    def _still(self, name: str, decision: Match) -> bool:
+        """A named face whose evidence drifts just past the tolerance, still nearest to the same
+        person, keeps its name: a margin's width of hysteresis, so a name does not flicker to
+        Unknown on a face that sits at the threshold."""
+        return (name != UNKNOWN and decision.name == UNKNOWN and decision.nearest == name
+                and decision.distance <= self.tolerance + self.config.margin)
+
+    def _set(self, track: Track, decision: Match, timestamp: float, frame_index: int) -> None:
+        track.confirmed, track.confirmed_at, track.confirmed_index = decision.name, timestamp, frame_index
+        track.distance, track.disagreeing = decision.distance, 0
+
+    def _clear(self, decision: Match, track: Track) -> bool:
+        """Well inside the tolerance, well ahead of the next person, and a well-seen face."""
         c = self.config
-        return (c.confirm_at_once > 0 and match.name != UNKNOWN and match.distance <= self.tolerance - c.confirm_at_once
-                and match.second - match.distance >= 2 * c.margin)
+        return (c.confirm_at_once > 0 and decision.name != UNKNOWN
+                and decision.distance <= self.tolerance - c.confirm_at_once
+                and decision.second - decision.distance >= 2 * c.margin
+                and track.evidence.weight >= AT_ONCE_QUALITY)
 
     def visible(self) -> list[Track]:
         return list(self.tracks.values())

@@ -1,7 +1,19 @@
 """The door relay: a GPIO pin that opens a door strike for people on the door.allow list.
 
-The pin is driven closed as soon as the kiosk starts, opened for door.open_seconds when a listed
-name is confirmed (never for an unknown face or a face not yet confirmed), and closed again by a
+Opening a door is not a greeting. A confirmed member's track is offered to the door with each
+new result (recognition.py), and `refusal` says whether its evidence is enough:
+
+- the track's evidence scores within the door's own threshold, chosen on the gallery's curve for
+  door.false_accept_target (1 stranger in 1000 by default, ten times stricter than the greeting);
+- the latest door.frames single frames each named the person on their own;
+- the liveness check passed (with a door, recognition.liveness is "both" unless the config turns
+  it off, which the kiosk warns about at every start, in status and in doctor).
+
+The reason an allowed person's door stayed closed is logged, once per track and reason (while
+the frames are still being gathered, only at debug level).
+
+The pin is driven closed as soon as the kiosk starts, opened for door.open_seconds for such a
+track (never for an unknown face or a face not yet confirmed), and closed again by a
 timer of its own, so a stalled screen loop cannot hold the door open. It is also closed when the
 kiosk stops, when its pipeline stops being healthy (the watchdog path), and by `kiosk door close`,
 which the systemd unit runs after the daemon ends, however it ended.
@@ -16,11 +28,27 @@ from gpiozero import GPIOZeroError, OutputDevice
 
 from kiosk.config import DoorConfig
 from kiosk.errors import KioskError
+from kiosk.live.evidence import DoorCandidate
 from kiosk.vision.matcher import UNKNOWN
 
 log = logging.getLogger("kiosk.door")
 
 ANY_KNOWN = "any known"
+OPENED = "opened"
+REMEMBERED_TRACKS = 1000  # tracks whose door decision is remembered (opened, or the reason it did not)
+
+
+def refusal(candidate: DoorCandidate, frames: int) -> str:
+    """Why CANDIDATE's evidence cannot open the door, or "" when it can."""
+    if candidate.liveness == "failed":
+        return "not live (a picture held up to the camera)"
+    if candidate.liveness == "checking":
+        return "liveness check not passed yet"
+    if candidate.score > candidate.threshold:
+        return f"evidence score {candidate.score:.3f} above the door's {candidate.threshold:.3f}"
+    if candidate.agreeing < frames:
+        return f"{candidate.agreeing} of {frames} frames in a row named them (door.frames)"
+    return ""
 
 
 class Door:
@@ -34,6 +62,28 @@ class Door:
             raise KioskError(f"door.pin: cannot drive GPIO {config.pin}: {exc}") from None
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        self._decided: dict[int, str] = {}  # track id -> OPENED or the latest reason it did not
+
+    def consider(self, candidate: DoorCandidate) -> bool:
+        """Open for CANDIDATE's track when its name is allowed and its evidence is enough (once
+        per track); otherwise log why not, once per track and reason. True when it opened."""
+        if candidate.name == UNKNOWN or not self.allows(candidate.name):
+            return False
+        earlier = self._decided.get(candidate.track_id)
+        if earlier == OPENED:
+            return False
+        reason = refusal(candidate, self.config.frames)
+        if len(self._decided) >= REMEMBERED_TRACKS:
+            self._decided.pop(next(iter(self._decided)))
+        if reason:
+            if reason != earlier:  # gathering frames is only waiting; anything else is a refusal
+                log.log(logging.DEBUG if candidate.agreeing < self.config.frames and reason.endswith("(door.frames)")
+                        else logging.INFO, "door stays closed for %s (track %d): %s", candidate.name,
+                        candidate.track_id, reason)
+            self._decided[candidate.track_id] = reason
+            return False
+        self._decided[candidate.track_id] = OPENED
+        return self.open_for(candidate.name)
 
     def allows(self, name: str) -> bool:
         """True for a confirmed enrolled name on the list (or any, with "any known")."""

@@ -70,6 +70,8 @@ class Event:
     has_face: bool = False
     kind: str = "seen"  # "seen" (a face confirmed) or "door" (the door opened for them)
     liveness: str | None = None  # None (not checked), "passed" or "failed" (a picture, not a person)
+    threshold: float | None = None  # the live threshold the track's evidence was held to
+    frames: int | None = None  # encodings the evidence was made of (agreeing frames for the door)
 
 
 @dataclass(frozen=True)
@@ -536,7 +538,8 @@ class Store:
 
     def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None,
                   face: tuple[np.ndarray, str] | None = None, *, kind: str = "seen",
-                  liveness: str | None = None, outbox_limit: int = 0) -> int:
+                  liveness: str | None = None, outbox_limit: int = 0, threshold: float | None = None,
+                  frames: int | None = None) -> int:
         """Log one event; with face=(embedding, crop_file) its face is kept for corrections.
 
         With an outbox_limit the event also joins the outbox (events still to be published) in
@@ -546,9 +549,9 @@ class Store:
             row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             at = time.time() if at is None else at
             event_id = db.execute(
-                "INSERT INTO events (at, person_id, name, distance, track_id, kind, liveness) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (at, row[0] if row else None, name, distance, track_id, kind,
-                                                 liveness)).lastrowid
+                "INSERT INTO events (at, person_id, name, distance, track_id, kind, liveness, threshold, frames) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (at, row[0] if row else None, name, distance, track_id, kind,
+                                                       liveness, threshold, frames)).lastrowid
             if face is not None:
                 db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file) VALUES (?, ?, ?, ?)",
                            (event_id, at, embedding_blob(face[0]), face[1]))
@@ -682,9 +685,12 @@ class Store:
     def _event_rows(self, where: str, params: list, order: str) -> list[Event]:
         rows = self.db.execute(
             "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL, e.kind, "
-            f"e.liveness FROM events e LEFT JOIN event_faces f ON f.event_id = e.id {where} {order}", params).fetchall()
-        return [Event(event_id, at, name, distance, track_id, corrected_from, bool(has_face), kind, liveness)
-                for event_id, at, name, distance, track_id, corrected_from, has_face, kind, liveness in rows]
+            f"e.liveness, e.threshold, e.frames FROM events e LEFT JOIN event_faces f ON f.event_id = e.id "
+            f"{where} {order}", params).fetchall()
+        return [Event(event_id, at, name, distance, track_id, corrected_from, bool(has_face), kind, liveness,
+                      threshold, frames)
+                for event_id, at, name, distance, track_id, corrected_from, has_face, kind, liveness, threshold, frames
+                in rows]
 
 
 def embedding_blob(embedding: np.ndarray) -> bytes:

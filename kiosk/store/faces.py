@@ -66,7 +66,8 @@ def delete_unknown_faces(store: Store, ids: list[int]) -> int:
 
 def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, distance: float | None,
                         track_id: int | None, at: float, crop: np.ndarray, embedding: np.ndarray,
-                        liveness: str | None = None, outbox_limit: int = 0, now: float | None = None) -> int:
+                        liveness: str | None = None, outbox_limit: int = 0, now: float | None = None,
+                        threshold: float | None = None, frames: int | None = None) -> int:
     """Log an event with its face kept, then trim the kept faces to their limits; returns the event id.
     NOW (default: AT) is what ages are measured against; see prune_event_faces."""
     crop_file = crop_name(at)
@@ -74,7 +75,7 @@ def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, dist
     write_private_file(crop_path, jpeg_bytes(crop))
     try:
         event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file), liveness=liveness,
-                                   outbox_limit=outbox_limit)
+                                   outbox_limit=outbox_limit, threshold=threshold, frames=frames)
     except BaseException:  # not logged (a full drive, a lock): the caller retries, with a new crop
         crop_path.unlink(missing_ok=True)
         raise

@@ -109,6 +109,10 @@ MIGRATIONS = [
     """
     CREATE TABLE doomed_files (path TEXT PRIMARY KEY);
     """,
+    """
+    ALTER TABLE events ADD COLUMN threshold REAL;
+    ALTER TABLE events ADD COLUMN frames INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -62,8 +62,16 @@ class Calibration:
     curve: list[CurvePoint] = field(default_factory=list)
     warning: str = ""
 
-    def point(self) -> CurvePoint | None:
-        return min(self.curve, key=lambda p: abs(p.tolerance - self.tolerance), default=None)
+    def point(self, tolerance: float | None = None) -> CurvePoint | None:
+        """The curve at TOLERANCE (default: the chosen one)."""
+        tolerance = self.tolerance if tolerance is None else tolerance
+        return min(self.curve, key=lambda p: abs(p.tolerance - tolerance), default=None)
+
+    def tolerance_for(self, target: float) -> float:
+        """The loosest threshold of the curve whose stranger rate is within TARGET (the strictest
+        when none is; the ceiling when there is no curve)."""
+        within = [p for p in self.curve if p.stranger_rate <= target]
+        return within[-1].tolerance if within else self.curve[0].tolerance if self.curve else self.ceiling
 
     def expectation(self) -> str:
         """One line for `kiosk status`, `kiosk doctor` and `kiosk tune`."""
@@ -165,7 +173,7 @@ def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.nd
         recall = float(normal_cdf((tolerance - members) / sigma).mean()) if len(members) else 0.0
         curve.append(CurvePoint(float(tolerance), rate, recall))
     within = [p for p in curve if p.stranger_rate <= target]
-    chosen = within[-1] if within else curve[0]
+    chosen = within[-1] if within else curve[0]  # as Calibration.tolerance_for
     warning = ""
     if not within:
         warning = (f"no tolerance from {STRICTEST} keeps strangers named to {one_in(target)}; "
@@ -187,3 +195,13 @@ def rule_for(gallery: Gallery, settings) -> tuple[MatchRule, Calibration | None]
     calibration = calibrate(gallery, rule, settings.false_accept_target, gallery.strangers)
     return MatchRule(calibration.tolerance, rule.margin, rule.neighbors), calibration
 
+
+def door_threshold(gallery: Gallery, rule: MatchRule, door_target: float, calibration: Calibration | None) -> float:
+    """The stricter threshold a door opens by: the loosest within DOOR_TARGET (door.false_accept_target)
+    on the gallery's curve, never looser than RULE (the one recognition decides with); RULE's own
+    with target 0."""
+    if not door_target:
+        return rule.tolerance
+    if calibration is None:
+        calibration = calibrate(gallery, rule, door_target, gallery.strangers)
+    return min(rule.tolerance, calibration.tolerance_for(door_target))
