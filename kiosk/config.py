@@ -145,8 +145,7 @@ class RecognitionConfig:
     confirm_votes: int = field(default=2, metadata=_range(1, 20))
     vote_window: int = field(default=5, metadata=_range(1, 50))
     confirm_at_once: float = field(default=0.1, metadata=_range(0, 1))
-    # Is it a person or a picture? See vision/liveness.py. auto: "both" with a door, else off
-    # (resolved by Config; a RecognitionConfig on its own takes auto as off).
+    # Is it a person or a picture? See vision/liveness.py. auto: "both" with a door, else off.
     liveness: str = field(default="auto", metadata=_choice("auto", "off", "blink", "motion", "both"))
     liveness_seconds: float = field(default=6.0, metadata=_range(1, 60))
     recheck_seconds: float = field(default=1.0, metadata=_range(0.1, 60))
@@ -161,10 +160,12 @@ class RecognitionConfig:
     # Events older than this many days are deleted with their faces; 0 keeps them all.
     event_retention_days: float = field(default=0.0, metadata=_range(0, 36500))
 
-    @property
-    def liveness_check(self) -> str | None:
-        """The liveness check faces get (blink, motion or both), or None."""
-        return None if self.liveness in ("off", "auto") else self.liveness
+    def liveness_check(self, door: bool = False) -> str | None:
+        """The liveness check faces get (blink, motion or both), or None; the one place "auto"
+        is decided: "both" when a DOOR opens for faces, else none."""
+        if self.liveness == "auto":
+            return "both" if door else None
+        return None if self.liveness == "off" else self.liveness
 
 
 @dataclass(frozen=True)
@@ -219,18 +220,13 @@ class Config:
     door: DoorConfig = field(default_factory=DoorConfig)
     source_path: str = field(default="", metadata={"internal": True})
 
-    def __post_init__(self) -> None:
-        if self.recognition.liveness == "auto":  # the one place auto is decided
-            resolved = "both" if self.door.enabled else "off"
-            object.__setattr__(self, "recognition", dataclasses.replace(self.recognition, liveness=resolved))
-
     def data_path(self) -> Path:
         return Path(self.data_dir)
 
     @property
     def door_without_liveness(self) -> bool:
         """A door opened by a face with no check that it is a person: a printed photo opens it."""
-        return self.door.enabled and self.recognition.liveness_check is None
+        return self.door.enabled and self.recognition.liveness_check(door=True) is None
 
 
 def _shown(value: object, limit: int = 80) -> str:

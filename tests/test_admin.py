@@ -190,7 +190,7 @@ def test_events_filter_by_date_and_person_in_local_time(enrolled_copy):
     table = run_kiosk("events", "--csv", "--person", "biden", "--until", "2026-03-04", data_dir=enrolled_copy, **env)
     assert list(csv.DictReader(io.StringIO(table.stdout))) == [
         {"id": "2", "time": "2026-03-02T09:00:00+09:00", "kind": "seen", "name": "biden", "distance": "0.4",
-         "track": "1", "face_kept": "False", "corrected_from": "", "liveness": ""}]
+         "threshold": "", "frames": "", "track": "1", "face_kept": "False", "corrected_from": "", "liveness": ""}]
     bad = run_kiosk("events", "--since", "last tuesday", data_dir=enrolled_copy)
     assert bad.returncode == 2 and "--since" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -8,8 +8,9 @@ import numpy as np
 from kiosk.live.evidence import KEEP, KEEP_SECONDS, LEAST, Evidence, quality
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.images import load_image
-from kiosk.vision.matcher import Gallery
-from tests.conftest import require_data
+from kiosk.vision.matcher import Gallery, MatchRule
+
+from conftest import require_data
 
 
 def _face(photo: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -67,3 +68,20 @@ def test_another_persons_face_starts_the_evidence_anew():
         assert evidence.add(np.zeros(128), 1.0, float(at))
     assert not evidence.add(np.full(128, 0.1), 1.0, 3.0)  # 1.13 away: a face handed over to another person
     assert evidence.frames == 1 and np.allclose(evidence.mean(), 0.1)
+
+
+def test_evidence_is_decided_on_the_weighted_mean_of_its_scores():
+    """Two people; a track whose single lucky frame lands nearer grace is still ada, and a heavy
+    frame counts for more than a light one."""
+    rng = np.random.default_rng(3)
+    ada, grace = rng.normal(0, 0.05, 128), rng.normal(0, 0.05, 128)
+    samples = np.vstack([ada + rng.normal(0, 0.01, (3, 128)), grace + rng.normal(0, 0.01, (3, 128))])
+    gallery = Gallery(["ada", "grace"], [3, 3], samples)
+    rule = MatchRule(tolerance=0.6, margin=0.05)
+    frames = np.vstack([ada, ada, 0.3 * ada + 0.7 * grace])
+    alone = gallery.match(frames, rule)
+    assert [m.nearest for m in alone] == ["ada", "ada", "grace"]
+    together = gallery.match_evidence(frames, np.ones(3), rule)
+    scores = gallery.person_scores(frames, 3)
+    assert together.name == "ada" and np.isclose(together.distance, scores[:, 0].mean())
+    assert gallery.match_evidence(frames, np.array([0.05, 0.05, 1.0]), rule).nearest == "grace"

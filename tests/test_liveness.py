@@ -82,7 +82,7 @@ def test_a_picture_held_up_is_never_live(engine, clip, picture):
 
 def test_kiosk_run_confirms_the_clip_and_not_a_moved_photo(enrolled_copy, tmp_path):
     config = tmp_path / "config.yaml"
-    config.write_text((REPO / "config.yaml").read_text().replace('liveness: "off"', "liveness: both"))
+    config.write_text((REPO / "config.yaml").read_text().replace("liveness: auto", "liveness: both"))
     env = {"KIOSK_CONFIG": str(config), "RUNTIME_DIRECTORY": str(tmp_path)}
     clip = require_data("video", "short_hamilton_clip.mp4")
     result = run_kiosk("run", "--source", f"file:{clip}", "--display", "headless", data_dir=enrolled_copy, env=env)
@@ -106,8 +106,8 @@ def test_kiosk_run_confirms_the_clip_and_not_a_moved_photo(enrolled_copy, tmp_pa
 def test_liveness_setting_is_checked():
     from kiosk.config import parse_config
     from kiosk.errors import ConfigError
-    with pytest.raises(ConfigError, match=r"recognition\.liveness: 'blinks' is not allowed, allowed values: off, "
-                                          r"blink, motion, both"):
+    with pytest.raises(ConfigError, match=r"recognition\.liveness: 'blinks' is not allowed, allowed values: auto, "
+                                          r"off, blink, motion, both"):
         parse_config("recognition:\n  liveness: blinks\n")
     assert dataclasses.replace(RecognitionConfig(), liveness="both").liveness == "both"
     assert parse_config("recognition:\n  liveness: off\n").recognition.liveness == "off"  # YAML's false

@@ -42,6 +42,29 @@ def test_eval_excluded_person_comes_out_unknown(people_dir):
     assert row["probes"] == 4
 
 
+def test_eval_live_runs_visits_through_the_kiosk(tmp_path):
+    """Two members' visits are confirmed with their names, a stranger's visit is not named."""
+    faces = require_data("faces_dev")
+    for folder, people, count in (("enroll", ("ben_afflek", "elton_john", "jerry_seinfeld"), 6),
+                                  ("probes", ("ben_afflek", "elton_john"), 2), ("strangers", ("madonna",), 2)):
+        for person in people:
+            source = faces / ("enroll" if folder != "probes" else "probes") / person
+            (tmp_path / folder / person).mkdir(parents=True)
+            for photo in sorted(source.iterdir())[:count]:
+                (tmp_path / folder / person / photo.name).write_bytes(photo.read_bytes())
+    result = run_kiosk("eval", "--live", "--enroll-dir", str(tmp_path / "enroll"), "--probe-dir",
+                       str(tmp_path / "probes"), "--strangers", str(tmp_path / "strangers"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    members, strangers = report["members"], report["strangers"]
+    assert (members["visits"], strangers["visits"]) == (2, 1)
+    assert members.get("right") == 2 and not members.get("wrong"), members["results"]
+    assert not strangers.get("named"), strangers["results"]
+    assert all(r["names"][0] != "unknown" for r in members["results"]), "a member was shown as Unknown first"
+    evidence = members["results"][0]["evidence"][0]
+    assert evidence["frames"] >= 2 and evidence["score"] <= evidence["threshold"]
+
+
 def test_eval_refuses_a_missing_folder(tmp_path):
     result = run_kiosk("eval", str(tmp_path / "nowhere"))
     assert result.returncode == 2

@@ -107,6 +107,8 @@ def test_clip_names_lin_manuel_miranda_and_nobody_absent(enrolled_copy, tmp_path
     names = {event["name"] for event in events}
     assert "lin_manuel_miranda" in names
     assert names <= {"lin_manuel_miranda", "unknown"}, names
+    named = next(e for e in events if e["name"] == "lin_manuel_miranda")  # the reasoning behind the name
+    assert named["frames"] >= 1 and named["distance"] <= named["threshold"], named
     stats = json.loads(stats_path.read_text())
     assert stats["frames_displayed"] == 275 and stats["frames_recognized"] > 0
     assert snapshot.exists() and Image.open(snapshot).size == (480, 320)

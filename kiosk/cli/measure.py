@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from kiosk.cli.common import UsageError
 from kiosk.config import Config
 from kiosk.enrollment.photos import scan_people
-from kiosk.measure import bench, detection_recall
+from kiosk.measure import bench, detection_recall, visits
 from kiosk.measure.evaluate import (
     DEFAULT_TOLERANCES,
     EvalPlan,
@@ -71,6 +73,8 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("give either PHOTOS_DIR (split into enrolled photos and probes) or --enroll-dir")
     if args.enroll < 1:
         raise UsageError("--enroll must be at least 1")
+    if args.live:
+        return _eval_live(args, config)
     strangers = Path(args.strangers) if args.strangers else None
     if args.photos_dir is not None:
         if args.probe_dir:
@@ -101,4 +105,27 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(report, ensure_ascii=False))
     else:
         print_report(report, config.recognition.tolerance)
+    return 0
+
+
+def _eval_live(args: argparse.Namespace, config: Config) -> int:
+    """`kiosk eval --live`: enroll --enroll-dir with `kiosk enroll`, then run the visits (visits.py)."""
+    if args.enroll_dir is None or args.photos_dir is not None:
+        raise UsageError("--live goes with --enroll-dir (and --probe-dir and/or --strangers)")
+    if args.probe_dir is None and args.strangers is None:
+        raise UsageError("--live needs --probe-dir or --strangers: whose visits to make")
+    people = [(person.name, [Path(args.probe_dir) / file for file in sorted(person.photo_files)])
+              for person in scan_people(Path(args.probe_dir))[0]] if args.probe_dir else []
+    strangers = visits.stranger_photos(Path(args.strangers)) if args.strangers else []
+    log = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr, flush=True))
+    with tempfile.TemporaryDirectory(prefix="kiosk-eval-live-") as scratch:
+        data_dir = Path(scratch) / "data"
+        log(f"enrolling {args.enroll_dir}")
+        subprocess.run(visits.kiosk_command(config.source_path or None, data_dir) + ["enroll", args.enroll_dir],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        report = visits.measure(people, strangers, data_dir, config.source_path or None, Path(scratch), log)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        visits.print_report(report)
     return 0

@@ -256,6 +256,9 @@ def add_measure_commands(commands: Commands) -> None:
     evaluate.add_argument("--tolerances", metavar="LIST",
                           help="comma-separated tolerances to score (default 0.4,0.5,0.6 and "
                                "recognition.tolerance)")
+    evaluate.add_argument("--live", action="store_true",
+                          help="with --enroll-dir: the live decision instead, on visits made from the probe and "
+                               "stranger photos (each person's photos in turn for 2 s) run through `kiosk run`")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=Handler("measure", "cmd_eval"))
 

@@ -2,11 +2,15 @@
 
 One frame is a poor witness: a blurred face, a half-turned head or a face far from the camera
 lands further from its own samples, and now and then nearer somebody else's. A track meets the
-camera in many frames, so the kiosk decides on the weighted mean of the track's best encodings
-(`Evidence.mean`), not on the latest one. Each encoding is weighted by the face's size and
-sharpness (`quality`): a face of FULL_SIZE pixels and up counts fully, a tiny one little; a
-sharp one fully, a smeared one little. Averaging removes what varies from frame to frame, which
-moves a member's score towards their samples far more than it moves a look-alike's.
+camera in many frames, so the kiosk decides on the track's best encodings together
+(`Gallery.match_evidence`: each person's score is the weighted mean of the encodings' scores),
+not on the latest one. Each encoding is weighted by the face's size and sharpness (`quality`):
+a face of FULL_SIZE pixels and up counts fully, a tiny one little; a sharp one fully, a smeared
+one little.
+
+Why the scores and not the encodings are averaged: a mean encoding lies nearer to everybody.
+On 483 strangers' visits made from lfw_dev photos, deciding on the mean encoding at the single
+photo's threshold (0.49) named 8, on the mean of the scores 4, for the same 69-72 of 77 members.
 
 Only the KEEP best encodings of the last KEEP_SECONDS count, and an encoding further than
 HANDOVER from the evidence so far (another person: one person's frames lie well within dlib's
@@ -83,8 +87,14 @@ class Evidence:
     def weight(self) -> float:
         return sum(o.weight for o in self.kept)
 
+    def encodings(self) -> np.ndarray:
+        return np.stack([o.encoding for o in self.kept])
+
+    def weights(self) -> np.ndarray:
+        return np.array([o.weight for o in self.kept])
+
     def mean(self) -> np.ndarray:
-        """The weighted mean of the kept encodings (what the track is matched with)."""
+        """The weighted mean of the kept encodings (where the face is, to tell another face from it)."""
         weights = np.array([o.weight for o in self.kept], np.float32)
         return (weights[:, None] * np.stack([o.encoding for o in self.kept])).sum(axis=0) / weights.sum()
 

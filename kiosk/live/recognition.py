@@ -102,7 +102,7 @@ class Recognizer:
         self._detect_rate = RateMeter()
         self.gallery = gallery
         self.config = config
-        self.tracker = Tracker(config, min_frames=door.frames if door is not None else 0)
+        self.tracker = Tracker(config, min_frames=door.frames if door is not None else 0, door=door is not None)
         self._use_gallery(gallery)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -229,7 +229,7 @@ class Recognizer:
 
     def _work(self) -> None:
         try:
-            self.engine.warm_up(liveness=self.config.liveness_check is not None)
+            self.engine.warm_up(liveness=self.tracker.liveness is not None)
         finally:
             self._ready.wait()
         while True:
@@ -309,18 +309,18 @@ class Recognizer:
         encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))
         qualities = [quality(frame.image, box) for _, box in jobs]
         with self._lock:
-            means = []
+            evidence = []  # per job, the track's kept encodings and their weights
             for (track_id, box), encoding, weight in zip(jobs, encodings, qualities, strict=True):
                 followed = self.tracker.tracks.get(track_id)
                 if followed is None:
-                    means.append(encoding)
+                    evidence.append((encoding[None, :], np.ones(1)))
                     continue
                 followed.last_result = (box, encoding)
                 followed.evidence.add(encoding, weight, frame.timestamp)
-                means.append(followed.evidence.mean())
+                evidence.append((followed.evidence.encodings(), followed.evidence.weights()))
         gallery, rule = self.gallery, self.rule
         frame_matches = gallery.match(encodings, rule)
-        decisions = gallery.match(np.asarray(means, np.float32), rule) if means else []
+        decisions = [gallery.match_evidence(kept, weights, rule) for kept, weights in evidence]
         with self._lock:
             self.frames_recognized += 1
             self.faces_encoded += len(jobs)

@@ -67,8 +67,9 @@ class Track:
 class Tracker:
     """Tracks for the faces currently in view. Not thread-safe: callers hold a lock."""
 
-    def __init__(self, config: RecognitionConfig, min_frames: int = 0):
+    def __init__(self, config: RecognitionConfig, min_frames: int = 0, door: bool = False):
         self.config = config
+        self.liveness = config.liveness_check(door)  # the check each new track gets, or None
         self.tolerance = config.tolerance  # the rule's, as calibrated for the gallery (set by the recognizer)
         self.min_frames = min_frames  # encodings wanted of a named face without waiting (a door's frames)
         self.tracks: dict[int, Track] = {}
@@ -87,9 +88,8 @@ class Tracker:
         for i, box in enumerate(boxes):
             if i not in used_boxes:
                 track = Track(next(self._ids), box, timestamp, timestamp, frame_index)
-                if self.config.liveness_check is not None:
-                    track.liveness = LivenessCheck(self.config.liveness_check,
-                                                   timestamp + self.config.liveness_seconds)
+                if self.liveness is not None:
+                    track.liveness = LivenessCheck(self.liveness, timestamp + self.config.liveness_seconds)
                 self.tracks[track.id] = track
         return [t for t in self.tracks.values() if t.last_seen == timestamp and self._wants_encoding(t, timestamp)]
 

@@ -157,6 +157,38 @@ def outcomes(visits: list[Visit], tracks: list[dict]) -> list[dict]:
     return results
 
 
+def stranger_photos(root: Path) -> list[list[Path]]:
+    """One list of photos per stranger: each folder below ROOT is one person, a loose photo one too."""
+    from kiosk.measure.evaluate import loose_photos
+    by_person: dict[str, list[Path]] = {}
+    for file in loose_photos(root):
+        parts = Path(file).parts
+        by_person.setdefault(parts[0] if len(parts) > 1 else file, []).append(root / file)
+    return [by_person[key] for key in sorted(by_person)]
+
+
+def print_report(report: dict) -> None:
+    print(f"visits of {report['visit_seconds']:g} s at {report['clip_fps']:g} frames a second, through kiosk run")
+    for label in ("members", "strangers"):
+        group = report.get(label)
+        if group is None:
+            continue
+        total, right, named = group["visits"], group.get("right", 0), group.get("named", 0)
+        if label == "members":
+            print(f"  members:   {right} of {total} right ({100 * right / total:.1f} %), "
+                  f"{group.get('wrong', 0)} wrong, {group.get('unknown', 0)} unknown, "
+                  f"{group.get('unconfirmed', 0)} never confirmed")
+        else:
+            print(f"  strangers: {named} of {total} named ({100 * named / total:.1f} %), "
+                  f"{group.get('unknown', 0)} unknown, {group.get('unconfirmed', 0)} never confirmed")
+        for photos, part in sorted(group["by_photos"].items()):
+            counts = ", ".join(f"{count} {verdict}" for verdict, count in sorted(part.items()))
+            print(f"    visits with {photos} photo(s): {counts}")
+        for result in group["results"]:
+            if result["verdict"] in ("wrong", "named"):
+                print(f"    {result['person'] or result['photos'][0]}: named {', '.join(result['names'])}")
+
+
 def measure(people: list[tuple[str, list[Path]]], strangers: list[list[Path]], data_dir: Path,
             config_path: str | None, scratch: Path, log=lambda message: None) -> dict:
     """Visits of PEOPLE (enrolled in DATA_DIR) and of STRANGERS (each a list of one stranger's
@@ -174,6 +206,11 @@ def measure(people: list[tuple[str, list[Path]]], strangers: list[list[Path]], d
         stats = run_clip(clip, data_dir, config_path, scratch / f"visits-{label}.json")
         results = outcomes(visits, stats["tracks"])
         verdicts = [r["verdict"] for r in results]
+        by_photos: dict[str, dict[str, int]] = {}
+        for result in results:
+            kind = "1" if len(result["photos"]) == 1 else "2+"
+            by_photos.setdefault(kind, {}).setdefault(result["verdict"], 0)
+            by_photos[kind][result["verdict"]] += 1
         report[label] = {"visits": len(results), **{v: verdicts.count(v) for v in sorted(set(verdicts))},
-                         "wall_seconds": stats["wall_seconds"], "results": results}
+                         "by_photos": by_photos, "wall_seconds": stats["wall_seconds"], "results": results}
     return report

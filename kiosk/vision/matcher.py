@@ -155,12 +155,30 @@ class Gallery:
         faces = np.asarray(faces, dtype=np.float32).reshape(-1, 128)
         if not self.names:
             return [Match(UNKNOWN, float("inf")) for _ in range(len(faces))]
+        return [self._decide(row, rule) for row in self._scores(faces, rule)]
+
+    def match_evidence(self, faces: np.ndarray, weights: np.ndarray, rule: MatchRule) -> Match:
+        """One decision for several encodings of one face (a track's evidence): each person's
+        score is the WEIGHTS-weighted mean of the faces' scores, decided by the same rule.
+
+        Averaging scores, unlike averaging the encodings, leaves their centre where single photos
+        put it (a mean encoding lies nearer to everybody, look-alikes included), so the rule's
+        tolerance, calibrated on single photos, keeps its meaning; only the frame-to-frame noise
+        (one blurred frame, one lucky angle) is averaged away."""
+        faces = np.asarray(faces, dtype=np.float32).reshape(-1, 128)
+        if not self.names or not len(faces):
+            return Match(UNKNOWN, float("inf"))
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1, 1)
+        return self._decide((weights * self._scores(faces, rule)).sum(axis=0) / weights.sum(), rule)
+
+    def _scores(self, faces: np.ndarray, rule: MatchRule) -> np.ndarray:
+        """(faces x people) person scores, a person ruled out by a known confusion set to inf."""
         scores = self.person_scores(faces, rule.neighbors)
         for person, negatives in self.negatives.items():
             # An admin said a face like this one is not this person: nearer the negative, not them.
             nearest_negative = distances(faces, negatives).min(axis=1)
             scores[nearest_negative < scores[:, person], person] = np.inf
-        return [self._decide(row, rule) for row in scores]
+        return scores
 
     def _decide(self, scores: np.ndarray, rule: MatchRule) -> Match:
         order = np.argsort(scores)[:2] if len(scores) > 2 else np.argsort(scores)
