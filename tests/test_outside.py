@@ -30,8 +30,7 @@ from kiosk.admin.sandbox import dropins, write_dropins
 from kiosk.config import Config, DisplayConfig, DoorConfig, MqttConfig, RecognitionConfig, parse_config
 from kiosk.errors import ConfigError
 from kiosk.live.daemon import Daemon, RunOptions
-from kiosk.live.evidence import DoorCandidate
-from kiosk.outside.door import Door, refusal
+from kiosk.outside.door import Door, DoorCandidate, refusal
 from kiosk.outside.mqtt import Publisher, Topics, person_key, read_password
 from kiosk.store import Store
 

@@ -97,15 +97,3 @@ class Evidence:
         """The weighted mean of the kept encodings (where the face is, to tell another face from it)."""
         weights = np.array([o.weight for o in self.kept], np.float32)
         return (weights[:, None] * np.stack([o.encoding for o in self.kept])).sum(axis=0) / weights.sum()
-
-
-@dataclass(frozen=True)
-class DoorCandidate:
-    """A confirmed member's track and its evidence, offered to the door with each new result
-    (plain data: outside/door.py decides)."""
-    track_id: int
-    name: str
-    score: float  # the evidence's score for the name
-    agreeing: int  # single frames in a row that named them on their own
-    liveness: str | None  # None (not checked), "passed" or "failed"
-    threshold: float  # the door's threshold (door.false_accept_target on the gallery's curve)

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.config import Config, DoorConfig, RecognitionConfig
-from kiosk.live.evidence import DoorCandidate, quality
+from kiosk.live.evidence import quality
 from kiosk.live.motion import MotionGate
 from kiosk.live.sources import Frame
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
+from kiosk.outside.door import DoorCandidate
 from kiosk.util import RateMeter
 from kiosk.vision.boxes import Box, overlap
 from kiosk.vision.calibration import door_threshold, rule_for

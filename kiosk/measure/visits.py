@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kiosk.measure.evaluate import loose_photos
 from kiosk.paths import DB_NAME, SOURCE_TREE
 from kiosk.vision.images import load_image
 
@@ -159,7 +160,6 @@ def outcomes(visits: list[Visit], tracks: list[dict]) -> list[dict]:
 
 def stranger_photos(root: Path) -> list[list[Path]]:
     """One list of photos per stranger: each folder below ROOT is one person, a loose photo one too."""
-    from kiosk.measure.evaluate import loose_photos
     by_person: dict[str, list[Path]] = {}
     for file in loose_photos(root):
         parts = Path(file).parts

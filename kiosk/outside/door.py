@@ -23,17 +23,29 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
 from gpiozero import GPIOZeroError, OutputDevice
 
 from kiosk.config import DoorConfig
 from kiosk.errors import KioskError
-from kiosk.live.evidence import DoorCandidate
 from kiosk.vision.matcher import UNKNOWN
 
 log = logging.getLogger("kiosk.door")
 
 ANY_KNOWN = "any known"
+@dataclass(frozen=True)
+class DoorCandidate:
+    """A confirmed member's track and its evidence, offered to the door with each new result
+    (plain data from the recognizer; `refusal` decides)."""
+    track_id: int
+    name: str
+    score: float  # the evidence's score for the name
+    agreeing: int  # single frames in a row that named them on their own
+    liveness: str | None  # None (not checked), "passed" or "failed"
+    threshold: float  # the door's threshold (door.false_accept_target on the gallery's curve)
+
+
 OPENED = "opened"
 REMEMBERED_TRACKS = 1000  # tracks whose door decision is remembered (opened, or the reason it did not)
 
