@@ -163,10 +163,10 @@ class Recognizer:
 
     def _use_gallery(self, gallery: Gallery) -> None:
         """GALLERY and the rule calibrated for it (vision/calibration.py), which also decides on a
-        track's evidence: frames of one visit are not independent photos, so their mean is held to
-        the single photo's threshold for the same target; averaging only takes away what varies
-        between frames. The tracker's at-once confirmation follows the same tolerance; a door
-        gets its stricter threshold from the same curve."""
+        track's evidence: the mean of its encodings' scores stays where single photos put them, so
+        it is held to the single photo's threshold for the same target; averaging only takes away
+        what varies between frames. The tracker's at-once confirmation follows the same tolerance;
+        a door gets its stricter threshold from the same curve."""
         rule, calibration = rule_for(gallery, self.config)
         if calibration is not None:
             log.info("%s%s", calibration.expectation(), f" ({calibration.warning})" if calibration.warning else "")
