@@ -34,6 +34,10 @@ from kiosk.vision.matcher import UNKNOWN
 log = logging.getLogger("kiosk.door")
 
 ANY_KNOWN = "any known"
+OPENED = "opened"
+REMEMBERED_TRACKS = 1000  # tracks whose door decision is remembered (opened, or the reason it did not)
+
+
 @dataclass(frozen=True)
 class DoorCandidate:
     """A confirmed member's track and its evidence, offered to the door with each new result
@@ -44,10 +48,6 @@ class DoorCandidate:
     agreeing: int  # single frames in a row that named them on their own
     liveness: str | None  # None (not checked), "passed" or "failed"
     threshold: float  # the door's threshold (door.false_accept_target on the gallery's curve)
-
-
-OPENED = "opened"
-REMEMBERED_TRACKS = 1000  # tracks whose door decision is remembered (opened, or the reason it did not)
 
 
 def refusal(candidate: DoorCandidate, frames: int) -> str:
