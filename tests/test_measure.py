@@ -65,6 +65,17 @@ def test_eval_live_runs_visits_through_the_kiosk(tmp_path):
     assert evidence["frames"] >= 2 and evidence["score"] <= evidence["threshold"]
 
 
+def test_a_broken_photo_leaves_its_visit_to_the_other_photos(tmp_path, capsys):
+    from kiosk.measure import visits
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    plan = visits.plan([("obama", [broken, require_data("probes", "obama1.jpg")]), ("nobody", [broken])])
+    frames = list(visits.frames(plan))
+    assert len(frames) == plan[-1].end + round(visits.GAP_SECONDS * visits.CLIP_FPS)
+    assert frames[plan[0].start].std() > 20 and frames[plan[1].start].std() < 10  # a face; the empty hall
+    assert f"{broken}: skipped" in capsys.readouterr().err
+
+
 def test_eval_refuses_a_missing_folder(tmp_path):
     result = run_kiosk("eval", str(tmp_path / "nowhere"))
     assert result.returncode == 2

@@ -28,7 +28,7 @@ import numpy as np
 
 from kiosk.measure.evaluate import loose_photos
 from kiosk.paths import DB_NAME, SOURCE_TREE
-from kiosk.vision.images import load_image
+from kiosk.vision.images import ImageRejected, load_image
 
 SIZE = (640, 480)
 CLIP_FPS = 10.0
@@ -91,10 +91,15 @@ def frames(visits: list[Visit], seed: int = 0) -> Iterator[np.ndarray]:
         while index < visit.start:
             yield np.clip(empty + rng.normal(0, NOISE, empty.shape), 0, 255).astype(np.uint8)
             index += 1
-        pictures = [portrait(photo) for photo in visit.photos]
+        pictures = []
+        for photo in visit.photos:
+            try:
+                pictures.append(portrait(photo))
+            except (ImageRejected, OSError) as exc:  # a broken photo leaves its visit to the others
+                print(f"kiosk: {photo}: skipped ({exc})", file=sys.stderr)
         length = visit.end - visit.start
         for offset in range(length):
-            yield jittered(pictures[offset * len(pictures) // length], rng)
+            yield jittered(pictures[offset * len(pictures) // length], rng) if pictures else empty
             index += 1
     for _ in range(round(GAP_SECONDS * CLIP_FPS)):
         yield empty
