@@ -236,7 +236,7 @@ def test_doctor_fails_on_a_damaged_store(enrolled_copy):
     assert {c["name"]: c["result"] for c in json.loads(damaged.stdout)}["store"] == "FAIL"
 
 
-def test_tune_separates_the_sample_people(enrolled_store_dir):
+def test_tune_separates_the_sample_people(enrolled_store_dir, tmp_path):
     result = run_kiosk("tune", "--json", data_dir=enrolled_store_dir)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -246,7 +246,13 @@ def test_tune_separates_the_sample_people(enrolled_store_dir):
     at_06 = next(row for row in report["expected"] if row["tolerance"] == 0.6)
     assert at_06["false_accepts"] == 0 and at_06["false_rejects"] == 0
     text = run_kiosk("tune", data_dir=enrolled_store_dir).stdout
-    assert "suggested tolerance" in text and "same person" in text
+    assert "these pairs alone would suggest tolerance" in text and "same person" in text
+    assert "raise recognition.false_accept_target" in text  # the tolerance follows the curve, not the pairs
+    assert "suggested: recognition.margin" in text and "suggested: recognition.tolerance" not in text
+    config = tmp_path / "config.yaml"
+    config.write_text("recognition:\n  false_accept_target: 0\n")  # the fixed tolerance of before
+    fixed = run_kiosk("tune", data_dir=enrolled_store_dir, env={"KIOSK_CONFIG": str(config)}).stdout
+    assert "suggested tolerance:" in fixed and "suggested: recognition.tolerance" in fixed
 
 
 def test_tune_warns_about_people_too_close_together(tmp_path):

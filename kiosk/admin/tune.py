@@ -172,8 +172,15 @@ def print_report(report: dict, config_source: str) -> None:
         print(f"{row['tolerance']:<11.2f}{accepts:>18}{rejects:>18}")
     print()
     suggested = report["suggested_tolerance"]
+    calibration = report.get("calibration")
     if suggested is None:
         print("no suggestion: it needs at least one person with two samples and at least two people")
+    elif calibration:
+        # The tolerance in use comes from the curve; recognition.tolerance is only its ceiling.
+        print(f"these pairs alone would suggest tolerance {suggested:.2f}; with recognition.false_accept_target "
+              f"set, the tolerance in use ({report['current_tolerance']:.3f}) follows the curve at the end instead")
+        print(f"  (recognition.tolerance, {calibration['ceiling']:.2f}, is only its ceiling): to name more members, "
+              f"raise recognition.false_accept_target in {config_source}; to name fewer strangers, lower it.")
     else:
         print(f"suggested tolerance: {suggested:.2f} (current {report['current_tolerance']:.2f}, "
               f"recognition.tolerance in {config_source})")
@@ -181,15 +188,16 @@ def print_report(report: dict, config_source: str) -> None:
         print(f"  in {LOWEST_TOLERANCE:.2f}-{HIGHEST_TOLERANCE:.2f}; lower is stricter (fewer strangers named, more "
               "people shown as unknown).")
         print("  Few samples make this rough: enroll several photos per person for a better estimate.")
-    print_rule(report["rule"], config_source)
-    if report.get("calibration"):
-        print_calibration(report["calibration"])
+    print_rule(report["rule"], config_source, calibrated=bool(calibration))
+    if calibration:
+        print_calibration(calibration)
     for warning in report["warnings"]:
         print(f"warning: {warning}")
 
 
-def print_rule(rule: dict, config_source: str) -> None:
-    """The decision rule tried on the gallery, leaving one out: now and with the suggested settings."""
+def print_rule(rule: dict, config_source: str, calibrated: bool = False) -> None:
+    """The decision rule tried on the gallery, leaving one out: now and with the suggested settings
+    (only the margin is worth setting when the tolerance is CALIBRATED)."""
     print()
     print(f"decision rule, each sample left out (mean of {rule['neighbors']} nearest samples per person):")
     print(f"{'':<11}{'tolerance':>10}{'margin':>8}{'right':>12}{'wrong':>8}{'unknown':>9}{'strangers named':>17}")
@@ -201,6 +209,9 @@ def print_rule(rule: dict, config_source: str) -> None:
               f"{row['wrong']:>8}{row['unknown']:>9}{row['impostors_named']:>11}/{row['impostors']:<5}")
     if rule["suggested"] is None:
         print("no suggestion for tolerance and margin: it needs at least two people, one with two samples")
+    elif calibrated:
+        print(f"suggested: recognition.margin {rule['suggested']['margin']:.2f} (in {config_source}); the tolerance "
+              "follows the curve below. \"strangers\" are each person's samples tried with that person left out.")
     else:
         print(f"suggested: recognition.tolerance {rule['suggested']['tolerance']:.2f}, recognition.margin "
               f"{rule['suggested']['margin']:.2f} (in {config_source}); \"strangers\" are each person's samples "
