@@ -121,7 +121,7 @@ def _eval_live(args: argparse.Namespace, config: Config) -> int:
     with tempfile.TemporaryDirectory(prefix="kiosk-eval-live-") as scratch:
         data_dir = Path(scratch) / "data"
         log(f"enrolling {args.enroll_dir}")
-        subprocess.run(visits.kiosk_command(config.source_path or None, data_dir) + ["enroll", args.enroll_dir],
+        subprocess.run(bench.kiosk_command(config.source_path or None, data_dir) + ["enroll", args.enroll_dir],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         report = visits.measure(people, strangers, data_dir, config.source_path or None, Path(scratch), log)
     if args.json:

@@ -96,5 +96,5 @@ class Evidence:
 
     def mean(self) -> np.ndarray:
         """The weighted mean of the kept encodings (where the face is, to tell another face from it)."""
-        weights = np.array([o.weight for o in self.kept], np.float32)
-        return (weights[:, None] * np.stack([o.encoding for o in self.kept])).sum(axis=0) / weights.sum()
+        weights = self.weights()
+        return ((weights[:, None] * self.encodings()).sum(axis=0) / weights.sum()).astype(np.float32)

@@ -361,8 +361,6 @@ class Recognizer:
                                  "nearest": decision.nearest, "frames": track.evidence.frames,
                                  "used": track.evidence.used, "weight": round(track.evidence.weight, 3),
                                  "threshold": self.rule.tolerance}
-            entry.setdefault("decisions", []).append(
-                [decision.nearest, round(decision.distance, 4), round(decision.second, 4), track.frame_names[-1]])
 
     def _confirm(self, track: Track, frame: Frame) -> None:
         """Hand the track's name on as a Confirmation (its event): at once, or with liveness on,

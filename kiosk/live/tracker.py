@@ -3,7 +3,7 @@
 A detection joins the track whose last box overlaps it most (intersection over union). A track
 asks for an encoding while it is unconfirmed (or still short of the frames a door needs) and
 then only every `recheck_seconds`. Each encoding joins the track's evidence (evidence.py); the
-recognizer matches the evidence's weighted mean and hands the tracker that decision:
+recognizer decides on the evidence (Gallery.match_evidence) and hands the tracker that decision:
 
 - a name is confirmed (shown) once `confirm_votes` encodings are behind it, or at once when the
   first, well-seen face is clear (well inside the tolerance and well ahead of the next person);

@@ -189,7 +189,12 @@ def run_baseline(clip: Path, people: Path, scratch: Path, one_core: bool, max_fr
     return json.loads(out.read_text())
 
 
-def kiosk_command(config_path: str, data_dir: Path) -> list[str]:
+def headless_env() -> dict[str, str]:
+    """The environment of a `kiosk run` with no screen and no sound (SDL's dummy drivers)."""
+    return dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+
+
+def kiosk_command(config_path: str | None, data_dir: Path) -> list[str]:
     command = [sys.executable, "-m", "kiosk.cli"]
     if config_path:
         command += ["--config", config_path]
@@ -206,7 +211,7 @@ def run_kiosk(clip: Path, data_dir: Path, config_path: str, scratch: Path, *, fa
         command.append("--fast")
     if max_frames:
         command += ["--max-frames", str(max_frames)]
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+    env = headless_env()
     subprocess.run(pinned(command, one_core), check=True, cwd=SOURCE_TREE, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads(out.read_text())
@@ -330,7 +335,7 @@ def run_kiosk_fast(clip: Path, data_dir: Path, config_path: str, scratch: Path, 
     command = kiosk_command(config_path, data_dir) + [
         "run", "--source", f"file:{clip}", "--display", "headless", "--stats-json", str(out),
         "--fast", "--loop", "--max-frames", str(frames * loops)]
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+    env = headless_env()
     subprocess.run(pinned(command, one_core), check=True, cwd=SOURCE_TREE, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads(out.read_text())

@@ -40,12 +40,12 @@ def hall(background: Path) -> np.ndarray:
     return cv2.GaussianBlur(cv2.resize(image, SIZE, interpolation=cv2.INTER_AREA), (9, 9), 0)
 
 
-def write_clip(path: Path, frames: Iterator[np.ndarray]) -> int:
+def write_clip(path: Path, frames: Iterator[np.ndarray], fps: float = FPS) -> int:
     """Write RGB frames as MPEG-4 video (OpenCV's FFmpeg writes it on every platform); returns the
     frame count. Like a camera's H.264, a frame costs little to decode where little changed, so
     the file stands in for a camera without adding much of its own; a JPEG per frame would
     cost more than the empty hall itself."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, SIZE)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, SIZE)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write MPEG-4 video to {path}")
     count = 0

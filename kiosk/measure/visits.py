@@ -16,7 +16,6 @@ stranger's visit counts when any member's name was confirmed for it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,11 +25,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kiosk.measure import scenes
+from kiosk.measure.bench import headless_env, kiosk_command
 from kiosk.measure.evaluate import loose_photos
 from kiosk.paths import DB_NAME, SOURCE_TREE
 from kiosk.vision.images import ImageRejected, load_image
 
-SIZE = (640, 480)
+SIZE = scenes.SIZE
 CLIP_FPS = 10.0
 VISIT_SECONDS = 2.0
 GAP_SECONDS = 1.5  # longer than the default track_timeout (1 s): each visit is a new track
@@ -107,30 +108,14 @@ def frames(visits: list[Visit], seed: int = 0) -> Iterator[np.ndarray]:
 
 def write_clip(path: Path, visits: list[Visit], seed: int = 0) -> int:
     """The clip for VISITS as MPEG-4 at CLIP_FPS; returns its frame count."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), CLIP_FPS, SIZE)
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write MPEG-4 video to {path}")
-    count = 0
-    for frame in frames(visits, seed):
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        count += 1
-    writer.release()
-    return count
-
-
-def kiosk_command(config_path: str | None, data_dir: Path) -> list[str]:
-    command = [sys.executable, "-m", "kiosk.cli"]
-    if config_path:
-        command += ["--config", config_path]
-    return command + ["--data-dir", str(data_dir)]
+    return scenes.write_clip(path, frames(visits, seed), fps=CLIP_FPS)
 
 
 def run_clip(clip: Path, data_dir: Path, config_path: str | None, stats: Path) -> dict:
     """`kiosk run` on CLIP, every frame recognized, headless; its --stats-json figures."""
     command = kiosk_command(config_path, data_dir) + [
         "run", "--source", f"file:{clip}", "--display", "headless", "--fast", "--stats-json", str(stats)]
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
-    subprocess.run(command, check=True, cwd=SOURCE_TREE, env=env, stdout=subprocess.DEVNULL,
+    subprocess.run(command, check=True, cwd=SOURCE_TREE, env=headless_env(), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return json.loads(stats.read_text())
 

@@ -58,6 +58,11 @@ def refusal(candidate: DoorCandidate, frames: int) -> str:
         return "liveness check not passed yet"
     if candidate.score > candidate.threshold:
         return f"evidence score {candidate.score:.3f} above the door's {candidate.threshold:.3f}"
+    return short_of_frames(candidate, frames)
+
+
+def short_of_frames(candidate: DoorCandidate, frames: int) -> str:
+    """The one refusal that is only waiting: fewer than FRAMES single frames in a row so far."""
     if candidate.agreeing < frames:
         return f"{candidate.agreeing} of {frames} frames in a row named them (door.frames)"
     return ""
@@ -89,9 +94,9 @@ class Door:
             self._decided.pop(next(iter(self._decided)))
         if reason:
             if reason != earlier:  # gathering frames is only waiting; anything else is a refusal
-                log.log(logging.DEBUG if candidate.agreeing < self.config.frames and reason.endswith("(door.frames)")
-                        else logging.INFO, "door stays closed for %s (track %d): %s", candidate.name,
-                        candidate.track_id, reason)
+                waiting = reason == short_of_frames(candidate, self.config.frames)
+                log.log(logging.DEBUG if waiting else logging.INFO, "door stays closed for %s (track %d): %s",
+                        candidate.name, candidate.track_id, reason)
             self._decided[candidate.track_id] = reason
             return False
         self._decided[candidate.track_id] = OPENED

@@ -70,8 +70,8 @@ class Calibration:
     def tolerance_for(self, target: float) -> float:
         """The loosest threshold of the curve whose stranger rate is within TARGET (the strictest
         when none is; the ceiling when there is no curve)."""
-        within = [p for p in self.curve if p.stranger_rate <= target]
-        return within[-1].tolerance if within else self.curve[0].tolerance if self.curve else self.ceiling
+        point = loosest_within(self.curve, target)
+        return point.tolerance if point is not None else self.curve[0].tolerance if self.curve else self.ceiling
 
     def expectation(self) -> str:
         """One line for `kiosk status`, `kiosk doctor` and `kiosk tune`."""
@@ -91,6 +91,11 @@ class Calibration:
                 "expectation": self.expectation(), "warning": self.warning,
                 "curve": [{"tolerance": p.tolerance, "stranger_rate": round(p.stranger_rate, 5),
                            "member_recall": round(p.member_recall, 4)} for p in self.curve]}
+
+
+def loosest_within(curve: list[CurvePoint], target: float) -> CurvePoint | None:
+    """The loosest point of CURVE (strictest first) whose stranger rate is within TARGET."""
+    return next((p for p in reversed(curve) if p.stranger_rate <= target), None)
 
 
 def one_in(rate: float) -> str:
@@ -172,10 +177,10 @@ def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.nd
         rate = float(named_chance(nearest, float(tolerance), sigma).mean())
         recall = float(normal_cdf((tolerance - members) / sigma).mean()) if len(members) else 0.0
         curve.append(CurvePoint(float(tolerance), rate, recall))
-    within = [p for p in curve if p.stranger_rate <= target]
-    chosen = within[-1] if within else curve[0]  # as Calibration.tolerance_for
+    within = loosest_within(curve, target)
+    chosen = within or curve[0]
     warning = ""
-    if not within:
+    if within is None:
         warning = (f"no tolerance from {STRICTEST} keeps strangers named to {one_in(target)}; "
                    f"using {chosen.tolerance:.3f}, about {one_in(chosen.stranger_rate)} will be named")
     elif chosen.member_recall < USEFUL_RECALL:
