@@ -63,8 +63,8 @@ def jittered(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     differently, with sensor noise and now and then a little blur."""
     frame = np.full((SIZE[1], SIZE[0], 3), HALL_GREY, np.uint8)
     centre = (PORTRAIT / 2, PORTRAIT / 2)
-    motion = cv2.getRotationMatrix2D(centre, rng.normal(0, 2.0), 1 + rng.normal(0, 0.03))
-    motion[:, 2] += np.array([(SIZE[0] - PORTRAIT) / 2 + rng.normal(0, 3), (SIZE[1] - PORTRAIT) / 2 + rng.normal(0, 3)])
+    motion = np.asarray(cv2.getRotationMatrix2D(centre, rng.normal(0, 2.0), 1 + rng.normal(0, 0.03)), np.float64)
+    motion[:, 2] += [(SIZE[0] - PORTRAIT) / 2 + rng.normal(0, 3), (SIZE[1] - PORTRAIT) / 2 + rng.normal(0, 3)]
     cv2.warpAffine(picture, motion, SIZE, dst=frame, borderMode=cv2.BORDER_TRANSPARENT)
     if rng.random() < 0.2:
         cv2.GaussianBlur(frame, (5, 5), 0, dst=frame)
