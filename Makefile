@@ -7,6 +7,7 @@ UV := ./scripts/uv
 
 setup:
 	@$(UV) sync --frozen --quiet
+	@.venv/bin/python scripts/fetch-models >/dev/null
 
 run: setup
 	$(UV) run --frozen kiosk run --snapshot var/snapshot.png

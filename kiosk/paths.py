@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 DB_NAME = "kiosk.db"
@@ -16,6 +17,12 @@ PHOTOS_DIR = "photos"  # kept enrollment photos, photos/<sha256>
 UNKNOWNS_DIR = "unknowns"  # faces seen but not recognised (recognition.capture_unknown)
 EVENT_FACES_DIR = "event_faces"  # each event's face (recognition.capture_faces)
 SYSTEM_RUNTIME_DIR = Path("/run/kiosk")
+
+
+def model_dir() -> Path:
+    """Where installed models that ship in no Python package live: beside the kiosk's own
+    environment (scripts/fetch-models puts them there), so each installation has its own."""
+    return Path(sys.prefix) / "share" / "kiosk" / "models"
 
 # The only file names the kiosk writes in its folders: a photo's SHA-256, a crop's time and token.
 KEPT_NAMES = {

@@ -179,6 +179,8 @@ install_python() {
     system "${pip[@]}" --require-hashes --requirement "$REQUIREMENTS"
     # The kiosk itself, built with the locked setuptools now in the venv.
     system "${pip[@]}" --no-build-isolation "$SOURCE_DIR"
+    # Models that ship in no Python package (recognition.encoder: mobilefacenet), checksums pinned.
+    system "$VENV/bin/python" "$SOURCE_DIR/scripts/fetch-models"
 }
 
 install_files() {

@@ -40,7 +40,7 @@ def enrolled_store_dir(tmp_path_factory, people_dir) -> Path:
     from kiosk.store import Store
     data_dir = tmp_path_factory.mktemp("enrolled")
     with Store(data_dir) as store:
-        report = import_folder(store, people_dir, EnrollmentConfig(), show_bar=False)
+        report = import_folder(store, people_dir, EnrollmentConfig(), encoder="dlib", show_bar=False)
     assert report.added == 11, report.as_dict()
     return data_dir
 

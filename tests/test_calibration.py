@@ -32,7 +32,7 @@ def gallery_of(data_dir) -> Gallery:
 def faces_dev_gallery(tmp_path_factory) -> Gallery:
     data_dir = tmp_path_factory.mktemp("faces_dev")
     with Store(data_dir) as store:
-        import_folder(store, require_data("faces_dev", "enroll"), FAST, show_bar=False)
+        import_folder(store, require_data("faces_dev", "enroll"), FAST, encoder="dlib", show_bar=False)
     return gallery_of(data_dir)
 
 
@@ -89,7 +89,7 @@ def test_a_bigger_gallery_gets_a_stricter_tolerance():
     enroll = require_data("lfw_dev", "enroll")
     with tempfile.TemporaryDirectory() as scratch:
         with Store(scratch) as store:
-            import_folder(store, enroll, FAST, show_bar=False)
+            import_folder(store, enroll, FAST, encoder="dlib", show_bar=False)
         full = gallery_of(scratch)
     few = full
     for name in full.names[10:]:

@@ -48,7 +48,7 @@ def test_names_that_are_not_utf8_are_skipped_with_a_readable_name(tmp_path):
     Path(os.fsdecode(root + b"/obama/photo\xff.jpg")).write_bytes(good_photo())
     Path(os.fsdecode(root + b"/obama/good.jpg")).write_bytes(good_photo())
     with Store(tmp_path / "data") as store:
-        report = import_folder(store, os.fsdecode(root), FAST, workers=1, show_bar=False)
+        report = import_folder(store, os.fsdecode(root), FAST, encoder="dlib", workers=1, show_bar=False)
         assert [person.name for person in store.people()] == ["obama"]
     reasons = skipped_reasons(report)
     assert "not valid UTF-8" in reasons["caf\\xe9/"] and "not valid UTF-8" in reasons["obama/photo\\xff.jpg"]
@@ -88,7 +88,7 @@ def test_unknown_is_a_reserved_name(tmp_path, enrolled_copy):
     (root / "Unknown").mkdir(parents=True)
     (root / "Unknown" / "a.jpg").write_bytes(good_photo())
     with Store(tmp_path / "data") as store:
-        report = import_folder(store, root, FAST, workers=1, show_bar=False)
+        report = import_folder(store, root, FAST, encoder="dlib", workers=1, show_bar=False)
     assert report.added == 0 and "reserved" in skipped_reasons(report)["Unknown/"]
     result = run_kiosk("people", "rename", "obama", "UNKNOWN", data_dir=enrolled_copy)
     assert result.returncode == 2 and "reserved" in result.stderr and "Traceback" not in result.stderr
@@ -126,7 +126,7 @@ def test_a_worker_that_dies_costs_only_its_photo(tmp_path, monkeypatch):
         return real(data)
     monkeypatch.setattr(enroll, "_encode_photo", dies_on_the_killer)  # inherited by the forked workers
     with Store(tmp_path / "data") as store:
-        report = import_folder(store, root, FAST, workers=2, show_bar=False)
+        report = import_folder(store, root, FAST, encoder="dlib", workers=2, show_bar=False)
     assert report.added == 2
     assert skipped_reasons(report) == {"obama/killer.jpg": "its decoding process died (out of memory, or stuck)"}
 
@@ -311,7 +311,7 @@ def test_devices_pipes_and_sockets_on_a_stick_are_never_opened(tmp_path):
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(root / "socket.jpg"))
         with Store(tmp_path / "data") as store:
-            report = import_folder(store, root.parent, FAST, workers=1, show_bar=False)
+            report = import_folder(store, root.parent, FAST, encoder="dlib", workers=1, show_bar=False)
     assert report.added == 1 and skipped_reasons(report) == dict.fromkeys(
         ("obama/pipe.jpg", "obama/socket.jpg", "obama/tape.jpg"), "not a regular file (a device, pipe or socket)")
 
@@ -324,7 +324,7 @@ def test_a_hard_link_on_a_stick_is_not_read(tmp_path):
     os.link(outside, root / "obama" / "linked.jpg")
     (root / "obama" / "own.jpg").write_bytes(good_photo("biden"))
     with Store(tmp_path / "data") as store:
-        report = import_folder(store, root, FAST, workers=1, show_bar=False)
+        report = import_folder(store, root, FAST, encoder="dlib", workers=1, show_bar=False)
     assert "hard link" in skipped_reasons(report)["obama/linked.jpg"] and report.added == 1
 
 
@@ -439,7 +439,7 @@ def test_copies_of_a_photo_that_is_not_enrolled_are_not_counted_as_enrolled(tmp_
     (root / "obama" / "good.jpg").write_bytes(good_photo())
     for workers in (1, 2):
         with Store(tmp_path / f"data{workers}") as store:
-            report = import_folder(store, root, FAST, workers=workers, show_bar=False)
+            report = import_folder(store, root, FAST, encoder="dlib", workers=workers, show_bar=False)
         assert report.added == 1 and report.duplicates == 0 and report.people == 1
         assert sorted(skipped_reasons(report)) == ["biden/noise copy.jpg", "biden/noise.jpg",
                                                    "obama/noise copy.jpg", "obama/noise.jpg"]

@@ -22,7 +22,7 @@ SECONDS = RecognitionConfig().liveness_seconds
 
 @pytest.fixture(scope="module")
 def engine():
-    engine = FaceEngine(EngineSettings.live(Config().detection))
+    engine = FaceEngine(EngineSettings.live(Config().detection, "dlib"))
     engine.warm_up()
     return engine
 

@@ -72,7 +72,7 @@ def make_recognizer(enrolled_store_dir, motion_area: float) -> Recognizer:
     with Store(enrolled_store_dir) as store:
         gallery = store.load_gallery()
     detection = Config().detection
-    return Recognizer(FaceEngine(EngineSettings.live(detection)), gallery, RecognitionConfig(), workers=1,
+    return Recognizer(FaceEngine(EngineSettings.live(detection, "dlib")), gallery, RecognitionConfig(), workers=1,
                       full_scan_seconds=detection.full_scan_seconds, motion_area=motion_area,
                       idle_scan_seconds=2.0, record_tracks=True)
 

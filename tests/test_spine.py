@@ -232,7 +232,7 @@ def test_enroll_is_incremental(enrolled_copy, people_dir):
 
 def test_keep_photos_off_keeps_encodings_only(tmp_path, people_dir):
     with Store(tmp_path) as store:
-        report = import_folder(store, people_dir / ".." / "people", EnrollmentConfig(keep_photos=False),
+        report = import_folder(store, people_dir / ".." / "people", EnrollmentConfig(keep_photos=False), encoder="dlib",
                                workers=1, show_bar=False)
         assert report.added == 11
     assert not (tmp_path / "photos").exists() or not any((tmp_path / "photos").iterdir())

@@ -26,7 +26,9 @@ from kiosk.enrollment.photos import validate_person_name
 from kiosk.errors import Refused, StoreError
 from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR, is_kept_name
 from kiosk.store import SCHEMA_QUERY, SCHEMA_VERSION, Store, is_embedding_blob, schema_objects
+from kiosk.store.schema import DLIB_MODEL
 from kiosk.util import printable, replaced_atomically
+from kiosk.vision.encoders import encoder_class, encoder_of_model
 
 MANIFEST = "kiosk-backup.json"
 BACKUP_FORMAT = "kiosk-backup"
@@ -212,8 +214,9 @@ STORED_FILE_NAMES = (("samples", "photo_sha256", PHOTOS_DIR), ("rejected_photos"
 
 def foreign_content(db: sqlite3.Connection, version: int) -> str:
     """What in a backup's database the kiosk itself would never have written, or "": a table,
-    index, trigger or view that is not exactly the kiosk's, an embedding that is not 128 finite
-    float32 numbers, a person's name the kiosk does not accept."""
+    index, trigger or view that is not exactly the kiosk's, an embedding that is not finite float32
+    numbers of its encoder's length (an encoder this kiosk does not have included), a person's name
+    the kiosk does not accept."""
     ours, theirs = schema_objects(version), set(db.execute(SCHEMA_QUERY))
     for kind, name, _ in sorted(theirs - ours):
         return f"has a {kind} {printable(name)[:40]!r} that is not the kiosk's"
@@ -221,9 +224,15 @@ def foreign_content(db: sqlite3.Connection, version: int) -> str:
         return f"lacks the kiosk's {kind} {name!r}"
     tables = {name for kind, name, _ in ours if kind == "table"}
     for table in (t for t in EMBEDDING_TABLES if t in tables):
-        for (blob,) in db.execute(f"SELECT embedding FROM {table}"):  # names from the list above
-            if not is_embedding_blob(blob):
-                return f"has an embedding in {table} that is not 128 finite numbers"
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}  # names from the list above
+        made_by = "encoder" if "encoder" in columns else f"'{DLIB_MODEL}'"  # before schema 8: dlib's only
+        for blob, model in db.execute(f"SELECT embedding, {made_by} FROM {table}"):
+            name = encoder_of_model(model) if isinstance(model, str) else None
+            if name is None:
+                return f"has an embedding in {table} made by an encoder this kiosk does not have " \
+                       f"({printable(str(model))[:40]!r})"
+            if not is_embedding_blob(blob) or len(blob) != 4 * encoder_class(name).dimensions:
+                return f"has an embedding in {table} that is not {encoder_class(name).dimensions} finite numbers"
     for table, column, folder in STORED_FILE_NAMES:
         if table in tables:
             for (value,) in db.execute(f"SELECT {column} FROM {table}"):  # names from the list above

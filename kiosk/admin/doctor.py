@@ -22,9 +22,10 @@ from kiosk.config import DOOR_WITHOUT_LIVENESS, Config
 from kiosk.errors import ConfigError, StoreError
 from kiosk.outside.mqtt import check_broker
 from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR
-from kiosk.store import Store
+from kiosk.store import Store, waiting_for_retrain
 from kiosk.util import format_bytes
 from kiosk.vision.calibration import rule_for
+from kiosk.vision.encoders import encoder_class
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 LOW_DISK_BYTES = 500 * 1024 * 1024
@@ -146,11 +147,18 @@ def check_recognition(config: Config) -> Check:
     """What to expect from the gallery as it is now: strangers named, members left unknown."""
     if not (config.data_path() / DB_NAME).exists():
         return Check("recognition", WARN, "nobody enrolled yet")
+    encoder = config.recognition.encoder
+    unavailable = encoder_class(encoder).unavailable()
+    if unavailable:
+        return Check("recognition", FAIL, f"recognition.encoder {encoder}: {unavailable}")
     try:
         with Store(config.data_path(), create=False) as store:
-            gallery = store.load_gallery()
+            gallery = store.load_gallery(encoder)
+            waiting = waiting_for_retrain(store, encoder)
     except (StoreError, sqlite3.DatabaseError) as exc:
         return Check("recognition", FAIL, str(exc))
+    if waiting:
+        return Check("recognition", WARN, waiting)
     _, calibration = rule_for(gallery, config.recognition)
     if calibration is None:
         return Check("recognition", OK, f"fixed tolerance {config.recognition.tolerance:.2f} "

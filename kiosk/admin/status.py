@@ -16,9 +16,10 @@ from kiosk.config import DOOR_WITHOUT_LIVENESS, Config
 from kiosk.errors import StoreError
 from kiosk.paths import DB_NAME, PHOTOS_DIR, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, age, pid_alive, read_record
-from kiosk.store import Store
+from kiosk.store import Store, waiting_for_retrain
 from kiosk.util import format_bytes, format_time, printable
 from kiosk.vision.calibration import rule_for
+from kiosk.vision.encoders import encoder_class
 
 
 def daemon_state(data_dir: Path) -> dict:
@@ -63,11 +64,14 @@ def status_report(config: Config) -> dict:
     try:
         with Store(data_dir, create=False) as store:
             people, samples = store.counts()
-            gallery = store.load_gallery()
+            gallery = store.load_gallery(config.recognition.encoder)
             _, calibration = rule_for(gallery, config.recognition)
             if calibration is not None:
                 report["recognition"] = {"expectation": calibration.expectation(), "warning": calibration.warning,
                                          "tolerance": calibration.tolerance}
+            report["encoder"] = {"name": config.recognition.encoder,
+                                 "unavailable": encoder_class(config.recognition.encoder).unavailable() or "",
+                                 "waiting_for_retrain": waiting_for_retrain(store, config.recognition.encoder)}
             events = store.events(limit=5)
             waiting, dropped = store.outbox_state()
     except StoreError as exc:
@@ -119,6 +123,12 @@ def print_status(report: dict) -> None:
             problem = f": {daemon['store_problem']}" if daemon.get("store_problem") else ""
             print(f"events:     {daemon.get('events_waiting', 0)} waiting to be saved{dropped}{problem}")
     print(f"store:      {report['people']} people, {report['samples']} samples in {report['data_dir']}")
+    encoder = report.get("encoder")
+    if encoder:
+        print(f"encoder:    {encoder['name']}")
+        for problem in (encoder["unavailable"], encoder["waiting_for_retrain"]):
+            if problem:
+                print(f"warning:    {problem}")
     if report.get("recognition"):
         print(f"expect:     {report['recognition']['expectation']}")
         if report["recognition"]["warning"]:

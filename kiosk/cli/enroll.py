@@ -21,7 +21,7 @@ def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder of person folders")
     with open_store(config, create=True) as store:
-        report = import_folder(store, folder, config.enrollment)
+        report = import_folder(store, folder, config.enrollment, encoder=config.recognition.encoder)
         total_people, total_samples = store.counts()
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
@@ -66,7 +66,7 @@ def cmd_retrain(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
         if args.person is not None:
             samples_of(store, args.person)  # refuses a name nobody has
-        report = retrain(store, enrollment, args.person)
+        report = retrain(store, enrollment, args.person, encoder=config.recognition.encoder)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return 0

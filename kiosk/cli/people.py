@@ -101,7 +101,7 @@ def cmd_people_check(args: argparse.Namespace, config: Config) -> int:
             if args.name not in names:
                 raise UsageError(f"{args.name}: nobody of that name")
             names = [args.name]
-        result = check_people(store, names, config.enrollment)
+        result = check_people(store, names, config.enrollment, config.recognition.encoder)
     if args.json:
         print(json.dumps({"checked": names, "suspects": [s.as_dict() for s in result.suspects],
                           "too_few_to_check": result.too_few}, ensure_ascii=False))

@@ -37,6 +37,7 @@ import numpy as np
 
 from kiosk.config import EnrollmentConfig
 from kiosk.store import CheckedSample, Store
+from kiosk.vision.encoders import model_of
 from kiosk.vision.matcher import Gallery
 from kiosk.vision.matcher import distances as between
 
@@ -114,16 +115,17 @@ def check_person(name: str, samples: list[CheckedSample], others: Gallery,
     return {i: s for i, s in suspects.items() if i not in accepted}
 
 
-def check_people(store: Store, names: list[str], config: EnrollmentConfig) -> CheckResult:
-    """Run the check for these people and store each sample's status; returns the suspects.
+def check_people(store: Store, names: list[str], config: EnrollmentConfig, encoder: str) -> CheckResult:
+    """Run the check for these people among the samples ENCODER made, and store each sample's
+    status; returns the suspects.
 
     A sample is `ok` or `suspect` afterwards (accepted ones stay accepted); people with fewer than
     MIN_PHOTOS samples are only compared with other people.
     """
     result = CheckResult([], [])
-    gallery = store.load_gallery()
+    gallery = store.load_gallery(encoder)
     for name in sorted(set(names)):
-        samples = store.samples_to_check(name)
+        samples = store.samples_to_check(name, model_of(encoder))
         if not samples:
             continue
         if len(samples) < MIN_PHOTOS:

@@ -42,10 +42,10 @@ from kiosk.enrollment.photos import Photo, Skipped, WalkLimits, iter_photos, mix
 from kiosk.store import SampleSettings, Store, sha256_hex
 from kiosk.util import OutOfTime, available_memory_mb, die_with_parent, time_limit
 from kiosk.vision.boxes import Box
+from kiosk.vision.encoders import model_of, require_encoder
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.identify import find_faces, width
 from kiosk.vision.images import ImageLimits, ImageRejected, load_image
-from kiosk.vision.models import ENCODER_MODEL
 
 ProgressCallback = Callable[[int, int, str], None]  # done, total, current file
 _Key = TypeVar("_Key")
@@ -101,8 +101,9 @@ class EncodedPhoto:
     note: str = ""
 
 
-def sample_settings(config: EnrollmentConfig) -> SampleSettings:
-    return SampleSettings(ENCODER_MODEL, config.detector, config.landmarks, config.jitters)
+def sample_settings(config: EnrollmentConfig, encoder: str) -> SampleSettings:
+    """What a photo enrolled with CONFIG and ENCODER (recognition.encoder) records."""
+    return SampleSettings(model_of(encoder), config.detector, config.landmarks, config.jitters)
 
 
 # Memory an import needs: each worker's libraries and models plus the photo it decodes, and once
@@ -132,7 +133,7 @@ _config: EnrollmentConfig
 _in_pool = False
 
 
-def _init_worker(config: EnrollmentConfig, fallback_turn=None, parent: int = 0) -> None:
+def _init_worker(config: EnrollmentConfig, encoder: str, fallback_turn=None, parent: int = 0) -> None:
     """fallback_turn: a lock the workers share, so only one runs the CNN detector at a time.
 
     The CNN needs up to CNN_MB above a worker's usual WORKER_MB (and gives it back afterwards);
@@ -142,8 +143,8 @@ def _init_worker(config: EnrollmentConfig, fallback_turn=None, parent: int = 0) 
     _in_pool = fallback_turn is not None
     if _in_pool:
         die_with_parent(parent)
-    _engine = FaceEngine(EngineSettings.enrollment(config))
-    _fallback = FaceEngine(EngineSettings("cnn", None, 0, config.landmarks, config.jitters))  # models load on use
+    _engine = FaceEngine(EngineSettings.enrollment(config, encoder))
+    _fallback = FaceEngine(EngineSettings("cnn", None, 0, config.landmarks, config.jitters, encoder))  # loads on use
     _fallback_turn = fallback_turn or contextlib.nullcontext()
     _config = config
 
@@ -214,21 +215,22 @@ class PhotoEncoder:
     every photo in flight: those are tried again one at a time in a new pool, so only the photo
     that kills its worker again is lost, with a reason."""
 
-    def __init__(self, config: EnrollmentConfig, workers: int):
+    def __init__(self, config: EnrollmentConfig, workers: int, encoder: str):
+        require_encoder(encoder)
         self.workers = workers
-        self.config = config
+        self.config, self.encoder = config, encoder
         self.pool: ProcessPoolExecutor | None = None
         if workers > 1:
             self._start_pool()
         else:
-            _init_worker(config)
+            _init_worker(config, encoder)
 
     def _start_pool(self) -> ProcessPoolExecutor:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
         context = multiprocessing.get_context("fork")
         self.pool = ProcessPoolExecutor(self.workers, context, initializer=_init_worker,
-                                        initargs=(self.config, context.Lock(), os.getpid()))
+                                        initargs=(self.config, self.encoder, context.Lock(), os.getpid()))
         return self.pool
 
     def map(self, jobs: Iterator[tuple[_Key, bytes]]) -> Iterator[tuple[_Key, EncodedPhoto]]:
@@ -271,10 +273,11 @@ class PhotoEncoder:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfig, *,
+def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfig, *, encoder: str,
                   workers: int | None = None, on_progress: ProgressCallback | None = None,
                   show_bar: bool | None = None) -> ImportReport:
-    """Enroll ROOT/<person>/**/<photo> into the store; skipped files are reported, never fatal.
+    """Enroll ROOT/<person>/**/<photo> into the store with ENCODER (recognition.encoder); skipped
+    files are reported, never fatal.
 
     Raises FileNotFoundError/NotADirectoryError when ROOT itself is missing.
     """
@@ -282,7 +285,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     report = ImportReport(skipped=skipped)
     report.photos = sum(len(p.photo_files) for p in people)
     report.notes += [Note(f"{p.name}/", warning) for p in people if (warning := mixed_scripts(p.name))]
-    settings = sample_settings(config)
+    settings = sample_settings(config, encoder)
     limits = ImageLimits.from_config(config)
     enrolled_people: set[str] = set()
     to_check: set[str] = set(store.people_with_pending())  # left pending by an interrupted import
@@ -302,7 +305,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
             on_progress(done, report.photos, file)
         remaining[person] -= 1
         if remaining[person] == 0 and person in to_check:
-            check_people(store, [person], config)  # the person's photos are matched from now on
+            check_people(store, [person], config, encoder)  # the person's photos are matched from now on
 
     def duplicate(photo: Photo, owner: str) -> None:
         report.duplicates += 1
@@ -335,9 +338,9 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
                 continue
             advance(item.file, item.person)
 
-    encoder = PhotoEncoder(config, worker_count(config) if workers is None else workers)
+    photo_encoder = PhotoEncoder(config, worker_count(config) if workers is None else workers, encoder)
     try:
-        for digest, result in encoder.map(jobs()):
+        for digest, result in photo_encoder.map(jobs()):
             photo = pending.pop(digest)
             if result.embedding is None:
                 report.skipped.append(Skipped(photo.file, result.reason))
@@ -360,10 +363,10 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
                     duplicate(copy, photo.person)
                 advance(copy.file, copy.person)
     finally:
-        encoder.close()
+        photo_encoder.close()
         bar.close()
         if to_check:  # also after an interruption: nothing stays pending that was checked before
-            checked = check_people(store, sorted(to_check), config)
+            checked = check_people(store, sorted(to_check), config, encoder)
             report.suspects, report.too_few_to_check = checked.suspects, checked.too_few
     report.people = len(enrolled_people)
     return report

@@ -20,8 +20,8 @@ import numpy as np
 from kiosk.config import Config
 from kiosk.errors import NotFound, Refused
 from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex
+from kiosk.vision.encoders import model_of
 from kiosk.vision.matcher import UNKNOWN
-from kiosk.vision.models import ENCODER_MODEL
 
 
 def live_sample(store: Store, config: Config, crop_path: Path, embedding: np.ndarray) -> tuple[SampleSettings, str]:
@@ -32,7 +32,7 @@ def live_sample(store: Store, config: Config, crop_path: Path, embedding: np.nda
     if config.enrollment.keep_photos and crop is not None:
         store.keep_photo(digest, crop)
     live = config.detection
-    return SampleSettings(ENCODER_MODEL, live.model, live.landmarks, live.jitters), digest
+    return SampleSettings(model_of(config.recognition.encoder), live.model, live.landmarks, live.jitters), digest
 
 
 def label_unknown(store: Store, config: Config, unknown_id: int, person: str) -> None:

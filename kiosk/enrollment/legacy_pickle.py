@@ -17,7 +17,7 @@ import numpy as np
 from kiosk.enrollment.photos import validate_person_name
 from kiosk.errors import Refused
 from kiosk.store import SampleSettings, sha256_hex
-from kiosk.vision.models import ENCODER_MODEL
+from kiosk.vision.encoders.dlib_resnet import DlibEncoder
 
 MAX_PICKLE_BYTES = 200 * 1024 * 1024
 ALLOWED_GLOBALS = {
@@ -98,7 +98,7 @@ def load_legacy_pickle(path: Path) -> tuple[list[str], np.ndarray]:
 def legacy_samples(path: Path) -> list[tuple]:
     """The (person, embedding, settings, photo_sha256, source) samples held in PATH, validated."""
     names, encodings = load_legacy_pickle(path)
-    settings = SampleSettings(ENCODER_MODEL, "unknown", 68, 1)
+    settings = SampleSettings(DlibEncoder.model, "unknown", 68, 1)  # the tutorials encode with dlib
     return [(name, encoding, settings, sha256_hex(name.encode() + b"\0" + encoding.astype("<f8").tobytes()),
              f"import-pickle:{path.name}#{index}")
             for index, (name, encoding) in enumerate(zip(names, encodings, strict=True))]

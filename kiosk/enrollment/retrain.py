@@ -33,10 +33,11 @@ class RetrainReport:
         return dataclasses.asdict(self)
 
 
-def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *,
+def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *, encoder: str,
             workers: int | None = None, show_bar: bool | None = None) -> RetrainReport:
-    """Re-encode the kept photos of PERSON (or everyone) with CONFIG's settings."""
-    settings = sample_settings(config)
+    """Re-encode the kept photos of PERSON (or everyone) with CONFIG's settings and ENCODER
+    (recognition.encoder: retraining is how a gallery moves from one encoder to another)."""
+    settings = sample_settings(config, encoder)
     report = RetrainReport(settings=dataclasses.asdict(settings))
     names = [person] if person is not None else [p.name for p in store.people()]
     waiting: dict[str, int] = {}  # person -> photos not yet encoded
@@ -73,9 +74,9 @@ def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *
             report.people += 1
 
     bar = progress_bar(len(photos), show_bar)
-    encoder = PhotoEncoder(config, worker_count(config) if workers is None else workers)
+    photo_encoder = PhotoEncoder(config, worker_count(config) if workers is None else workers, encoder)
     try:
-        for (name, sample), result in encoder.map(jobs()):
+        for (name, sample), result in photo_encoder.map(jobs()):
             if result.embedding is None:
                 report.failed.append({"person": name, "source": sample.source, "reason": result.reason})
             else:
@@ -83,9 +84,9 @@ def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *
             bar.update(1)
             finish(name)
     finally:
-        encoder.close()
+        photo_encoder.close()
         bar.close()
         retrained = [name for name, embeddings in new_embeddings.items() if embeddings]
         if retrained:  # new embeddings: decide again which photos agree
-            report.suspects = [s.as_dict() for s in check_people(store, retrained, config).suspects]
+            report.suspects = [s.as_dict() for s in check_people(store, retrained, config, encoder).suspects]
     return report

@@ -102,7 +102,7 @@ def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> 
     to_remove = read_remove_list(mount, extra_skipped)
     with Store(config.data_path()) as store:
         imported = import_folder(
-            store, photos_root(mount), config.enrollment,
+            store, photos_root(mount), config.enrollment, encoder=config.recognition.encoder,
             on_progress=lambda done, total, _file: progress.publish(ImportProgress("running", str(mount), done, total)))
         imported.skipped.extend(extra_skipped)
         report = StickReport(imported)

@@ -31,7 +31,7 @@ from kiosk.outside.door import Door
 from kiosk.outside.mqtt import Publisher
 from kiosk.paths import import_progress_path, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, ImportProgress, ReloadSignal, age, publish, read_record
-from kiosk.store import Store
+from kiosk.store import Store, waiting_for_retrain
 from kiosk.util import RateMeter
 from kiosk.vision.matcher import UNKNOWN
 
@@ -67,7 +67,9 @@ class Daemon:
         self.reload_requested = False
         self.last_forced_reload = float("-inf")  # when SIGHUP last reloaded an unchanged gallery
         self.store = Store(config.data_path())
-        self.gallery = self.store.load_gallery()
+        self.gallery = self.store.load_gallery(config.recognition.encoder)
+        if waiting := waiting_for_retrain(self.store, config.recognition.encoder):
+            log.warning(waiting)
         self.recognizer = build_recognizer(config, self.gallery, record_tracks=bool(options.stats_json))
         # Off unless configured: the door first, so its pin is driven closed before anything else.
         self.door = Door(config.door) if config.door.enabled else None
@@ -267,7 +269,7 @@ class Daemon:
                     self.last_forced_reload = now
                 self.reload_requested = False
                 names_before = set(self.gallery.names)
-                self.gallery = self.store.load_gallery()
+                self.gallery = self.store.load_gallery(self.config.recognition.encoder)
                 self.recognizer.set_gallery(self.gallery)
                 if self.publisher is not None and set(self.gallery.names) != names_before:
                     self.publisher.set_people(self.gallery.names)

@@ -30,6 +30,7 @@ from kiosk.outside.door import DoorCandidate
 from kiosk.util import RateMeter
 from kiosk.vision.boxes import Box, overlap
 from kiosk.vision.calibration import door_threshold, rule_for
+from kiosk.vision.encoders import require_encoder
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
 from kiosk.vision.matcher import UNKNOWN, Gallery
 
@@ -77,9 +78,10 @@ class TrackView:
 def build_recognizer(config: Config, gallery: Gallery, *, record_tracks: bool = False) -> Recognizer:
     """The recognition stage exactly as `kiosk run` has it (benchmarks measure this one)."""
     detection = config.detection
-    return Recognizer(FaceEngine(EngineSettings.live(detection)), gallery, config.recognition, detection.workers,
-                      record_tracks=record_tracks, full_scan_seconds=detection.full_scan_seconds,
-                      encoder=EncoderProcess(detection.jitters), motion_area=detection.motion_area,
+    encoder = require_encoder(config.recognition.encoder).name  # a missing model stops here, in one line
+    return Recognizer(FaceEngine(EngineSettings.live(detection, encoder)), gallery, config.recognition,
+                      detection.workers, record_tracks=record_tracks, full_scan_seconds=detection.full_scan_seconds,
+                      encoder=EncoderProcess(encoder, detection.jitters), motion_area=detection.motion_area,
                       idle_scan_seconds=detection.idle_scan_seconds, door=config.door if config.door.enabled else None)
 
 

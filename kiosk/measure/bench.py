@@ -149,7 +149,7 @@ def run_recognizer_alone(clip: Path, data_dir: Path, config_path: str, max_frame
     frames per second recognition itself can take (the --fast run shares the cores with drawing)."""
     config = load_config(config_path or None, str(data_dir))
     with Store(data_dir, create=False) as store:
-        gallery = store.load_gallery()
+        gallery = store.load_gallery(config.recognition.encoder)
     recognizer = build_recognizer(config, gallery, record_tracks=True)  # as `kiosk run` builds it
     capture = cv2.VideoCapture(str(clip))
     frame_seconds = 1 / (capture.get(cv2.CAP_PROP_FPS) or 30.0)
@@ -389,7 +389,8 @@ def enrollment_timing(people: Path, config: Config, scratch: Path) -> dict:
         with Store(store_dir) as store:
             started = time.perf_counter()
             count = worker_count(dataclasses.replace(config.enrollment, workers=workers))
-            report = import_folder(store, people, config.enrollment, workers=count, show_bar=False)
+            report = import_folder(store, people, config.enrollment, encoder=config.recognition.encoder, workers=count,
+                                     show_bar=False)
             results[label] = {"seconds": round(time.perf_counter() - started, 2), "photos": report.added,
                               "workers": count}
     return results

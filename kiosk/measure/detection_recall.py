@@ -23,6 +23,7 @@ import numpy as np
 from kiosk.config import DetectionConfig
 from kiosk.paths import SAMPLE_DATA
 from kiosk.vision.boxes import Box, overlap, pair_boxes
+from kiosk.vision.encoders import DEFAULT as DEFAULT_ENCODER
 from kiosk.vision.engine import EngineSettings, FaceEngine
 
 DEFAULT_DETECTION_DATA = SAMPLE_DATA / "detection"
@@ -76,7 +77,7 @@ def match_detections(labelled: list[Rect], ignored: list[Rect], found: list[Rect
 def engines(detection: DetectionConfig, widths: tuple[int | None, ...],
             upsamples: tuple[int, ...]) -> dict[tuple[int | None, int], FaceEngine]:
     """The live engine, as configured for `kiosk run`, at each width and upsample setting."""
-    live = EngineSettings.live(detection)
+    live = EngineSettings.live(detection, DEFAULT_ENCODER)  # only detection is measured
     return {(width, upsample): FaceEngine(dataclasses.replace(live, detect_width=width, upsample=upsample))
             for width in widths for upsample in upsamples}
 

@@ -88,7 +88,7 @@ def enroll_subset(store, root: Path, to_enroll: dict[str, list[str]], config: Co
             except ValueError:
                 continue  # unreadable: import_folder never sees it, the person may end up not enrolled
     folder.mkdir(exist_ok=True)
-    return import_folder(store, folder, config.enrollment, show_bar=False)
+    return import_folder(store, folder, config.enrollment, encoder=config.recognition.encoder, show_bar=False)
 
 
 class ProbeEncoder:
@@ -183,10 +183,11 @@ def evaluate(plan: EvalPlan, config: Config, rules: list[MatchRule]) -> dict:
     """Enroll, encode every probe once, then score each rule."""
     with tempfile.TemporaryDirectory(prefix="kiosk-eval-") as scratch, Store(Path(scratch) / "data") as store:
         if plan.to_enroll is None:
-            report = import_folder(store, plan.enroll_root, config.enrollment, show_bar=False)
+            report = import_folder(store, plan.enroll_root, config.enrollment, encoder=config.recognition.encoder,
+                                   show_bar=False)
         else:
             report = enroll_subset(store, plan.enroll_root, plan.to_enroll, config, Path(scratch))
-        gallery = store.load_gallery()
+        gallery = store.load_gallery(config.recognition.encoder)
     encoder = ProbeEncoder(config)
     closed = [encoder.probe(root, person, file) for root, person, file in plan.closed]
     excluded = [encoder.probe(root, person, file) for root, person, file in plan.excluded]

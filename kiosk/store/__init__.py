@@ -20,9 +20,10 @@ from kiosk.store.db import (
     is_embedding_blob,
     person_key,
     sha256_hex,
+    waiting_for_retrain,
 )
 from kiosk.store.schema import SCHEMA_QUERY, SCHEMA_VERSION, schema_objects
 
 __all__ = ["SCHEMA_QUERY", "SCHEMA_VERSION", "CheckedSample", "Event", "EventFace", "PersonSummary", "Sample",
            "SampleSettings", "Store", "StoreError", "UnknownFace", "embedding_blob", "is_embedding_blob",
-           "person_key", "schema_objects", "sha256_hex"]
+           "person_key", "schema_objects", "sha256_hex", "waiting_for_retrain"]

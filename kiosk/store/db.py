@@ -30,8 +30,10 @@ import numpy as np
 
 from kiosk.errors import NotFound, Refused, StoreError
 from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR, UnsafePath, kept_file
-from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
+from kiosk.store.schema import DLIB_MODEL, MIGRATIONS, SCHEMA_VERSION, split_sql
 from kiosk.util import write_atomically
+from kiosk.vision.encoders import DEFAULT as DEFAULT_ENCODER
+from kiosk.vision.encoders import encoder_class, encoder_of_model, model_of
 from kiosk.vision.matcher import Gallery
 
 EMBEDDING_DTYPE = "<f4"
@@ -102,6 +104,7 @@ class EventFace:
     at: float
     embedding: np.ndarray
     crop_file: str
+    encoder: str = DLIB_MODEL  # the model that made the embedding
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class UnknownFace:
     embedding: np.ndarray
     crop_file: str
     track_id: int | None
+    encoder: str = DLIB_MODEL  # the model that made the embedding
 
 
 HASHED_KEY = re.compile(r"_[0-9a-f]{6}$")
@@ -234,19 +238,26 @@ class Store:
     def gallery_generation(self) -> int:
         return self.db.execute("SELECT value FROM meta WHERE key = 'gallery_generation'").fetchone()[0]
 
-    def load_gallery(self) -> Gallery:
-        """All samples as one matrix, rows grouped by person, read in one consistent snapshot, with
-        the known confusions and the kept unknown faces (real strangers, for calibration.py)."""
+    def load_gallery(self, encoder: str = DEFAULT_ENCODER) -> Gallery:
+        """The samples ENCODER (recognition.encoder) made, as one matrix with rows grouped by
+        person, read in one consistent snapshot, with the known confusions and the kept unknown
+        faces (real strangers, for calibration.py) it made. Samples of another encoder wait for
+        `kiosk retrain`."""
+        cls = encoder_class(encoder)
+        dimensions = cls.dimensions
+        encoder = cls.model
         with self.transaction(write=False):
             generation = self.gallery_generation()
             rows = self.db.execute(
                 "SELECT p.name, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
-                f"WHERE s.status IN {MATCHED_STATUSES} ORDER BY p.name, s.id").fetchall()
+                f"WHERE s.status IN {MATCHED_STATUSES} AND s.encoder = ? ORDER BY p.name, s.id", (encoder,)).fetchall()
             negative_rows = self.db.execute(
-                "SELECT p.name, c.embedding FROM confusions c JOIN people p ON p.id = c.person_id").fetchall()
-            stranger_rows = self.db.execute("SELECT embedding FROM unknown_faces").fetchall()
+                "SELECT p.name, c.embedding FROM confusions c JOIN people p ON p.id = c.person_id "
+                "WHERE c.encoder = ?", (encoder,)).fetchall()
+            stranger_rows = self.db.execute("SELECT embedding FROM unknown_faces WHERE encoder = ?",
+                                            (encoder,)).fetchall()
         if not rows:
-            return Gallery.empty(generation)
+            return Gallery.empty(generation, dimensions)
         negatives: dict[str, list[np.ndarray]] = {}
         for name, blob in negative_rows:
             negatives.setdefault(name, []).append(np.frombuffer(blob, dtype=EMBEDDING_DTYPE))
@@ -258,9 +269,16 @@ class Store:
             else:
                 names.append(name)
                 counts.append(1)
-        matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=EMBEDDING_DTYPE).reshape(-1, 128)
-        strangers = np.frombuffer(b"".join(blob for (blob,) in stranger_rows), dtype=EMBEDDING_DTYPE).reshape(-1, 128)
+        matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype=EMBEDDING_DTYPE).reshape(-1, dimensions)
+        strangers = np.frombuffer(b"".join(blob for (blob,) in stranger_rows),
+                                  dtype=EMBEDDING_DTYPE).reshape(-1, dimensions)
         return Gallery(names, counts, matrix, generation, {n: np.vstack(v) for n, v in negatives.items()}, strangers)
+
+    def encoders(self) -> dict[str, int]:
+        """How many matched samples each encoder model made (more than one after a change of
+        recognition.encoder, until `kiosk retrain`)."""
+        return dict(self.db.execute(f"SELECT encoder, count(*) FROM samples WHERE status IN {MATCHED_STATUSES} "
+                                    "GROUP BY encoder ORDER BY encoder").fetchall())
 
     # --- enrollment ----------------------------------------------------------------------
 
@@ -411,11 +429,11 @@ class Store:
 
     # --- the consistency check of a person's photos -------------------------------------------
 
-    def samples_to_check(self, name: str) -> list[CheckedSample]:
-        """Every sample of a person with its embedding and status, oldest first."""
+    def samples_to_check(self, name: str, encoder: str) -> list[CheckedSample]:
+        """Every sample of a person made by model ENCODER, with its embedding and status, oldest first."""
         rows = self.db.execute(
             "SELECT s.id, s.source, s.status, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
-            "WHERE p.name = ? ORDER BY s.created_at, s.id", (name,)).fetchall()
+            "WHERE p.name = ? AND s.encoder = ? ORDER BY s.created_at, s.id", (name, encoder)).fetchall()
         return [CheckedSample(r[0], r[1], r[2], np.frombuffer(r[3], EMBEDDING_DTYPE)) for r in rows]
 
     def people_with_pending(self) -> list[str]:
@@ -497,16 +515,18 @@ class Store:
 
     # --- faces seen but not recognised -------------------------------------------------------
 
-    def add_unknown(self, at: float, embedding: np.ndarray, crop_file: str, track_id: int | None) -> int:
+    def add_unknown(self, at: float, embedding: np.ndarray, crop_file: str, track_id: int | None,
+                    encoder: str = DLIB_MODEL) -> int:
         with self.transaction() as db:
-            return db.execute("INSERT INTO unknown_faces (at, embedding, crop_file, track_id) VALUES (?, ?, ?, ?)",
-                              (at, embedding_blob(embedding), crop_file, track_id)).lastrowid
+            return db.execute("INSERT INTO unknown_faces (at, embedding, crop_file, track_id, encoder) "
+                              "VALUES (?, ?, ?, ?, ?)",
+                              (at, embedding_blob(embedding), crop_file, track_id, encoder)).lastrowid
 
     def unknowns(self) -> list[UnknownFace]:
         """Every kept unknown face, oldest first."""
-        rows = self.db.execute("SELECT id, at, embedding, crop_file, track_id FROM unknown_faces "
+        rows = self.db.execute("SELECT id, at, embedding, crop_file, track_id, encoder FROM unknown_faces "
                                "ORDER BY at, id").fetchall()
-        return [UnknownFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3], r[4]) for r in rows]
+        return [UnknownFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3], r[4], r[5]) for r in rows]
 
     def delete_unknowns(self, ids: list[int]) -> list[str]:
         """Delete unknown faces by id, overwriting their rows on disk; returns their crop files."""
@@ -525,11 +545,14 @@ class Store:
 
     def label_unknown(self, unknown_id: int, person: str, settings: SampleSettings,
                       photo_sha256: str, source: str) -> bool:
-        """Turn an unknown face into a sample of PERSON in one transaction; False if no such id."""
+        """Turn an unknown face into a sample of PERSON in one transaction; False if no such id.
+        Refused when another encoder than SETTINGS' made the face (it would never be matched)."""
         with self.transaction() as db:
-            rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING embedding", (unknown_id,)).fetchall()
+            rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING embedding, encoder",
+                              (unknown_id,)).fetchall()
             if not rows:
                 return False
+            _refuse_other_encoder(f"unknown face {unknown_id}", rows[0][1], settings)
             self._insert_sample(db, person, np.frombuffer(rows[0][0], EMBEDDING_DTYPE), settings,
                                 photo_sha256, source)
         return True
@@ -537,10 +560,10 @@ class Store:
     # --- recognition events --------------------------------------------------------------
 
     def add_event(self, name: str, distance: float | None, track_id: int | None, at: float | None = None,
-                  face: tuple[np.ndarray, str] | None = None, *, kind: str = "seen",
+                  face: tuple[np.ndarray, str, str] | None = None, *, kind: str = "seen",
                   liveness: str | None = None, outbox_limit: int = 0, threshold: float | None = None,
                   frames: int | None = None) -> int:
-        """Log one event; with face=(embedding, crop_file) its face is kept for corrections.
+        """Log one event; with face=(embedding, crop_file, encoder model) its face is kept for corrections.
 
         With an outbox_limit the event also joins the outbox (events still to be published) in
         the same transaction, so none is logged without being sent or sent without being logged;
@@ -553,8 +576,8 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (at, row[0] if row else None, name, distance, track_id, kind,
                                                        liveness, threshold, frames)).lastrowid
             if face is not None:
-                db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file) VALUES (?, ?, ?, ?)",
-                           (event_id, at, embedding_blob(face[0]), face[1]))
+                db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file, encoder) "
+                           "VALUES (?, ?, ?, ?, ?)", (event_id, at, embedding_blob(face[0]), face[1], face[2]))
             if outbox_limit:
                 db.execute("INSERT INTO outbox (event_id, queued_at) VALUES (?, ?)", (event_id, time.time()))
                 dropped = db.execute(
@@ -589,14 +612,15 @@ class Store:
         return rows[0] if rows else None
 
     def event_face(self, event_id: int) -> EventFace | None:
-        row = self.db.execute("SELECT event_id, at, embedding, crop_file FROM event_faces WHERE event_id = ?",
+        row = self.db.execute("SELECT event_id, at, embedding, crop_file, encoder FROM event_faces WHERE event_id = ?",
                               (event_id,)).fetchone()
-        return EventFace(row[0], row[1], np.frombuffer(row[2], EMBEDDING_DTYPE), row[3]) if row else None
+        return EventFace(row[0], row[1], np.frombuffer(row[2], EMBEDDING_DTYPE), row[3], row[4]) if row else None
 
     def event_faces(self) -> list[EventFace]:
         """Every kept event face, oldest first."""
-        rows = self.db.execute("SELECT event_id, at, embedding, crop_file FROM event_faces ORDER BY at, event_id")
-        return [EventFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3]) for r in rows]
+        rows = self.db.execute("SELECT event_id, at, embedding, crop_file, encoder FROM event_faces "
+                               "ORDER BY at, event_id")
+        return [EventFace(r[0], r[1], np.frombuffer(r[2], EMBEDDING_DTYPE), r[3], r[4]) for r in rows]
 
     def delete_events_before(self, cutoff: float) -> int:
         """Delete events dated before CUTOFF with their kept faces and outbox entries (retention)."""
@@ -637,16 +661,18 @@ class Store:
         """Rename an event (keeping what it said before) in one transaction, and learn from it.
 
         sample=(settings, photo_sha256, source) adds the event's face as an accepted sample of
-        NAME; not_person records the face as a known confusion with that person.
+        NAME; not_person records the face as a known confusion with that person. Learning is
+        refused when another encoder than the sample's made the face (it would never be matched).
         """
         with self.transaction() as db:
-            event = db.execute("SELECT e.name, f.embedding FROM events e JOIN event_faces f ON f.event_id = e.id "
-                               "WHERE e.id = ?", (event_id,)).fetchone()
+            event = db.execute("SELECT e.name, f.embedding, f.encoder FROM events e JOIN event_faces f "
+                               "ON f.event_id = e.id WHERE e.id = ?", (event_id,)).fetchone()
             if event is None:
                 raise NotFound(f"event {event_id}: no such event with a kept face")
-            old_name, blob = event
+            old_name, blob, encoder = event
             embedding = np.frombuffer(blob, EMBEDDING_DTYPE)
             if sample is not None:
+                _refuse_other_encoder(f"event {event_id}'s face", encoder, sample[0])
                 self._insert_sample(db, name, embedding, *sample, status="accepted")
             person = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             db.execute("UPDATE events SET name = ?, person_id = ?, corrected_from = coalesce(corrected_from, ?) "
@@ -654,8 +680,8 @@ class Store:
             if not_person is not None:
                 wrong = db.execute("SELECT id FROM people WHERE name = ?", (not_person,)).fetchone()
                 if wrong is not None:
-                    db.execute("INSERT INTO confusions (person_id, embedding, event_id, created_at) "
-                               "VALUES (?, ?, ?, ?)", (wrong[0], blob, event_id, time.time()))
+                    db.execute("INSERT INTO confusions (person_id, embedding, event_id, created_at, encoder) "
+                               "VALUES (?, ?, ?, ?, ?)", (wrong[0], blob, event_id, time.time(), encoder))
 
     def confusions_of(self, name: str) -> int:
         return self.db.execute("SELECT count(*) FROM confusions c JOIN people p ON p.id = c.person_id "
@@ -693,15 +719,41 @@ class Store:
                 in rows]
 
 
+EMBEDDING_VALUES = (16, 2048)  # the lengths schema.EMBEDDING_CHECK allows
+
+
+def waiting_for_retrain(store: Store, encoder: str) -> str:
+    """A line when samples made by another encoder than ENCODER (recognition.encoder) are in the
+    store: they are not matched until `kiosk retrain` re-encodes their photos; "" otherwise."""
+    made_by = store.encoders()
+    others = {model: count for model, count in made_by.items() if model != model_of(encoder)}
+    if not others:
+        return ""
+    total = sum(made_by.values())
+    listed = ", ".join(f"{count} by {encoder_of_model(model) or model}" for model, count in others.items())
+    return (f"{sum(others.values())} of {total} samples were made by another encoder ({listed}) than "
+            f"recognition.encoder {encoder}: they are not matched until `kiosk retrain`")
+
+
 def embedding_blob(embedding: np.ndarray) -> bytes:
-    """The stored form of an embedding: 128 little-endian float32 values."""
-    return np.asarray(embedding, dtype=EMBEDDING_DTYPE).reshape(128).tobytes()
+    """The stored form of an embedding: its little-endian float32 values (128 for dlib's encoder)."""
+    values = np.asarray(embedding, dtype=EMBEDDING_DTYPE).reshape(-1)
+    if not EMBEDDING_VALUES[0] <= len(values) <= EMBEDDING_VALUES[1]:
+        raise ValueError(f"an embedding of {len(values)} values")
+    return values.tobytes()
 
 
 def is_embedding_blob(value: object) -> bool:
     """Whether VALUE (read from a database we did not write) is that form, every number finite."""
-    return isinstance(value, bytes) and len(value) == 512 and bool(
-        np.isfinite(np.frombuffer(value, dtype=EMBEDDING_DTYPE)).all())
+    return isinstance(value, bytes) and len(value) % 4 == 0 and \
+        EMBEDDING_VALUES[0] <= len(value) // 4 <= EMBEDDING_VALUES[1] and bool(
+            np.isfinite(np.frombuffer(value, dtype=EMBEDDING_DTYPE)).all())
+
+
+def _refuse_other_encoder(what: str, made_by: str, settings: SampleSettings) -> None:
+    if made_by != settings.encoder:
+        raise Refused(f"{what} was encoded by {made_by}, the samples now by {settings.encoder} "
+                      "(recognition.encoder): it cannot become a sample")
 
 
 def write_private_file(path: Path, data: bytes) -> None:

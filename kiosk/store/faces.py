@@ -20,6 +20,7 @@ from PIL import Image
 from kiosk.config import RecognitionConfig
 from kiosk.paths import EVENT_FACES_DIR, UNKNOWNS_DIR
 from kiosk.store.db import Store, write_private_file
+from kiosk.vision.encoders import model_of
 
 
 def jpeg_bytes(rgb: np.ndarray) -> bytes:
@@ -42,7 +43,7 @@ def save_unknown_face(store: Store, limits: RecognitionConfig, rgb_crop: np.ndar
     at = time.time()
     crop_file = crop_name(at)
     write_private_file(store.unknown_face_path(crop_file), jpeg_bytes(rgb_crop))
-    unknown_id = store.add_unknown(at, embedding, crop_file, track_id)
+    unknown_id = store.add_unknown(at, embedding, crop_file, track_id, model_of(limits.encoder))
     prune_unknown_faces(store, limits, at if now is None else now)
     return unknown_id
 
@@ -74,7 +75,8 @@ def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, dist
     crop_path = store.event_face_path(crop_file)
     write_private_file(crop_path, jpeg_bytes(crop))
     try:
-        event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file), liveness=liveness,
+        event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file, model_of(limits.encoder)),
+                                   liveness=liveness,
                                    outbox_limit=outbox_limit, threshold=threshold, frames=frames)
     except BaseException:  # not logged (a full drive, a lock): the caller retries, with a new crop
         crop_path.unlink(missing_ok=True)

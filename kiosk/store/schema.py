@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 
+# An embedding: little-endian float32 values, 16 to 2048 of them (each encoder has its own length).
+EMBEDDING_CHECK = "length(embedding) BETWEEN 64 AND 8192 AND length(embedding) % 4 = 0"
+DLIB_MODEL = "dlib_face_recognition_resnet_model_v1"  # the only encoder before schema 8
+
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
 MIGRATIONS = [
     """
@@ -112,6 +116,76 @@ MIGRATIONS = [
     """
     ALTER TABLE events ADD COLUMN threshold REAL;
     ALTER TABLE events ADD COLUMN frames INTEGER;
+    """,
+    # Encoders other than dlib's (vision/encoders/): an embedding of any encoder's length, and
+    # every kept face says which encoder made it. SQLite changes a CHECK only by rebuilding the
+    # table; nothing refers to these four tables, so each is copied, dropped and renamed.
+    f"""
+    CREATE TABLE new_samples (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        embedding BLOB NOT NULL CHECK ({EMBEDDING_CHECK}),
+        encoder TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        landmarks INTEGER NOT NULL,
+        jitters INTEGER NOT NULL,
+        photo_sha256 TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('pending', 'ok', 'suspect', 'accepted')),
+        status_reason TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO new_samples SELECT id, person_id, embedding, encoder, detector, landmarks, jitters, photo_sha256,
+        source, created_at, status, status_reason FROM samples;
+    DROP TABLE samples;
+    ALTER TABLE new_samples RENAME TO samples;
+    CREATE INDEX samples_person ON samples(person_id);
+    CREATE INDEX samples_encoder ON samples(encoder);
+    CREATE TRIGGER samples_insert AFTER INSERT ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER samples_update AFTER UPDATE ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER samples_delete AFTER DELETE ON samples BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TABLE new_unknown_faces (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        embedding BLOB NOT NULL CHECK ({EMBEDDING_CHECK}),
+        crop_file TEXT NOT NULL UNIQUE,
+        track_id INTEGER,
+        encoder TEXT NOT NULL
+    );
+    INSERT INTO new_unknown_faces SELECT id, at, embedding, crop_file, track_id, '{DLIB_MODEL}' FROM unknown_faces;
+    DROP TABLE unknown_faces;
+    ALTER TABLE new_unknown_faces RENAME TO unknown_faces;
+    CREATE INDEX unknown_faces_at ON unknown_faces(at);
+    CREATE TABLE new_confusions (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        embedding BLOB NOT NULL CHECK ({EMBEDDING_CHECK}),
+        event_id INTEGER,
+        created_at REAL NOT NULL,
+        encoder TEXT NOT NULL
+    );
+    INSERT INTO new_confusions SELECT id, person_id, embedding, event_id, created_at, '{DLIB_MODEL}' FROM confusions;
+    DROP TABLE confusions;
+    ALTER TABLE new_confusions RENAME TO confusions;
+    CREATE INDEX confusions_person ON confusions(person_id);
+    CREATE TRIGGER confusions_insert AFTER INSERT ON confusions BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TRIGGER confusions_delete AFTER DELETE ON confusions BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'gallery_generation'; END;
+    CREATE TABLE new_event_faces (
+        event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        embedding BLOB NOT NULL CHECK ({EMBEDDING_CHECK}),
+        crop_file TEXT NOT NULL UNIQUE,
+        encoder TEXT NOT NULL
+    );
+    INSERT INTO new_event_faces SELECT event_id, at, embedding, crop_file, '{DLIB_MODEL}' FROM event_faces;
+    DROP TABLE event_faces;
+    ALTER TABLE new_event_faces RENAME TO event_faces;
+    CREATE INDEX event_faces_at ON event_faces(at);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -169,7 +169,7 @@ def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.nd
     own, nearest = leave_one_out(gallery, rule.neighbors)
     sigma = photo_spread(own, owners)
     if strangers is not None and len(strangers):
-        kept = gallery.person_scores(np.asarray(strangers, np.float32).reshape(-1, 128), rule.neighbors)
+        kept = gallery.person_scores(np.asarray(strangers, np.float32).reshape(-1, gallery.dimensions), rule.neighbors)
         nearest = np.vstack([nearest, np.sort(kept, axis=1)[:, :NEAREST]])
     members = own[np.isfinite(own)]
     curve = []

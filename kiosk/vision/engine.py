@@ -1,8 +1,9 @@
-"""The face engine: find faces (HOG on a downscaled copy, or CNN) and turn each into a 128-d encoding.
+"""The face engine: find faces (HOG on a downscaled copy, or CNN) and turn each into an encoding.
 
 Detection cost grows with the pixel count, so live frames are searched at a reduced width and
 the boxes mapped back to full resolution; encoding then runs on the full-resolution face, which
-keeps encodings as good as on the original frame. All models ship with face_recognition_models.
+keeps encodings as good as on the original frame. The detectors and landmark models ship with
+face_recognition_models; the encoder is the one `recognition.encoder` names (see encoders/).
 
 The dlib calls are the ones face_recognition makes, but each thread gets its own detector,
 landmark model and encoder: dlib's detectors and networks keep scratch state and must not be
@@ -28,8 +29,8 @@ import numpy as np
 from kiosk.config import Config, DetectionConfig, EnrollmentConfig
 from kiosk.util import die_with_parent
 from kiosk.vision.boxes import Box, merge_boxes, scale_box
+from kiosk.vision.encoders import DEFAULT, Encoder, create_encoder, encoder_class
 
-CHIP_SIZE, CHIP_PADDING = 150, 0.25  # the aligned face image dlib's encoder is trained on
 SMALLEST_FACE = 80  # pixels: the smallest face dlib's CNN detector finds without upsampling
 
 
@@ -40,21 +41,22 @@ class EngineSettings:
     upsample: int = 0
     landmarks: int = 5  # 5 or 68
     jitters: int = 1
+    encoder: str = DEFAULT  # recognition.encoder
 
     @classmethod
-    def live(cls, config: DetectionConfig) -> EngineSettings:
-        return cls(config.model, config.width, config.upsample, config.landmarks, config.jitters)
+    def live(cls, config: DetectionConfig, encoder: str) -> EngineSettings:
+        return cls(config.model, config.width, config.upsample, config.landmarks, config.jitters, encoder)
 
     @classmethod
     def identification(cls, config: Config) -> EngineSettings:
         """Naming faces in photos (identify, eval): found like enrolled photos, encoded like live ones."""
         e = config.enrollment
-        return cls(e.detector, None, e.upsample, e.landmarks, config.detection.jitters)
+        return cls(e.detector, None, e.upsample, e.landmarks, config.detection.jitters, config.recognition.encoder)
 
     @classmethod
-    def enrollment(cls, config: EnrollmentConfig) -> EngineSettings:
+    def enrollment(cls, config: EnrollmentConfig, encoder: str) -> EngineSettings:
         # Photos were already resized to enrollment.max_side when loaded.
-        return cls(config.detector, None, config.upsample, config.landmarks, config.jitters)
+        return cls(config.detector, None, config.upsample, config.landmarks, config.jitters, encoder)
 
 
 class _ThreadModels(threading.local):
@@ -66,6 +68,12 @@ class _ThreadModels(threading.local):
 
     def __init__(self):
         self.loaded: dict[str, object] = {}
+
+    def encoder(self, name: str, jitters: int) -> Encoder:
+        key = f"encoder:{name}:{jitters}"
+        if key not in self.loaded:
+            self.loaded[key] = create_encoder(name, jitters)
+        return self.loaded[key]  # type: ignore[return-value]
 
     def get(self, name: str):
         if name in SHARED_MODELS:
@@ -84,7 +92,6 @@ MODEL_LOADERS = {
     "cnn": lambda: dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location()),
     "landmarks5": lambda: dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location()),
     "landmarks68": lambda: dlib.shape_predictor(face_recognition_models.pose_predictor_model_location()),
-    "encoder": lambda: dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location()),
 }
 
 
@@ -166,11 +173,18 @@ class FaceEngine:
         if liveness:
             self._models.get("landmarks68")
 
+    @property
+    def dimensions(self) -> int:
+        return encoder_class(self.settings.encoder).dimensions
+
+    def _encoder(self) -> Encoder:
+        return self._models.encoder(self.settings.encoder, self.settings.jitters)
+
     def face_chips(self, rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
-        """Each face aligned by its landmarks into the 150x150 image the encoder takes."""
+        """Each face aligned by its landmarks into the image the encoder takes."""
         landmarks = self._models.get(f"landmarks{self.settings.landmarks}")
-        return [dlib.get_face_chip(rgb, landmarks(rgb, dlib.rectangle(left, top, right, bottom)),
-                                   size=CHIP_SIZE, padding=CHIP_PADDING)
+        encoder = encoder_class(self.settings.encoder)
+        return [encoder.chip(rgb, landmarks(rgb, dlib.rectangle(left, top, right, bottom)))
                 for top, right, bottom, left in boxes]
 
     def landmarks68(self, rgb: np.ndarray, box: Box) -> np.ndarray:
@@ -180,10 +194,10 @@ class FaceEngine:
         return np.array([(point.x, point.y) for point in shape.parts()], dtype=np.float64)
 
     def encode_chips(self, chips: list[np.ndarray]) -> np.ndarray:
-        return encode_chips(self._models.get("encoder"), chips, self.settings.jitters)
+        return self._encoder().encode_chips(chips)
 
     def encode(self, rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """One float32 row of 128 values per box, in the order given."""
+        """One float32 row of the encoder's values per box, in the order given."""
         return self.encode_chips(self.face_chips(rgb, boxes))
 
     def detect_and_encode(self, rgb: np.ndarray) -> tuple[list[Box], np.ndarray]:
@@ -191,26 +205,19 @@ class FaceEngine:
         return boxes, self.encode(rgb, boxes)
 
 
-def encode_chips(encoder, chips: list[np.ndarray], jitters: int) -> np.ndarray:
-    """128-d encodings of aligned face chips (the same values dlib gives from the full image)."""
-    rows = [encoder.compute_face_descriptor(chip, jitters) for chip in chips]
-    return np.asarray(rows, dtype=np.float32).reshape(len(chips), 128)
+_process_encoder: Encoder | None = None
 
 
-_process_encoder = None
-_process_jitters = 1
-
-
-def _start_encoder_process(jitters: int, parent: int) -> None:
-    global _process_encoder, _process_jitters
+def _start_encoder_process(name: str, jitters: int, parent: int) -> None:
+    global _process_encoder
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     die_with_parent(parent)  # a killed daemon must not leave its encoder (about 100 MB) behind
-    _process_encoder = MODEL_LOADERS["encoder"]()
-    _process_jitters = jitters
+    _process_encoder = create_encoder(name, jitters)
 
 
 def _encode_in_process(chips: list[np.ndarray]) -> np.ndarray:
-    return encode_chips(_process_encoder, chips, _process_jitters)
+    assert _process_encoder is not None
+    return _process_encoder.encode_chips(chips)
 
 
 class EncoderProcess:
@@ -218,22 +225,23 @@ class EncoderProcess:
 
     dlib's detector releases Python's interpreter lock but its encoder network does not: each
     face holds it for 20-70 ms, which would freeze the thread drawing the screen. Aligned chips
-    (150x150x3 bytes each) go to this process and 128 numbers per face come back.
+    (150x150x3 bytes each for dlib) go to this process and one encoding per face comes back.
     """
 
-    def __init__(self, jitters: int):
-        self.jitters = jitters
+    def __init__(self, encoder: str, jitters: int):
+        self.encoder, self.jitters = encoder, jitters
+        self.dimensions = encoder_class(encoder).dimensions
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"),
-                                   initializer=_start_encoder_process, initargs=(self.jitters, os.getpid()))
+        pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), initializer=_start_encoder_process,
+                                   initargs=(self.encoder, self.jitters, os.getpid()))
         pool.submit(_encode_in_process, []).result()  # load the model before the first face
         return pool
 
     def encode_chips(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
-            return np.empty((0, 128), dtype=np.float32)
+            return np.empty((0, self.dimensions), dtype=np.float32)
         try:
             return self._pool.submit(_encode_in_process, chips).result()
         except BrokenProcessPool:

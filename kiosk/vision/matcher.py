@@ -48,7 +48,7 @@ def distances(a: np.ndarray, b: np.ndarray, b_squared_norms: np.ndarray | None =
     """(len(a) x len(b)) Euclidean distances between the rows of A and of B, in A's precision.
 
     |a - b|^2 = |a|^2 + |b|^2 - 2 a.b: one matrix product for all pairs, instead of a
-    len(a) x len(b) x 128 array of differences.
+    len(a) x len(b) x dimensions array of differences.
     """
     if b_squared_norms is None:
         b_squared_norms = np.einsum("ij,ij->i", b, b)
@@ -82,28 +82,31 @@ class Gallery:
 
     def __init__(self, names: list[str], counts: list[int], encodings: np.ndarray, generation: int = 0,
                  negatives: dict[str, np.ndarray] | None = None, strangers: np.ndarray | None = None):
-        """names[i] owns the next counts[i] rows of encodings (rows grouped by person).
+        """names[i] owns the next counts[i] rows of encodings (rows grouped by person, one
+        encoder's encodings: their length is the gallery's `dimensions`).
 
         negatives maps a name to encodings of faces known NOT to be that person; strangers are
         faces known to be nobody enrolled (kept unknown faces), which calibration.py counts.
         """
         self.names = list(names)
         self.counts = list(counts)
-        self.encodings = np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, 128)
+        encodings = np.asarray(encodings, dtype=np.float32)
+        self.dimensions = encodings.shape[1] if encodings.ndim == 2 else encodings.size
+        self.encodings = np.ascontiguousarray(encodings).reshape(-1, self.dimensions)
         if sum(counts) != len(self.encodings) or any(c <= 0 for c in counts):
             raise ValueError("counts must be positive and add up to the number of encodings")
         self.starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.intp)
         self.squared_norms = np.einsum("ij,ij->i", self.encodings, self.encodings)
         self.generation = generation
-        self.strangers = np.empty((0, 128), np.float32) if strangers is None else \
-            np.asarray(strangers, dtype=np.float32).reshape(-1, 128)
+        self.strangers = np.empty((0, self.dimensions), np.float32) if strangers is None else \
+            np.asarray(strangers, dtype=np.float32).reshape(-1, self.dimensions)
         index = {name: i for i, name in enumerate(self.names)}
-        self.negatives = {index[name]: np.asarray(rows, dtype=np.float32).reshape(-1, 128)
+        self.negatives = {index[name]: np.asarray(rows, dtype=np.float32).reshape(-1, self.dimensions)
                           for name, rows in (negatives or {}).items() if name in index and len(rows)}
 
     @classmethod
-    def empty(cls, generation: int = 0) -> Gallery:
-        return cls([], [], np.empty((0, 128), np.float32), generation)
+    def empty(cls, generation: int = 0, dimensions: int = 128) -> Gallery:
+        return cls([], [], np.empty((0, dimensions), np.float32), generation)
 
     def __len__(self) -> int:
         return len(self.encodings)
@@ -118,11 +121,13 @@ class Gallery:
         rows = [self.encodings[self.starts[i]:self.starts[i] + self.counts[i]] for i in keep]
         negatives = {self.names[i]: rows_ for i, rows_ in self.negatives.items() if i in keep}
         return Gallery([self.names[i] for i in keep], [self.counts[i] for i in keep],
-                       np.vstack(rows) if rows else np.empty((0, 128), np.float32), self.generation, negatives)
+                       np.vstack(rows) if rows else np.empty((0, self.dimensions), np.float32), self.generation,
+                       negatives)
 
     def sample_distances(self, faces: np.ndarray) -> np.ndarray:
         """(faces x samples) Euclidean distances."""
-        return distances(np.asarray(faces, dtype=np.float32).reshape(-1, 128), self.encodings, self.squared_norms)
+        faces = np.asarray(faces, dtype=np.float32).reshape(-1, self.dimensions)
+        return distances(faces, self.encodings, self.squared_norms)
 
     def person_scores(self, faces: np.ndarray, neighbors: int) -> np.ndarray:
         """(faces x people): mean distance from each face to each person's `neighbors` nearest samples.
@@ -152,7 +157,7 @@ class Gallery:
         """The decision for each face (see the module docstring); a bare float is a tolerance."""
         if not isinstance(rule, MatchRule):
             rule = MatchRule(float(rule))
-        faces = np.asarray(faces, dtype=np.float32).reshape(-1, 128)
+        faces = np.asarray(faces, dtype=np.float32).reshape(-1, self.dimensions)
         if not self.names:
             return [Match(UNKNOWN, float("inf")) for _ in range(len(faces))]
         return [self._decide(row, rule) for row in self._scores(faces, rule)]
@@ -165,7 +170,7 @@ class Gallery:
         put it (a mean encoding lies nearer to everybody, look-alikes included), so the rule's
         tolerance, calibrated on single photos, keeps its meaning; only the frame-to-frame noise
         (one blurred frame, one lucky angle) is averaged away."""
-        faces = np.asarray(faces, dtype=np.float32).reshape(-1, 128)
+        faces = np.asarray(faces, dtype=np.float32).reshape(-1, self.dimensions)
         if not self.names or not len(faces):
             return Match(UNKNOWN, float("inf"))
         weights = np.asarray(weights, dtype=np.float64).reshape(-1, 1)

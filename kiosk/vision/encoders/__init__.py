@@ -1,0 +1,25 @@
+"""Face encoders, one per file, each a subclass of base.Encoder registered under its name.
+
+- base.py: the seam (the Encoder base class, the registry, the scale all distances share);
+- dlib_resnet.py: dlib's ResNet, the default (128 values);
+- mobilefacenet.py: MobileFaceNet through LiteRT (192 values; model installed by scripts/fetch-models).
+
+Importing this package loads no model.
+"""
+
+from kiosk.vision.encoders import dlib_resnet, mobilefacenet  # noqa: F401  (they register themselves)
+from kiosk.vision.encoders.base import (
+                                        ENCODERS,
+                                        Encoder,
+                                        EncoderUnavailable,
+                                        create_encoder,
+                                        encoder_class,
+                                        encoder_of_model,
+                                        model_of,
+                                        require_encoder,
+)
+
+DEFAULT = "dlib"
+
+__all__ = ["DEFAULT", "ENCODERS", "Encoder", "EncoderUnavailable", "create_encoder", "encoder_class",
+           "encoder_of_model", "model_of", "require_encoder"]
