@@ -19,8 +19,6 @@ from pathlib import Path
 import yaml
 
 from kiosk.errors import ConfigError
-from kiosk.vision.encoders import DEFAULT as DEFAULT_ENCODER
-from kiosk.vision.encoders import ENCODERS
 
 if typing.TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -138,9 +136,10 @@ class EnrollmentConfig:
 
 @dataclass(frozen=True)
 class RecognitionConfig:
-    # Which network turns a face into numbers (vision/encoders/); after a change, `kiosk retrain`
-    # re-encodes the kept photos, and only samples of this encoder are matched until then.
-    encoder: str = field(default=DEFAULT_ENCODER, metadata=_choice(*ENCODERS))
+    # Which network turns a face into numbers: one registered in vision/encoders/ (a test holds
+    # the two lists equal). After a change, `kiosk retrain` re-encodes the kept photos; only
+    # samples of this encoder are matched until then.
+    encoder: str = field(default="dlib", metadata=_choice("dlib", "mobilefacenet"))
     tolerance: float = field(default=0.6, metadata=_range(0.1, 1.0))
     # The share of strangers' faces the gallery may name (vision/calibration.py): the tolerance
     # is chosen for it, never looser than `tolerance`; 0 uses `tolerance` as it is.

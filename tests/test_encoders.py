@@ -3,6 +3,7 @@ that keeps which encoder made each face, and `kiosk retrain` moving a gallery be
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.machinery
 import importlib.util
 import io
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.config import RecognitionConfig, check_setting
 from kiosk.errors import Refused
 from kiosk.store import SampleSettings, Store, waiting_for_retrain
 from kiosk.store.schema import MIGRATIONS, split_sql
@@ -29,6 +31,9 @@ MFN_CONFIG = "recognition:\n  encoder: mobilefacenet\n"
 
 def test_the_registry_names_every_encoder_and_the_config_refuses_others(tmp_path):
     assert set(encoders.ENCODERS) == {"dlib", "mobilefacenet"}
+    choices = next(f for f in dataclasses.fields(RecognitionConfig) if f.name == "encoder")
+    assert choices.default == encoders.DEFAULT
+    assert all(check_setting(RecognitionConfig, "encoder", name, "encoder") == name for name in encoders.ENCODERS)
     assert encoders.encoder_of_model(encoders.model_of("mobilefacenet")) == "mobilefacenet"
     assert encoders.encoder_of_model("some_other_model") is None
     config = tmp_path / "config.yaml"
@@ -183,7 +188,7 @@ def test_retrain_moves_the_gallery_to_mobilefacenet_and_it_names_the_probes(enro
     wrong = {n: got[n] for n in expected if set(got[n]) - set(expected[n]) - {"unknown"}}
     right = sum(got[n] == sorted(expected[n]) for n in expected)
     assert not wrong, wrong  # never the wrong person
-    assert right >= len(expected) - 2, got
+    assert right >= len(expected) - 1, got  # 15 of 15 when measured
 
     # The live kiosk on the sample clip, with the moved gallery: the encoder runs in its own process.
     clip = require_data("video", "short_hamilton_clip.mp4")

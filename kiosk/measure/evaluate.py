@@ -109,7 +109,7 @@ class ProbeEncoder:
         try:
             found = find_faces(self.engine, load_image(read_photo(root, file, self.limits.max_bytes), self.limits))
         except (ValueError, ImageRejected):
-            return np.empty((0, 128), np.float32)
+            return np.empty((0, self.engine.dimensions), np.float32)
         return self.engine.encode(found.image.pixels, found.boxes)
 
 

@@ -7,19 +7,20 @@
 Importing this package loads no model.
 """
 
-from kiosk.vision.encoders import dlib_resnet, mobilefacenet  # noqa: F401  (they register themselves)
 from kiosk.vision.encoders.base import (
-                                        ENCODERS,
-                                        Encoder,
-                                        EncoderUnavailable,
-                                        create_encoder,
-                                        encoder_class,
-                                        encoder_of_model,
-                                        model_of,
-                                        require_encoder,
+           ENCODERS,
+           Encoder,
+           EncoderUnavailable,
+           create_encoder,
+           encoder_class,
+           encoder_of_model,
+           model_of,
+           require_encoder,
 )
+from kiosk.vision.encoders.dlib_resnet import DlibEncoder  # each registers itself
+from kiosk.vision.encoders.mobilefacenet import MobileFaceNetEncoder
 
 DEFAULT = "dlib"
 
-__all__ = ["DEFAULT", "ENCODERS", "Encoder", "EncoderUnavailable", "create_encoder", "encoder_class",
-           "encoder_of_model", "model_of", "require_encoder"]
+__all__ = ["DEFAULT", "ENCODERS", "DlibEncoder", "Encoder", "EncoderUnavailable", "MobileFaceNetEncoder",
+           "create_encoder", "encoder_class", "encoder_of_model", "model_of", "require_encoder"]

@@ -19,15 +19,16 @@ class DlibEncoder(Encoder):
     dimensions = 128
 
     def __init__(self, jitters: int = 1):
+        # late on purpose: naming the encoders (the store, the admin commands) loads no model
         import dlib
-        import face_recognition_models
+        import face_recognition_models  # late on purpose, as dlib
 
         super().__init__(jitters)
         self._net = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
 
     @classmethod
     def chip(cls, rgb: np.ndarray, landmarks) -> np.ndarray:
-        import dlib
+        import dlib  # late on purpose, as above
 
         return dlib.get_face_chip(rgb, landmarks, size=CHIP_SIZE, padding=CHIP_PADDING)
 

@@ -88,7 +88,7 @@ class MobileFaceNetEncoder(Encoder):
 
     @classmethod
     def unavailable(cls) -> str | None:
-        try:
+        try:  # late on purpose: whether the runtime is installed is the question asked
             import ai_edge_litert.interpreter  # noqa: F401
         except ImportError:
             return "its runtime is not installed (pip install ai-edge-litert)"
@@ -98,6 +98,7 @@ class MobileFaceNetEncoder(Encoder):
         return None
 
     def __init__(self, jitters: int = 1):
+        # late on purpose: naming the encoders (the store, the admin commands) loads no runtime
         from ai_edge_litert.interpreter import Interpreter
 
         super().__init__(jitters)
@@ -114,7 +115,7 @@ class MobileFaceNetEncoder(Encoder):
 
     @classmethod
     def chip(cls, rgb: np.ndarray, landmarks) -> np.ndarray:
-        import cv2
+        import cv2  # late on purpose: the admin commands that name encoders do not load OpenCV
 
         motion = similarity(key_points(landmarks), TEMPLATE)
         return cv2.warpAffine(rgb, motion, (CHIP_SIZE, CHIP_SIZE), flags=cv2.INTER_LINEAR,
