@@ -20,6 +20,7 @@ from kiosk.paths import UnsafePath, kept_file
 from kiosk.store import Store, StoreError, embedding_blob
 from kiosk.store.faces import delete_unknown_faces, prune_event_faces
 from kiosk.util import printable, spreadsheet_cell
+from kiosk.vision.encoders import DlibEncoder
 
 from conftest import run_kiosk
 
@@ -50,10 +51,10 @@ def plant(data_dir, outside_name: str) -> None:
     with Store(data_dir) as store, store.transaction() as db:
         db.execute("INSERT INTO events (at, name, distance, track_id) VALUES (1, 'x', 0.1, 1)")
         event_id = db.execute("SELECT max(id) FROM events").fetchone()[0]
-        db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file) VALUES (?, 1, ?, ?)",
-                   (event_id, vector, f"../../{outside_name}"))
-        db.execute("INSERT INTO unknown_faces (at, embedding, crop_file, track_id) VALUES (1, ?, '../kiosk.db', 1)",
-                   (vector,))
+        db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file, encoder) VALUES (?, 1, ?, ?, ?)",
+                   (event_id, vector, f"../../{outside_name}", DlibEncoder.model))
+        db.execute("INSERT INTO unknown_faces (at, embedding, crop_file, track_id, encoder) "
+                   "VALUES (1, ?, '../kiosk.db', 1, ?)", (vector, DlibEncoder.model))
 
 
 def test_pruning_purging_and_rejecting_never_touch_a_file_outside(tmp_path):
@@ -86,11 +87,11 @@ def test_a_sample_with_a_crafted_digest_is_rejected_without_touching_the_store(e
 STORED_PATHS = {
     "sample digest": "UPDATE samples SET photo_sha256 = '../kiosk.db' WHERE id = (SELECT min(id) FROM samples)",
     "rejected digest": "INSERT INTO rejected_photos VALUES ('../../x', 'obama', 'a.jpg', 1)",
-    "unknown crop": "INSERT INTO unknown_faces (at, embedding, crop_file, track_id) "
-                    "SELECT 1, embedding, '../kiosk.db', 1 FROM samples LIMIT 1",
+    "unknown crop": "INSERT INTO unknown_faces (at, embedding, crop_file, track_id, encoder) "
+                    "SELECT 1, embedding, '../kiosk.db', 1, encoder FROM samples LIMIT 1",
     "event crop": "INSERT INTO events (id, at, name, distance, track_id) VALUES (900, 1, 'obama', 0.1, 1); "
-                  "INSERT INTO event_faces (event_id, at, embedding, crop_file) "
-                  "SELECT 900, 1, embedding, '../../precious.txt' FROM samples LIMIT 1",
+                  "INSERT INTO event_faces (event_id, at, embedding, crop_file, encoder) "
+                  "SELECT 900, 1, embedding, '../../precious.txt', encoder FROM samples LIMIT 1",
     "file to delete": "INSERT INTO doomed_files (path) VALUES ('photos/../../precious.txt')",
 }
 

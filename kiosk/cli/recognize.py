@@ -15,6 +15,7 @@ from kiosk.enrollment.enroll import worker_count
 from kiosk.live.daemon import RunOptions, run
 from kiosk.util import die_with_parent
 from kiosk.vision.calibration import rule_for
+from kiosk.vision.encoders import require_encoder
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.identify import find_faces
 from kiosk.vision.images import PHOTO_SUFFIXES, ImageLimits, ImageRejected, load_image
@@ -73,6 +74,7 @@ def identify_photos(config: Config, gallery: Gallery, names: list[str]) -> list[
     """identify_photo for each of NAMES, in order, on as many cores as enrollment.workers allows
     (each worker holds its own models: see worker_count)."""
     settings = EngineSettings.identification(config)
+    require_encoder(settings.encoder)  # a missing model is one line here, not one per photo
     rule, _ = rule_for(gallery, config.recognition)
     limits = ImageLimits.from_config(config.enrollment)
     workers = min(worker_count(config.enrollment), len(names))
