@@ -24,25 +24,35 @@ if typing.TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 SYSTEM_CONFIG = Path("/etc/kiosk/config.yaml")
-SOURCE_FORMS = "auto, picamera, usb:N, usb:/dev/videoN, file:PATH, dir:PATH"
+# The frame sources camera.source may name: kind -> (the pattern its argument must match, or None
+# for a kind that takes none; how the form is written). One row per plug-in in live/sources/, whose
+# own declarations a test holds equal to this table (the config sits below the code it names).
+SOURCE_KINDS: dict[str, tuple[str | None, str]] = {
+    "auto": (None, "auto"),
+    "picamera": (None, "picamera"),
+    "usb": (r"\d+|/dev/video\d+", "usb:N, usb:/dev/videoN"),
+    "file": (r".+", "file:PATH"),
+    "dir": (r".+", "dir:PATH"),
+}
+SOURCE_FORMS = ", ".join(form for _, form in SOURCE_KINDS.values())
 
 
 @dataclass(frozen=True)
 class SourceSpec:
     """A parsed camera.source / --source value."""
-    kind: str  # auto, picamera, usb, file or dir
-    argument: str | int = ""  # usb: index or /dev/videoN; file:/dir: the path
+    kind: str  # a key of SOURCE_KINDS
+    argument: str = ""  # usb: index or /dev/videoN; file:/dir: the path
 
 
 def parse_source(spec: str) -> SourceSpec:
     """The one grammar of frame sources; raises ValueError naming the allowed forms."""
-    kind, _, argument = spec.partition(":")
-    if spec in ("auto", "picamera"):
-        return SourceSpec(spec)
-    if kind == "usb" and re.fullmatch(r"\d+|/dev/video\d+", argument):
-        return SourceSpec(kind, int(argument) if argument.isdigit() else argument)
-    if kind in ("file", "dir") and argument:
-        return SourceSpec(kind, argument)
+    kind, colon, argument = spec.partition(":")
+    if kind in SOURCE_KINDS:
+        pattern = SOURCE_KINDS[kind][0]
+        if pattern is None and not colon:
+            return SourceSpec(kind)
+        if pattern is not None and re.fullmatch(pattern, argument):
+            return SourceSpec(kind, argument)
     raise ValueError(f"{spec!r} is not allowed, allowed values: {SOURCE_FORMS}")
 
 

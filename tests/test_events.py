@@ -241,7 +241,7 @@ def test_retention_is_off_by_default_and_checked_like_every_setting(tmp_path):
 
 
 def test_a_name_mixing_look_alike_scripts_is_warned_about_at_enroll(tmp_path):
-    from kiosk.enrollment.photos import mixed_scripts
+    from kiosk.names import mixed_scripts
     assert mixed_scripts("\u041ebama")  # a Cyrillic О
     assert not mixed_scripts("Zoë Ñúñez") and not mixed_scripts("Борис") and not mixed_scripts("山田たろう")
     stick = tmp_path / "stick" / "\u041ebama"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from kiosk.config import Config, RecognitionConfig
+from kiosk.frame import Frame
 from kiosk.live.motion import MotionGate
 from kiosk.live.recognition import Recognizer
-from kiosk.live.sources import Frame
 from kiosk.measure import scenes
 from kiosk.vision.engine import EngineSettings, FaceEngine
 

@@ -372,7 +372,7 @@ def test_auto_prefers_the_pi_camera(fake_picamera2):
 
 def test_auto_without_any_camera_keeps_retrying(fake_picamera2, monkeypatch):
     fake_picamera2.NO_CAMERA = True
-    monkeypatch.setattr(sources, "USB_DEVICE_PATHS", [])
+    monkeypatch.setattr(sources.auto, "USB_DEVICE_PATHS", [])
     source = open_source("auto", FAST_RETRY)
     assert read_until_frame(source, attempts=5) is None
     assert source.state == "unavailable"
@@ -424,6 +424,12 @@ class ManualClock:
 
 class ScriptedSource(FrameSource):
     """A source that opens or fails as the test says, and counts its attempts."""
+
+    kind = "scripted"
+
+    @classmethod
+    def create(cls, camera, argument, *, fast, loop):
+        return cls({})
 
     def __init__(self, script: dict):
         super().__init__(CameraConfig())

@@ -21,7 +21,7 @@ from PIL import Image
 
 from kiosk.config import ConfigError, EnrollmentConfig, load_config, parse_config
 from kiosk.enrollment.enroll import import_folder
-from kiosk.enrollment.photos import validate_person_name
+from kiosk.names import validate_person_name
 from kiosk.store import Store, StoreError
 from kiosk.vision.images import ImageLimits, ImageRejected, load_image
 from kiosk.vision.matcher import Gallery, MatchRule

@@ -6,8 +6,9 @@ import numpy as np
 
 from kiosk.config import RecognitionConfig
 from kiosk.live.tracker import Tracker
+from kiosk.names import UNKNOWN
 from kiosk.vision.boxes import overlap
-from kiosk.vision.matcher import UNKNOWN, Match
+from kiosk.vision.matcher import Match
 
 CONFIG = RecognitionConfig(confirm_votes=2, vote_window=5, recheck_seconds=1.0, track_timeout=1.0,
                            confirm_at_once=0.0)  # the evidence alone; naming at once is tested below

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from kiosk.config import Config
-from kiosk.enrollment.photos import validate_person_name
 from kiosk.errors import Refused, StoreError
+from kiosk.names import validate_person_name
 from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR, is_kept_name
 from kiosk.store import SCHEMA_QUERY, SCHEMA_VERSION, Store, is_embedding_blob, schema_objects
 from kiosk.store.schema import DLIB_MODEL

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from kiosk.config import Config
-from kiosk.enrollment.photos import mixed_scripts, validate_person_name
 from kiosk.errors import KioskError
+from kiosk.names import mixed_scripts, validate_person_name
 from kiosk.store import Sample, Store
 
 

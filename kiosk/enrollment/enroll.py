@@ -38,7 +38,8 @@ from tqdm import tqdm
 
 from kiosk.config import EnrollmentConfig
 from kiosk.enrollment.consistency import MIN_PHOTOS, Suspect, check_people
-from kiosk.enrollment.photos import Photo, Skipped, WalkLimits, iter_photos, mixed_scripts, scan_people
+from kiosk.enrollment.photos import Photo, Skipped, WalkLimits, iter_photos, scan_people
+from kiosk.names import mixed_scripts
 from kiosk.store import SampleSettings, Store, sha256_hex
 from kiosk.util import OutOfTime, available_memory_mb, die_with_parent, time_limit
 from kiosk.vision.boxes import Box

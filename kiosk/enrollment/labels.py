@@ -19,9 +19,9 @@ import numpy as np
 
 from kiosk.config import Config
 from kiosk.errors import NotFound, Refused
+from kiosk.names import UNKNOWN
 from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex
 from kiosk.vision.encoders import model_of
-from kiosk.vision.matcher import UNKNOWN
 
 
 def live_sample(store: Store, config: Config, crop_path: Path, embedding: np.ndarray) -> tuple[SampleSettings, str]:

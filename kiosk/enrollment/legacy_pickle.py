@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.enrollment.photos import validate_person_name
 from kiosk.errors import Refused
+from kiosk.names import validate_person_name
 from kiosk.store import SampleSettings, sha256_hex
 from kiosk.vision.encoders.dlib_resnet import DlibEncoder
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from kiosk.config import Config
 from kiosk.enrollment.enroll import ImportReport, import_folder
-from kiosk.enrollment.photos import Skipped, read_photo, validate_person_name
+from kiosk.enrollment.photos import Skipped, read_photo
+from kiosk.names import validate_person_name
 from kiosk.paths import import_progress_path
 from kiosk.runtime import ImportProgress, publish
 from kiosk.store import Store

@@ -21,19 +21,21 @@ from pathlib import Path
 import cv2
 
 from kiosk.config import DOOR_WITHOUT_LIVENESS, Config
+from kiosk.frame import Frame
 from kiosk.live.display import Display, FaceLabel, Scene, Status
 from kiosk.live.events import EventWriter
 from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
 from kiosk.live.recognition import Confirmation, TrackView, build_recognizer
-from kiosk.live.sources import Frame, open_source
+from kiosk.live.sources import Frames, open_source
 from kiosk.live.stats import RunStats
+from kiosk.names import UNKNOWN
 from kiosk.outside.door import Door
 from kiosk.outside.mqtt import Publisher
 from kiosk.paths import import_progress_path, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, ImportProgress, ReloadSignal, age, publish, read_record
 from kiosk.store import Store, waiting_for_retrain
 from kiosk.util import RateMeter
-from kiosk.vision.matcher import UNKNOWN
+from kiosk.vocabulary import CameraState
 
 log = logging.getLogger("kiosk.daemon")
 
@@ -77,7 +79,7 @@ class Daemon:
             log.warning(DOOR_WITHOUT_LIVENESS)
         self.publisher = Publisher(config, self.gallery.names) if config.mqtt.enabled else None
         self.event_log = EventWriter(config, self.publisher.wake if self.publisher else None)
-        self.source = open_source(options.source or config.camera.source, config.camera,
+        self.source: Frames = open_source(options.source or config.camera.source, config.camera,
                                   fast=options.fast, loop=options.loop)
         self.display = Display(config.display, options.display, options.snapshot)
         self.notifier = Notifier()
@@ -133,7 +135,7 @@ class Daemon:
                 elif self.source.finished:
                     log.info("source finished after %d frames", self.stats.frames_displayed)
                     break
-                elif self.source.state == "unavailable":
+                elif self.source.state is CameraState.UNAVAILABLE:
                     last_frame = None
                 self.handle_confirmations(now)
                 if now >= next_housekeeping:
@@ -159,7 +161,7 @@ class Daemon:
         reason to restart), with no recognition worker hung on one frame."""
         assert self.watchdog is not None  # asked only when systemd's watchdog is on
         healthy = not self.recognizer.stuck(now, self.watchdog.stall_after) and (
-            got_frame or self.source.state == "unavailable")
+            got_frame or self.source.state is CameraState.UNAVAILABLE)
         if not healthy and self.door is not None:
             self.door.close()  # a hung kiosk must not hold the door open
         return healthy
@@ -241,7 +243,7 @@ class Daemon:
             publish(self.status_path, state)
         except OSError as exc:
             log.debug("cannot write %s: %s", self.status_path, exc)
-        if self.source.state == "unavailable":
+        if self.source.state is CameraState.UNAVAILABLE:
             self.notifier.status("camera unavailable, retrying")
         else:
             self.notifier.status(f"recognizing, {self.gallery.people} people, {state.display_fps:.0f} fps")

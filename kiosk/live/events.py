@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from kiosk.config import Config
 from kiosk.live.recognition import Confirmation
+from kiosk.names import UNKNOWN
 from kiosk.store import Store, StoreError
 from kiosk.store.faces import add_event_with_face, save_unknown_face
 from kiosk.util import SteadyClock
-from kiosk.vision.matcher import UNKNOWN
 
 log = logging.getLogger("kiosk.daemon")
 

@@ -22,17 +22,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.config import Config, DoorConfig, RecognitionConfig
+from kiosk.frame import Frame
 from kiosk.live.evidence import quality
 from kiosk.live.motion import MotionGate
-from kiosk.live.sources import Frame
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
+from kiosk.names import UNKNOWN
 from kiosk.outside.door import DoorCandidate
 from kiosk.util import RateMeter
 from kiosk.vision.boxes import Box, overlap
 from kiosk.vision.calibration import door_threshold, rule_for
 from kiosk.vision.encoders import require_encoder
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
-from kiosk.vision.matcher import UNKNOWN, Gallery
+from kiosk.vision.matcher import Gallery
 
 log = logging.getLogger("kiosk.recognition")
 

@@ -25,9 +25,10 @@ import numpy as np
 
 from kiosk.config import RecognitionConfig
 from kiosk.live.evidence import Evidence
+from kiosk.names import UNKNOWN
 from kiosk.vision.boxes import Box, pair_boxes
 from kiosk.vision.liveness import LivenessCheck
-from kiosk.vision.matcher import UNKNOWN, Match
+from kiosk.vision.matcher import Match
 
 MIN_OVERLAP = 0.3
 AT_ONCE_QUALITY = 0.5  # a first face must be seen at least this well (evidence.quality) to be named at once

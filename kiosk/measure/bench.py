@@ -34,8 +34,8 @@ import yaml
 
 from kiosk.config import Config, load_config
 from kiosk.enrollment.enroll import import_folder, worker_count
+from kiosk.frame import Frame
 from kiosk.live.recognition import build_recognizer
-from kiosk.live.sources import Frame
 from kiosk.measure import scenes
 from kiosk.paths import DB_NAME, SAMPLE_DATA, SOURCE_TREE
 from kiosk.store import Store

@@ -25,11 +25,12 @@ import numpy as np
 from kiosk.config import Config
 from kiosk.enrollment.enroll import import_folder
 from kiosk.enrollment.photos import read_photo, scan_people
+from kiosk.names import UNKNOWN
 from kiosk.store import Store
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.identify import find_faces
 from kiosk.vision.images import PHOTO_SUFFIXES, ImageLimits, ImageRejected, load_image
-from kiosk.vision.matcher import UNKNOWN, Gallery, MatchRule
+from kiosk.vision.matcher import Gallery, MatchRule
 
 DEFAULT_TOLERANCES = (0.4, 0.5, 0.6)
 

@@ -29,7 +29,7 @@ from gpiozero import GPIOZeroError, OutputDevice
 
 from kiosk.config import DoorConfig
 from kiosk.errors import KioskError
-from kiosk.vision.matcher import UNKNOWN
+from kiosk.names import UNKNOWN
 
 log = logging.getLogger("kiosk.door")
 

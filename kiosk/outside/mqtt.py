@@ -37,10 +37,10 @@ import paho.mqtt.client as mqtt
 
 from kiosk.config import Config, MqttConfig
 from kiosk.errors import ConfigError, StoreError
+from kiosk.names import UNKNOWN
 from kiosk.store import Store, person_key
 from kiosk.store.db import Event
 from kiosk.util import write_atomically
-from kiosk.vision.matcher import UNKNOWN
 
 log = logging.getLogger("kiosk.mqtt")
 

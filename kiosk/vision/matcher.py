@@ -39,7 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-UNKNOWN = "unknown"
+from kiosk.names import UNKNOWN
+
 NEIGHBORS = 3
 MARGIN = 0.05
 
