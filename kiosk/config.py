@@ -35,6 +35,9 @@ SOURCE_KINDS: dict[str, tuple[str | None, str]] = {
     "dir": (r".+", "dir:PATH"),
 }
 SOURCE_FORMS = ", ".join(form for _, form in SOURCE_KINDS.values())
+# The plug-ins the other settings name, each list held equal to its registry by a test:
+DETECTORS = ("hog", "cnn")  # vision/detectors/
+ENCODERS = ("dlib", "mobilefacenet")  # vision/encoders/
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class DisplayConfig:
 @dataclass(frozen=True)
 class DetectionConfig:
     """Settings for live frames: fast, one jitter, HOG on a downscaled copy."""
-    model: str = field(default="hog", metadata=_choice("hog", "cnn"))
+    model: str = field(default="hog", metadata=_choice(*DETECTORS))
     width: int = field(default=640, metadata=_range(80, 4096))
     upsample: int = field(default=0, metadata=_range(0, 3))
     landmarks: int = field(default=5, metadata=_choice("5", "68"))
@@ -122,7 +125,7 @@ class DetectionConfig:
 @dataclass(frozen=True)
 class EnrollmentConfig:
     """Settings for enrolled photos: accuracy over speed, and limits for untrusted files."""
-    detector: str = field(default="hog", metadata=_choice("hog", "cnn"))
+    detector: str = field(default="hog", metadata=_choice(*DETECTORS))
     upsample: int = field(default=1, metadata=_range(0, 3))
     landmarks: int = field(default=5, metadata=_choice("5", "68"))
     jitters: int = field(default=5, metadata=_range(1, 100))
@@ -135,8 +138,8 @@ class EnrollmentConfig:
     max_depth: int = field(default=8, metadata=_range(1, 64))  # folders below a person's folder
     max_files: int = field(default=10000, metadata=_range(1, 1000000))  # photos read in one import
     workers: int = field(default=0, metadata=_range(0, 64))  # 0 = all cores
-    # When HOG finds no face, try dlib's CNN detector on a copy this long on its longest side.
-    fallback_detector: str = field(default="cnn", metadata=_choice("cnn", "none"))
+    # When `detector` finds no face, try this one on a copy this long on its longest side.
+    fallback_detector: str = field(default="cnn", metadata=_choice(*DETECTORS, "none"))
     fallback_side: int = field(default=800, metadata=_range(200, 2000))
     # A photo is held back as a suspect when its median distance to the person's other photos is
     # above suspect_distance, or more than suspect_spread above the person's typical distance.
@@ -149,7 +152,7 @@ class RecognitionConfig:
     # Which network turns a face into numbers: one registered in vision/encoders/ (a test holds
     # the two lists equal). After a change, `kiosk retrain` re-encodes the kept photos; only
     # samples of this encoder are matched until then.
-    encoder: str = field(default="dlib", metadata=_choice("dlib", "mobilefacenet"))
+    encoder: str = field(default="dlib", metadata=_choice(*ENCODERS))
     tolerance: float = field(default=0.6, metadata=_range(0.1, 1.0))
     # The share of strangers' faces the gallery may name (vision/calibration.py): the tolerance
     # is chosen for it, never looser than `tolerance`; 0 uses `tolerance` as it is.

@@ -10,7 +10,7 @@ import argparse
 import importlib
 from collections.abc import Callable
 
-from kiosk.config import SOURCE_FORMS, Config
+from kiosk.config import DETECTORS, SOURCE_FORMS, Config
 
 
 class Handler:
@@ -65,7 +65,7 @@ def add_enroll_commands(commands: Commands) -> None:
     retrain.add_argument("--person", metavar="NAME", help="only this person")
     retrain.add_argument("--jitters", type=int, metavar="N", help="re-sampled encodings per photo, 1-100")
     retrain.add_argument("--landmarks", type=int, choices=(5, 68), help="landmark model")
-    retrain.add_argument("--detector", choices=("hog", "cnn"), help="face detector")
+    retrain.add_argument("--detector", choices=DETECTORS, help="face detector")
     retrain.add_argument("--json", action="store_true", help="print one JSON object")
     retrain.set_defaults(handler=Handler("enroll", "cmd_retrain"))
 

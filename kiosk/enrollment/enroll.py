@@ -145,7 +145,8 @@ def _init_worker(config: EnrollmentConfig, encoder: str, fallback_turn=None, par
     if _in_pool:
         die_with_parent(parent)
     _engine = FaceEngine(EngineSettings.enrollment(config, encoder))
-    _fallback = FaceEngine(EngineSettings("cnn", None, 0, config.landmarks, config.jitters, encoder))  # loads on use
+    _fallback = FaceEngine(EngineSettings(config.fallback_detector, None, 0, config.landmarks, config.jitters,
+                                          encoder))  # loads on use; used only when fallback_detector is not "none"
     _fallback_turn = fallback_turn or contextlib.nullcontext()
     _config = config
 

@@ -1,9 +1,10 @@
-"""The face engine: find faces (HOG on a downscaled copy, or CNN) and turn each into an encoding.
+"""The face engine: find faces (the detector config names, on a downscaled copy) and turn each into an encoding.
 
 Detection cost grows with the pixel count, so live frames are searched at a reduced width and
 the boxes mapped back to full resolution; encoding then runs on the full-resolution face, which
 keeps encodings as good as on the original frame. The detectors and landmark models ship with
-face_recognition_models; the encoder is the one `recognition.encoder` names (see encoders/).
+face_recognition_models; the detector and the encoder are the plug-ins the config names (see
+detectors/ and encoders/): the engine owns scaling, regions and alignment, they own the models.
 
 The dlib calls are the ones face_recognition makes, but each thread gets its own detector,
 landmark model and encoder: dlib's detectors and networks keep scratch state and must not be
@@ -29,14 +30,14 @@ import numpy as np
 from kiosk.config import Config, DetectionConfig, EnrollmentConfig
 from kiosk.util import die_with_parent
 from kiosk.vision.boxes import Box, merge_boxes, scale_box
+from kiosk.vision.detectors import DEFAULT as DEFAULT_DETECTOR
+from kiosk.vision.detectors import SMALLEST_FACE, Detector, create_detector
 from kiosk.vision.encoders import DEFAULT, Encoder, create_encoder, encoder_class
-
-SMALLEST_FACE = 80  # pixels: the smallest face dlib's CNN detector finds without upsampling
 
 
 @dataclass(frozen=True)
 class EngineSettings:
-    detector: str = "hog"  # "hog" or "cnn"
+    detector: str = DEFAULT_DETECTOR  # a name registered in detectors/
     detect_width: int | None = None  # downscale to this width before detection; None = as given
     upsample: int = 0
     landmarks: int = 5  # 5 or 68
@@ -60,7 +61,7 @@ class EngineSettings:
 
 
 class _ThreadModels(threading.local):
-    """This thread's own dlib models, loaded on first use; the large 68-point shape predictor
+    """This thread's own detector, encoder and landmark models, loaded on first use; the large 68-point shape predictor
     (about 75 MB in memory) is one per process: it keeps nothing between calls, so threads share it."""
 
     _shared: dict[str, object] = {}
@@ -73,6 +74,12 @@ class _ThreadModels(threading.local):
         key = f"encoder:{name}:{jitters}"
         if key not in self.loaded:
             self.loaded[key] = create_encoder(name, jitters)
+        return self.loaded[key]  # type: ignore[return-value]
+
+    def detector(self, name: str) -> Detector:
+        key = f"detector:{name}"
+        if key not in self.loaded:
+            self.loaded[key] = create_detector(name)
         return self.loaded[key]  # type: ignore[return-value]
 
     def get(self, name: str):
@@ -88,8 +95,6 @@ class _ThreadModels(threading.local):
 
 SHARED_MODELS = {"landmarks68"}
 MODEL_LOADERS = {
-    "hog": dlib.get_frontal_face_detector,
-    "cnn": lambda: dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location()),
     "landmarks5": lambda: dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location()),
     "landmarks68": lambda: dlib.shape_predictor(face_recognition_models.pose_predictor_model_location()),
 }
@@ -123,11 +128,7 @@ class FaceEngine:
         if scale < given:
             size = (max(1, round(part.shape[1] * scale / given)), max(1, round(part.shape[0] * scale / given)))
             part = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
-        if self.settings.detector == "cnn":
-            rects = [d.rect for d in self._models.get("cnn")(part, self.settings.upsample)]
-        else:
-            rects = self._models.get("hog")(part, self.settings.upsample)
-        found = [(r.top(), r.right(), r.bottom(), r.left()) for r in rects]
+        found = self._models.detector(self.settings.detector).find(part, self.settings.upsample)
         return [scale_box(box, 1 / scale, (top, left), width, height) for box in found]
 
     def detect_scaled(self, rgb: np.ndarray, side: int, max_pixels: int = 0) -> list[Box]:
@@ -168,7 +169,7 @@ class FaceEngine:
 
     def warm_up(self, liveness: bool = False) -> None:
         """Load this thread's models now rather than while a face is waiting for its name."""
-        self._models.get(self.settings.detector)
+        self._models.detector(self.settings.detector)
         self._models.get(f"landmarks{self.settings.landmarks}")
         if liveness:
             self._models.get("landmarks68")
