@@ -13,7 +13,11 @@ import pytest
 from PIL import Image
 
 from kiosk.config import DisplayConfig
-from kiosk.live.display import (
+from kiosk.live.canvas import displayable, fit_rect, fit_text, map_box, place_label
+from kiosk.live.display import TEXT_CACHE_SIZE, Display
+from kiosk.live.scene import FaceLabel, Scene, Status
+from kiosk.live.screens import choose_mode
+from kiosk.live.theme import (
     BACKGROUND,
     ELLIPSIS,
     GREETING_COLOUR,
@@ -24,19 +28,8 @@ from kiosk.live.display import (
     PENDING_LABEL,
     PENDING_TEXT,
     STATUS_COLOUR,
-    TEXT_CACHE_SIZE,
     UNKNOWN_COLOUR,
     UNKNOWN_TEXT,
-    Display,
-    FaceLabel,
-    Scene,
-    Status,
-    choose_mode,
-    displayable,
-    fit_rect,
-    fit_text,
-    map_box,
-    place_label,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

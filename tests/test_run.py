@@ -19,7 +19,7 @@ from PIL import Image
 
 from kiosk.config import CameraConfig, Config, DisplayConfig
 from kiosk.live.daemon import Daemon, RunOptions
-from kiosk.live.display import KNOWN_COLOUR
+from kiosk.live.theme import KNOWN_COLOUR
 from kiosk.store import Store
 
 from conftest import REPO, require_data, run_kiosk

@@ -22,12 +22,14 @@ import cv2
 
 from kiosk.config import DOOR_WITHOUT_LIVENESS, Config
 from kiosk.frame import Frame
-from kiosk.live.display import Display, FaceLabel, Scene, Status
+from kiosk.live.display import Display
 from kiosk.live.events import EventWriter
 from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
-from kiosk.live.recognition import Confirmation, TrackView, build_recognizer
+from kiosk.live.recognition import Confirmation, build_recognizer
+from kiosk.live.scene import Scene, Status
 from kiosk.live.sources import Frames, open_source
 from kiosk.live.stats import RunStats
+from kiosk.live.theme import shown_name
 from kiosk.names import UNKNOWN
 from kiosk.outside.door import Door
 from kiosk.outside.mqtt import Publisher
@@ -53,11 +55,6 @@ class RunOptions:
     fast: bool = False
     loop: bool = False
     stats_json: str | None = None
-
-
-def shown_name(name: str) -> str:
-    """Folder names often use underscores for spaces; the screen shows spaces."""
-    return name.replace("_", " ")
 
 
 class Daemon:
@@ -135,7 +132,7 @@ class Daemon:
                 elif self.source.finished:
                     log.info("source finished after %d frames", self.stats.frames_displayed)
                     break
-                elif self.source.state is CameraState.UNAVAILABLE:
+                elif self.source.state == CameraState.UNAVAILABLE:
                     last_frame = None
                 self.handle_confirmations(now)
                 if now >= next_housekeeping:
@@ -161,7 +158,7 @@ class Daemon:
         reason to restart), with no recognition worker hung on one frame."""
         assert self.watchdog is not None  # asked only when systemd's watchdog is on
         healthy = not self.recognizer.stuck(now, self.watchdog.stall_after) and (
-            got_frame or self.source.state is CameraState.UNAVAILABLE)
+            got_frame or self.source.state == CameraState.UNAVAILABLE)
         if not healthy and self.door is not None:
             self.door.close()  # a hung kiosk must not hold the door open
         return healthy
@@ -177,25 +174,13 @@ class Daemon:
         return False
 
     def draw(self, frame: Frame | None, now: float) -> None:
-        views = self.recognizer.labels(frame.timestamp) if frame is not None else []
-        faces = tuple(self.face_label(view) for view in views)
+        faces = tuple(self.recognizer.labels(frame.timestamp)) if frame is not None else ()
         status = Status(self.source.state, self.gallery.people, self.display_fps.rate(now),
                         self.recognizer.recognition_fps(now), self.banner, self.recognizer.detector_fps(now))
         greeting = self.greeting if now < self.greeting_until else ""
         self.display.draw(Scene(frame.image if frame is not None else None, faces, status, greeting))
         if frame is not None and self.options.stats_json:
-            self.stats.frame_shown(frame.index, now, [v.name for v in views if v.name is not None])
-
-    @staticmethod
-    def face_label(view: TrackView) -> FaceLabel:
-        if view.name is None:
-            return FaceLabel(view.box, "pending", "", view.track_id)
-        if view.name == UNKNOWN:
-            return FaceLabel(view.box, "unknown", "", view.track_id)
-        if view.liveness in ("checking", "failed"):  # named, but not (yet) shown to be a person
-            return FaceLabel(view.box, "not_live" if view.liveness == "failed" else "checking",
-                             shown_name(view.name), view.track_id)
-        return FaceLabel(view.box, "known", shown_name(view.name), view.track_id)
+            self.stats.frame_shown(frame.index, now, [f.name for f in faces if f.name])
 
     def handle_confirmations(self, now: float) -> None:
         for confirmation in self.recognizer.take_confirmations():
@@ -243,7 +228,7 @@ class Daemon:
             publish(self.status_path, state)
         except OSError as exc:
             log.debug("cannot write %s: %s", self.status_path, exc)
-        if self.source.state is CameraState.UNAVAILABLE:
+        if self.source.state == CameraState.UNAVAILABLE:
             self.notifier.status("camera unavailable, retrying")
         else:
             self.notifier.status(f"recognizing, {self.gallery.people} people, {state.display_fps:.0f} fps")

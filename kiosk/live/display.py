@@ -4,21 +4,18 @@ a greeting and a status line.
 Everything is drawn on a canvas of the logical size (480x320 landscape by default). Mirroring and
 rotation for the way the screen is mounted are applied only when the canvas is put on the
 physical screen, and a snapshot saves that physical screen: exactly what a person in front of
-the kiosk sees. The screen is a window, the whole console (fullscreen), a Linux framebuffer
-written directly, or nothing at all (headless). A screen that cannot be opened or stops working
-falls back to headless with a warning, so the daemon never dies because of its display.
+the kiosk sees. Where the picture goes is a screen plug-in (screens/: a window, the whole console, a Linux
+framebuffer, or nothing at all); a screen that cannot be opened or stops working falls back to
+headless with a warning, so the daemon never dies because of its display. The look is theme.py's,
+the geometry and text fitting canvas.py's.
 """
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import time
-import unicodedata
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,233 +24,39 @@ import numpy as np
 import pygame
 
 from kiosk.config import DisplayConfig
+from kiosk.live.canvas import LruCache, displayable, fit_rect, fit_text, map_box, place_label
+from kiosk.live.scene import FaceLabel, Scene, Status
+from kiosk.live.screens import SYSFS_GRAPHICS, HeadlessScreen, Screen, open_screen, turned_size
+from kiosk.live.theme import (
+    BACKGROUND,
+    DEFAULT_FONT,
+    ELLIPSIS,
+    FACE_STYLES,
+    GREETING_COLOUR,
+    GREETING_TEXT,
+    IDLE_HINT,
+    LIVENESS_HINT,
+    MESSAGE_COLOUR,
+    MESSAGE_TEXT,
+    NO_FRAME_TEXT,
+    NOTICE_TEXT,
+    STATUS_COLOUR,
+    STATUS_TEXT,
+    WAITING_TEXT,
+    shown_name,
+)
 from kiosk.util import replaced_atomically
+from kiosk.vocabulary import FaceState
 
 log = logging.getLogger("kiosk.display")
 
-SYSFS_GRAPHICS = "/sys/class/graphics"
-DEFAULT_FONT = Path(pygame.__file__).parent / pygame.font.get_default_font()
-ELLIPSIS = "…"
 TEXT_CACHE_SIZE = 256
-
-BACKGROUND = (18, 20, 24)
-KNOWN_COLOUR = (40, 200, 90)
-KNOWN_TEXT = (0, 0, 0)
-UNKNOWN_COLOUR = (220, 60, 40)
-UNKNOWN_TEXT = (255, 255, 255)
-PENDING_COLOUR = (190, 190, 190)
-PENDING_LABEL = (70, 70, 76)
-PENDING_TEXT = (235, 235, 235)
-GREETING_COLOUR = (30, 100, 200)
-GREETING_TEXT = (255, 255, 255)
-MESSAGE_COLOUR = (245, 185, 40)
-MESSAGE_TEXT = (0, 0, 0)
-STATUS_COLOUR = (0, 0, 0)
-STATUS_TEXT = (175, 175, 180)
-NOTICE_TEXT = (210, 210, 215)
-
-
-@dataclass(frozen=True)
-class FaceStyle:
-    """How one face state looks: known and unknown faces differ in colour and in text."""
-    box_colour: tuple[int, int, int]
-    box_width: int
-    label_colour: tuple[int, int, int]
-    text_colour: tuple[int, int, int]
-    label_spans_box: bool  # a wide bar under the whole box, or a small tag
-
-
-FACE_STYLES = {
-    "known": FaceStyle(KNOWN_COLOUR, 3, KNOWN_COLOUR, KNOWN_TEXT, True),
-    "unknown": FaceStyle(UNKNOWN_COLOUR, 3, UNKNOWN_COLOUR, UNKNOWN_TEXT, True),
-    "pending": FaceStyle(PENDING_COLOUR, 1, PENDING_LABEL, PENDING_TEXT, False),
-    "checking": FaceStyle(PENDING_COLOUR, 3, PENDING_LABEL, PENDING_TEXT, True),
-    "not_live": FaceStyle(UNKNOWN_COLOUR, 3, UNKNOWN_COLOUR, UNKNOWN_TEXT, True),
-}
-LIVENESS_HINT = "look at the camera"
-IDLE_HINT = "Look at the camera"
-NO_FRAME_TEXT = {
-    "unavailable": "Camera unavailable — retrying",
-    "starting": "Starting camera…",
-    "finished": "Video finished",
-}
-WAITING_TEXT = "Waiting for the camera…"
-
-
-@dataclass(frozen=True)
-class FaceLabel:
-    """One face to draw; box is (top, right, bottom, left) in frame pixels."""
-    box: tuple[int, int, int, int]
-    state: str  # "pending" (not confirmed yet), "known", "unknown", or with liveness "checking" / "not_live"
-    name: str = ""
-    track_id: int = 0
-
-
-@dataclass(frozen=True)
-class Status:
-    """Figures for the status line; a non-empty message is shown as a banner."""
-    camera_state: str  # "ok", "starting", "unavailable" or "finished"
-    people: int
-    display_fps: float
-    recognition_fps: float
-    message: str = ""
-    detector_fps: float = 0.0  # frames per second the face detector searched
-
-
-@dataclass(frozen=True)
-class Scene:
-    """Everything one drawn frame shows; frame is RGB uint8 (HxWx3) or None when there is none."""
-    frame: np.ndarray | None
-    faces: tuple[FaceLabel, ...]
-    status: Status
-    greeting: str = ""
 
 
 class FaceLayout(NamedTuple):
     """A face as drawn, and where its label went, in canvas coordinates."""
     face: FaceLabel
     label: pygame.Rect
-
-
-def choose_mode(environ: Mapping[str, str], dri_present: bool) -> str:
-    """The display mode for "auto": a window on a desktop, fullscreen on a console with a DRM
-    device (a Pi without a desktop), headless otherwise."""
-    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
-        return "window"
-    if dri_present:
-        return "fullscreen"
-    return "headless"
-
-
-def turned_size(size: tuple[int, int], rotation: int) -> tuple[int, int]:
-    """A size after a rotation by `rotation` degrees: width and height swap for 90 and 270."""
-    width, height = size
-    return (height, width) if rotation % 180 else (width, height)
-
-
-def fit_rect(frame_size: tuple[int, int], area: pygame.Rect) -> pygame.Rect:
-    """The largest rectangle of the frame's aspect ratio centred in `area` (letterboxing)."""
-    frame_width, frame_height = frame_size
-    scale = min(area.width / frame_width, area.height / frame_height)
-    rect = pygame.Rect(0, 0, max(1, round(frame_width * scale)), max(1, round(frame_height * scale)))
-    rect.center = area.center
-    return rect
-
-
-def map_box(box: tuple[int, int, int, int], frame_size: tuple[int, int], frame_rect: pygame.Rect) -> pygame.Rect:
-    """A (top, right, bottom, left) box in frame pixels as a rectangle on the canvas."""
-    top, right, bottom, left = box
-    scale_x = frame_rect.width / frame_size[0]
-    scale_y = frame_rect.height / frame_size[1]
-    x0, x1 = frame_rect.x + round(left * scale_x), frame_rect.x + round(right * scale_x)
-    y0, y1 = frame_rect.y + round(top * scale_y), frame_rect.y + round(bottom * scale_y)
-    return pygame.Rect(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
-
-
-def place_label(box: pygame.Rect, size: tuple[int, int], bounds: pygame.Rect) -> pygame.Rect:
-    """A label's rectangle: centred just below the box, else just above it, else inside its
-    bottom edge; always kept inside `bounds`."""
-    label = pygame.Rect(0, 0, min(size[0], bounds.width), size[1])
-    label.centerx = box.centerx
-    if box.bottom + label.height <= bounds.bottom:
-        label.top = box.bottom
-    elif box.top - label.height >= bounds.top:
-        label.bottom = box.top
-    else:
-        label.bottom = min(box.bottom, bounds.bottom)
-    return label.clamp(bounds)
-
-
-def displayable(text: str) -> str:
-    """Text the font renderer accepts: undecodable characters (surrogates from file names)
-    become "?", and control characters such as newlines or NUL become spaces."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
-    return " ".join(text.split())
-
-
-def fit_text(font: pygame.font.Font, text: str, max_width: int) -> str:
-    """The text, or its longest beginning that fits `max_width` pixels followed by an ellipsis."""
-    if font.size(text)[0] <= max_width:
-        return text
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if font.size(text[:middle].rstrip() + ELLIPSIS)[0] <= max_width:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low].rstrip() + ELLIPSIS
-
-
-class LruCache:
-    """A bounded mapping that forgets the least recently used entry, for rendered text."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict = OrderedDict()
-
-    def get(self, key, make: Callable[[], object]):
-        """The cached value for key, made and stored on a miss."""
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        value = make()
-        self._items[key] = value
-        if len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class Framebuffer:
-    """A Linux framebuffer device written directly; its size and pixel format come from sysfs
-    (virtual_size, bits_per_pixel and, when present, stride)."""
-
-    def __init__(self, device: str, sysfs_root: str | os.PathLike = SYSFS_GRAPHICS) -> None:
-        info = Path(sysfs_root) / Path(device).name
-        width, height = (int(part) for part in (info / "virtual_size").read_text().strip().split(","))
-        self.bits_per_pixel = int((info / "bits_per_pixel").read_text().strip())
-        if self.bits_per_pixel not in (16, 32):
-            raise ValueError(f"{device}: {self.bits_per_pixel} bits per pixel is not supported (16 or 32)")
-        self.size = (width, height)
-        self.row_bytes = width * self.bits_per_pixel // 8
-        stride_file = info / "stride"
-        self.stride = int(stride_file.read_text().strip()) if stride_file.exists() else self.row_bytes
-        if self.stride < self.row_bytes:
-            raise ValueError(f"{device}: stride {self.stride} is shorter than a row of {self.row_bytes} bytes")
-        self.device = device
-        self._fd = os.open(device, os.O_WRONLY)
-        self._rows = np.zeros((height, self.stride), np.uint8)  # reused; padding bytes stay zero
-
-    def pixel_bytes(self, surface: pygame.Surface) -> np.ndarray:
-        """The surface as rows of framebuffer bytes: RGB565 little-endian or BGRA (XRGB8888)."""
-        width, height = self.size
-        if self.bits_per_pixel == 32:
-            pixels = np.frombuffer(pygame.image.tobytes(surface, "BGRA"), np.uint8).reshape(height, width * 4)
-        else:
-            rgb = np.frombuffer(pygame.image.tobytes(surface, "RGB"), np.uint8).reshape(height, width, 3)
-            red, green, blue = (rgb[..., channel].astype(np.uint16) for channel in range(3))
-            packed = ((red >> 3) << 11) | ((green >> 2) << 5) | (blue >> 3)
-            pixels = packed.astype("<u2").view(np.uint8).reshape(height, width * 2)
-        if self.stride == self.row_bytes:
-            return pixels
-        self._rows[:, :self.row_bytes] = pixels
-        return self._rows
-
-    def write(self, surface: pygame.Surface) -> None:
-        """Copy one whole screen into the framebuffer, from offset 0."""
-        os.pwrite(self._fd, self.pixel_bytes(surface).tobytes(), 0)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
 
 
 class Display:
@@ -272,9 +75,9 @@ class Display:
         self.last_frame_rect: pygame.Rect | None = None  # where the camera picture went, if anywhere
         self.quit_requested = False
         self._clock = clock
-        self._screen: pygame.Surface | None = None
+        self._screen: Screen = HeadlessScreen(config)  # the screen plug-in in use (screens/)
+        self._surface: pygame.Surface | None = None  # its surface, while open
         self._canvas: pygame.Surface | None = None
-        self._framebuffer: Framebuffer | None = None
         self._fonts: dict[str, pygame.font.Font] = {}
         self._text_cache = LruCache(TEXT_CACHE_SIZE)
         self._fit_cache = LruCache(TEXT_CACHE_SIZE)
@@ -287,80 +90,36 @@ class Display:
 
     def open(self) -> Display:
         """Open the screen for the chosen mode, falling back to headless if it cannot be used."""
-        if self._screen is not None:
+        if self._surface is not None:
             return self
         pygame.font.init()
-        mode = self.requested_mode
-        if mode == "auto":
-            mode = choose_mode(os.environ, bool(glob.glob("/dev/dri/card*")))
-        screen = None
-        if mode in ("window", "fullscreen"):
-            try:
-                screen = self._open_screen(mode)
-            except pygame.error as exc:
-                log.warning("cannot open the %s display (%s); drawing headless instead", mode, exc)
-                pygame.display.quit()
-                mode = "headless"
-        elif mode.startswith("fb:"):
-            try:
-                self._framebuffer = Framebuffer(mode[3:], self.sysfs_root)
-                screen = pygame.Surface(self._framebuffer.size)
-            except (OSError, ValueError) as exc:
-                log.warning("cannot use the framebuffer %s (%s); drawing headless instead", mode[3:], exc)
-                mode = "headless"
-        elif mode != "headless":
-            log.warning("unknown display mode %r; drawing headless instead", mode)
-            mode = "headless"
-        if screen is None:
-            screen = pygame.Surface(turned_size((self.config.width, self.config.height), self.config.rotation))
-        self.mode = mode
-        self._use_screen(screen)
-        log.info("display: %s, screen %dx%d, canvas %dx%d", mode, *screen.get_size(), *self.canvas_size)
+        self._screen, surface = open_screen(self.requested_mode, self.config, self.sysfs_root)
+        self.mode = self._screen.mode
+        self._use_surface(surface)
+        log.info("display: %s, screen %dx%d, canvas %dx%d", self.mode, *surface.get_size(), *self.canvas_size)
         return self
 
-    def _open_screen(self, mode: str) -> pygame.Surface:
-        """A window of the rotated canvas size, or the whole screen at its native size."""
-        if mode == "fullscreen":
-            if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-                os.environ.setdefault("SDL_VIDEODRIVER", "kmsdrm")
-            pygame.display.init()
-            screen = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
-            pygame.mouse.set_visible(False)
-        else:
-            pygame.display.init()
-            screen = pygame.display.set_mode(turned_size((self.config.width, self.config.height),
-                                                         self.config.rotation))
-            pygame.display.set_caption("Kiosk")
-        return screen
-
-    def _use_screen(self, screen: pygame.Surface) -> None:
-        """Draw onto `screen`: directly when it is upright, else through a canvas of its own."""
-        self._screen = screen
-        canvas_size = turned_size(screen.get_size(), self.config.rotation)
+    def _use_surface(self, surface: pygame.Surface) -> None:
+        """Draw onto `surface`: directly when it is upright, else through a canvas of its own."""
+        self._surface = surface
+        canvas_size = turned_size(surface.get_size(), self.config.rotation)
         upright = self.config.rotation == 0 and not self.config.mirror
-        self._canvas = screen if upright else pygame.Surface(canvas_size)
+        self._canvas = surface if upright else pygame.Surface(canvas_size)
         self._make_fonts(canvas_size)
 
     def _fall_back_to_headless(self, reason: str) -> None:
         """Keep drawing off-screen after the screen failed, at the same size."""
         log.warning("the %s display failed (%s); drawing headless from now on", self.mode, reason)
         size = self._current_screen.get_size()
-        if self._framebuffer is not None:
-            self._framebuffer.close()
-            self._framebuffer = None
-        if pygame.display.get_init():
-            pygame.display.quit()
-        self.mode = "headless"
-        self._use_screen(pygame.Surface(size))
+        self._screen.close()
+        self._screen = HeadlessScreen(self.config)
+        self.mode = self._screen.mode
+        self._use_surface(pygame.Surface(size))
 
     def close(self) -> None:
-        """Release the screen or framebuffer; draw() reopens it if called again."""
-        if self._framebuffer is not None:
-            self._framebuffer.close()
-            self._framebuffer = None
-        if self.mode in ("window", "fullscreen") and pygame.display.get_init():
-            pygame.display.quit()
-        self._screen = self._canvas = self._hint = None
+        """Release the screen; draw() reopens it if called again."""
+        self._screen.close()
+        self._surface = self._canvas = self._hint = None
         self._fonts = {}
         self._text_cache.clear()
         self._fit_cache.clear()
@@ -373,9 +132,9 @@ class Display:
 
     @property
     def _current_screen(self) -> pygame.Surface:
-        if self._screen is None:
+        if self._surface is None:
             raise RuntimeError("the display is not open")
-        return self._screen
+        return self._surface
 
     @property
     def _current_canvas(self) -> pygame.Surface:
@@ -437,7 +196,7 @@ class Display:
 
     def draw(self, scene: Scene) -> None:
         """Draw one scene, show it, and save the periodic snapshot when one is due."""
-        if self._screen is None:
+        if self._surface is None:
             self.open()
         canvas = self._current_canvas
         canvas.fill(BACKGROUND)
@@ -487,9 +246,10 @@ class Display:
         box = map_box(face.box, frame_size, frame_rect).clip(frame_rect)
         if box.width == 0 or box.height == 0:
             return None
-        style = FACE_STYLES.get(face.state, FACE_STYLES["pending"])
-        text = {"known": face.name or "Known", "unknown": "Unknown", "not_live": "Not live",
-                "checking": f"{face.name} · {LIVENESS_HINT}"}.get(face.state, ELLIPSIS)
+        style = FACE_STYLES.get(face.state, FACE_STYLES[FaceState.PENDING])
+        text = {FaceState.KNOWN: shown_name(face.name) or "Known", FaceState.UNKNOWN: "Unknown",
+                FaceState.NOT_LIVE: "Not live",
+                FaceState.CHECKING: f"{shown_name(face.name)} · {LIVENESS_HINT}"}.get(face.state, ELLIPSIS)
         canvas = self._current_canvas
         pygame.draw.rect(canvas, style.box_colour, box, style.box_width)
         padding = max(4, self._fonts["label"].get_height() // 5)
@@ -561,14 +321,8 @@ class Display:
                 image = pygame.transform.rotate(image, -self.config.rotation)  # pygame turns anticlockwise
             screen.blit(image, (0, 0))
         try:
-            if self.mode in ("window", "fullscreen"):
-                pygame.display.flip()
-                for event in pygame.event.get():
-                    if event.type == pygame.QUIT or (
-                            event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q)):
-                        self.quit_requested = True
-            elif self._framebuffer is not None:
-                self._framebuffer.write(screen)
+            if self._screen.show(screen):
+                self.quit_requested = True
         except (pygame.error, OSError) as exc:
             screen_copy = screen.copy()
             self._fall_back_to_headless(str(exc))
@@ -595,7 +349,7 @@ class Display:
     def snapshot(self, path: str | os.PathLike) -> None:
         """Save what the screen shows (after rotation and mirroring) as a PNG, atomically: written
         to a temporary file beside it, then renamed into place, so readers never see half a file."""
-        if self._screen is None:
+        if self._surface is None:
             raise RuntimeError("the display is not open")
         with replaced_atomically(Path(path), 0o644) as file:
             pygame.image.save(self._current_screen, file, "snapshot.png")

@@ -25,6 +25,7 @@ from kiosk.config import Config, DoorConfig, RecognitionConfig
 from kiosk.frame import Frame
 from kiosk.live.evidence import quality
 from kiosk.live.motion import MotionGate
+from kiosk.live.scene import FaceLabel
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
 from kiosk.names import UNKNOWN
 from kiosk.outside.door import DoorCandidate
@@ -34,6 +35,7 @@ from kiosk.vision.calibration import door_threshold, rule_for
 from kiosk.vision.encoders import require_encoder
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
 from kiosk.vision.matcher import Gallery
+from kiosk.vocabulary import FaceState, LivenessState
 
 log = logging.getLogger("kiosk.recognition")
 
@@ -57,23 +59,29 @@ class Confirmation:
     distance: float | None  # the track's evidence score for the name
     crop: np.ndarray | None = None  # the face, for capture_faces / capture_unknown
     embedding: np.ndarray | None = None
-    liveness: str | None = None  # None (not checked), "passed" or "failed"
+    liveness: LivenessState | None = None  # None: not checked
     threshold: float | None = None  # the live threshold the evidence was held to
     frames: int | None = None  # encodings the evidence was made of
 
     @property
     def not_live(self) -> bool:
         """A picture held up to the camera: logged, but no greeting, door or MQTT message."""
-        return self.liveness == "failed"
+        return self.liveness == LivenessState.FAILED
 
 
-@dataclass(frozen=True)
-class TrackView:
-    """What the display needs of a track."""
-    track_id: int
-    box: Box
-    name: str | None  # None while unconfirmed
-    liveness: str | None = None  # with recognition.liveness on: checking, passed or failed
+def face_state(track: Track) -> FaceState:
+    """How the screen shows TRACK: pending until confirmed; a name waiting for (or failing) the
+    liveness check is not shown as known."""
+    if track.confirmed is None:
+        return FaceState.PENDING
+    if track.confirmed == UNKNOWN:
+        return FaceState.UNKNOWN
+    liveness = track.liveness.state if track.liveness is not None else None
+    if liveness == LivenessState.CHECKING:
+        return FaceState.CHECKING
+    if liveness == LivenessState.FAILED:
+        return FaceState.NOT_LIVE
+    return FaceState.KNOWN
 
 
 def build_recognizer(config: Config, gallery: Gallery, *, record_tracks: bool = False) -> Recognizer:
@@ -189,8 +197,9 @@ class Recognizer:
             for track in self.tracker.visible():
                 track.last_checked = None  # re-check everyone against the new gallery
 
-    def labels(self, now: float) -> list[TrackView]:
-        """Tracks to draw: seen in the latest recognized frames, one label per face.
+    def labels(self, now: float) -> list[FaceLabel]:
+        """Faces to draw, ready for the screen: tracks seen in the latest recognized frames, one
+        label per face, each with the state it is shown in.
 
         A track is remembered for recognition.track_timeout so a face that is missed once keeps
         its identity, but it is drawn only while it is found (with a short grace); a track that
@@ -205,7 +214,7 @@ class Recognizer:
         for track in recent:
             if all(overlap(track.box, other.box) < MIN_OVERLAP for other in shown):
                 shown.append(track)
-        return [TrackView(t.id, t.box, t.confirmed, t.liveness.state if t.liveness else None) for t in shown]
+        return [FaceLabel(t.box, face_state(t), t.confirmed or "", t.id) for t in shown]
 
     def take_confirmations(self) -> list[Confirmation]:
         with self._lock:
@@ -308,7 +317,8 @@ class Recognizer:
                         "confirmed_index": None, "box": list(track.box), "names": []})
             jobs = [(t.id, t.box) for t in to_encode]
             checking = [(t.id, t.box) for t in self.tracker.visible()
-                        if t.last_seen == frame.timestamp and t.liveness is not None and t.liveness.state == "checking"]
+                        if t.last_seen == frame.timestamp and t.liveness is not None
+                        and t.liveness.state == LivenessState.CHECKING]
         landmarks = [(track_id, self.engine.landmarks68(frame.image, box)) for track_id, box in checking]
         encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))
         qualities = [quality(frame.image, box) for _, box in jobs]
@@ -370,7 +380,7 @@ class Recognizer:
         once the check has passed or failed; until then the screen shows the name with a hint."""
         assert track.confirmed is not None  # called for a confirmed name only
         check = track.liveness if track.confirmed != UNKNOWN else None
-        if check is not None and check.state == "checking":
+        if check is not None and check.state == LivenessState.CHECKING:
             return
         track.announced = track.confirmed
         box, encoding = track.last_result if track.last_result is not None else (track.box, None)

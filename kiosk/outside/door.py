@@ -30,6 +30,7 @@ from gpiozero import GPIOZeroError, OutputDevice
 from kiosk.config import DoorConfig
 from kiosk.errors import KioskError
 from kiosk.names import UNKNOWN
+from kiosk.vocabulary import LivenessState
 
 log = logging.getLogger("kiosk.door")
 
@@ -46,15 +47,15 @@ class DoorCandidate:
     name: str
     score: float  # the evidence's score for the name
     agreeing: int  # single frames in a row that named them on their own
-    liveness: str | None  # None (not checked), "passed" or "failed"
+    liveness: LivenessState | None  # None: not checked
     threshold: float  # the door's threshold (door.false_accept_target on the gallery's curve)
 
 
 def refusal(candidate: DoorCandidate, frames: int) -> str:
     """Why CANDIDATE's evidence cannot open the door, or "" when it can."""
-    if candidate.liveness == "failed":
+    if candidate.liveness == LivenessState.FAILED:
         return "not live (a picture held up to the camera)"
-    if candidate.liveness == "checking":
+    if candidate.liveness == LivenessState.CHECKING:
         return "liveness check not passed yet"
     if candidate.score > candidate.threshold:
         return f"evidence score {candidate.score:.3f} above the door's {candidate.threshold:.3f}"

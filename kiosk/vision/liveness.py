@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from kiosk.vocabulary import LivenessState
+
 MODES = ("off", "blink", "motion", "both")
 RIGHT_EYE, LEFT_EYE = slice(36, 42), slice(42, 48)
 BLINK_DROP = 0.6  # a blink: the eyes' openness below this share of the open-eye level ...
@@ -80,8 +82,8 @@ class LivenessCheck:
     _deep_frames: int = 0
 
     @property
-    def state(self) -> str:
-        return "passed" if self.passed else "failed" if self.failed else "checking"
+    def state(self) -> LivenessState:
+        return LivenessState.PASSED if self.passed else LivenessState.FAILED if self.failed else LivenessState.CHECKING
 
     def feed(self, points: np.ndarray, now: float) -> str:
         """Landmarks (68x2, frame pixels) of the face at time NOW; returns the state."""

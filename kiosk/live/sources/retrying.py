@@ -52,7 +52,7 @@ class RetryingSource:
 
     @property
     def finished(self) -> bool:
-        return self.state is CameraState.FINISHED
+        return self.state == CameraState.FINISHED
 
     def open(self) -> None:
         """Try to open the source now; a failure only schedules the next attempt."""
@@ -82,7 +82,7 @@ class RetryingSource:
             self.close()
             self.state = CameraState.FINISHED
             return None
-        if self.state is not CameraState.OK and self._outage_logged:
+        if self.state != CameraState.OK and self._outage_logged:
             log.info("camera %s is back", source.name)
         self.state = CameraState.OK
         self._outage_logged = False

@@ -1,0 +1,94 @@
+"""Where things go on the canvas and how text fits: plain geometry and text helpers for display.py.
+
+Pure functions of sizes and strings (and a small cache), so each can be tested without a screen.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
+
+import pygame
+
+from kiosk.live.theme import ELLIPSIS
+
+
+def fit_rect(frame_size: tuple[int, int], area: pygame.Rect) -> pygame.Rect:
+    """The largest rectangle of the frame's aspect ratio centred in `area` (letterboxing)."""
+    frame_width, frame_height = frame_size
+    scale = min(area.width / frame_width, area.height / frame_height)
+    rect = pygame.Rect(0, 0, max(1, round(frame_width * scale)), max(1, round(frame_height * scale)))
+    rect.center = area.center
+    return rect
+
+
+def map_box(box: tuple[int, int, int, int], frame_size: tuple[int, int], frame_rect: pygame.Rect) -> pygame.Rect:
+    """A (top, right, bottom, left) box in frame pixels as a rectangle on the canvas."""
+    top, right, bottom, left = box
+    scale_x = frame_rect.width / frame_size[0]
+    scale_y = frame_rect.height / frame_size[1]
+    x0, x1 = frame_rect.x + round(left * scale_x), frame_rect.x + round(right * scale_x)
+    y0, y1 = frame_rect.y + round(top * scale_y), frame_rect.y + round(bottom * scale_y)
+    return pygame.Rect(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+
+def place_label(box: pygame.Rect, size: tuple[int, int], bounds: pygame.Rect) -> pygame.Rect:
+    """A label's rectangle: centred just below the box, else just above it, else inside its
+    bottom edge; always kept inside `bounds`."""
+    label = pygame.Rect(0, 0, min(size[0], bounds.width), size[1])
+    label.centerx = box.centerx
+    if box.bottom + label.height <= bounds.bottom:
+        label.top = box.bottom
+    elif box.top - label.height >= bounds.top:
+        label.bottom = box.top
+    else:
+        label.bottom = min(box.bottom, bounds.bottom)
+    return label.clamp(bounds)
+
+
+def displayable(text: str) -> str:
+    """Text the font renderer accepts: undecodable characters (surrogates from file names)
+    become "?", and control characters such as newlines or NUL become spaces."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    return " ".join(text.split())
+
+
+def fit_text(font: pygame.font.Font, text: str, max_width: int) -> str:
+    """The text, or its longest beginning that fits `max_width` pixels followed by an ellipsis."""
+    if font.size(text)[0] <= max_width:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if font.size(text[:middle].rstrip() + ELLIPSIS)[0] <= max_width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + ELLIPSIS
+
+
+class LruCache:
+    """A bounded mapping that forgets the least recently used entry, for rendered text."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key, make: Callable[[], object]):
+        """The cached value for key, made and stored on a miss."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = make()
+        self._items[key] = value
+        if len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
