@@ -58,12 +58,13 @@ def test_people_show_lists_samples_with_settings(enrolled_copy):
 
 def test_rename_moves_events_and_refuses_bad_names(enrolled_copy):
     with Store(enrolled_copy) as store:
-        store.add_event("obama", 0.3, 1)
+        store.events.add("obama", 0.3, 1)
     result = run_kiosk("people", "rename", "obama", "barack", data_dir=enrolled_copy)
     assert result.returncode == 0, result.stderr
     with Store(enrolled_copy) as store:
-        assert "barack" in {p.name for p in store.people()} and "obama" not in {p.name for p in store.people()}
-        assert [e.name for e in store.events()] == ["barack"]
+        names = {p.name for p in store.people.summaries()}
+        assert "barack" in names and "obama" not in names
+        assert [e.name for e in store.events.query()] == ["barack"]
     for old, new, word in [("barack", "biden", "already"), ("ghost", "casper", "ghost"), ("barack", "a/b", "a/b")]:
         refused = run_kiosk("people", "rename", old, new, data_dir=enrolled_copy)
         assert refused.returncode == 2 and word in refused.stderr and "Traceback" not in refused.stderr
@@ -80,7 +81,7 @@ def test_remove_needs_yes_off_a_terminal_and_leaves_no_embedding_bytes(enrolled_
     for blob in blobs:
         assert blob not in on_disk
     with Store(enrolled_copy) as store:
-        assert "biden" not in {p.name for p in store.people()}
+        assert "biden" not in {p.name for p in store.people.summaries()}
 
 
 READER = """
@@ -92,7 +93,7 @@ loads = errors = 0
 with Store(data_dir, create=False) as store:
     while not stop.exists():
         try:
-            store.load_gallery()
+            store.people.load_gallery()
             loads += 1
         except Exception as exc:
             errors += 1
@@ -121,7 +122,7 @@ def test_a_reader_sees_no_errors_during_rename_and_remove(enrolled_copy, tmp_pat
 
 def test_retrain_reports_missing_photos_and_keeps_their_samples(enrolled_copy):
     with Store(enrolled_copy) as store:
-        samples = store.samples_of("obama")
+        samples = store.people.samples_of("obama")
         store.photo_path(samples[0].photo_sha256).unlink()
     result = run_kiosk("retrain", "--person", "obama", "--jitters", "1", "--landmarks", "68", "--json",
                        data_dir=enrolled_copy)
@@ -129,7 +130,7 @@ def test_retrain_reports_missing_photos_and_keeps_their_samples(enrolled_copy):
     report = json.loads(result.stdout)
     assert report["replaced"] == 1 and report["missing_photos"] == [{"person": "obama", "source": samples[0].source}]
     with Store(enrolled_copy) as store:
-        after = {s.source: s.settings for s in store.samples_of("obama")}
+        after = {s.source: s.settings for s in store.people.samples_of("obama")}
     assert after[samples[0].source].jitters == 5 and after[samples[1].source].landmarks == 68
     assert run_kiosk("retrain", "--jitters", "0", data_dir=enrolled_copy).returncode == 2
 
@@ -171,8 +172,8 @@ def test_events_filter_by_date_and_person_in_local_time(enrolled_copy):
         return datetime(2026, 3, day, hour, minute, tzinfo=tokyo).timestamp()
     with Store(enrolled_copy) as store:
         for name, when in [("obama", at(2, 8)), ("biden", at(2, 9)), ("obama", at(2, 17, 45)), ("obama", at(3, 10))]:
-            store.add_event(name, 0.4, 1, at=when)
-        store.add_event("biden", 0.35, 2, at=time.time() - 3600)
+            store.events.add(name, 0.4, 1, at=when)
+        store.events.add("biden", 0.35, 2, at=time.time() - 3600)
 
     def events(*args: str) -> list[dict]:
         result = run_kiosk("events", *args, data_dir=enrolled_copy, **env)
@@ -277,14 +278,14 @@ def test_backup_and_restore_round_trip(enrolled_copy, tmp_path):
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     with Store(enrolled_copy) as store:
-        store.remove_person("obama")
-        generation = store.gallery_generation()
+        store.people.remove("obama")
+        generation = store.people.generation()
     restored = run_kiosk("restore", str(archive), data_dir=enrolled_copy)
     assert restored.returncode == 0, restored.stderr
     with Store(enrolled_copy) as store:
-        assert store.counts() == (6, 11) and store.gallery_generation() > generation
+        assert store.people.counts() == (6, 11) and store.people.generation() > generation
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        for sample in store.samples_of("obama"):
+        for sample in store.people.samples_of("obama"):
             assert stat.S_IMODE(store.photo_path(sample.photo_sha256).stat().st_mode) == 0o600
 
 
@@ -332,9 +333,9 @@ def test_unknown_crops_are_bounded_labelled_and_purged(enrolled_copy, people_dir
                                  recognition=RecognitionConfig(unknown_max_count=2))
     crop = np.asarray(Image.open(people_dir / "obama" / "obama.jpg").convert("RGB"))[50:200, 50:200]
     with Store(enrolled_copy) as store:
-        embedding = store.load_gallery().encodings[0]
+        embedding = store.people.load_gallery().encodings[0]
         ids = [save_unknown_face(store, config.recognition, crop, embedding + i * 0.001, track_id=i) for i in range(3)]
-        kept = store.unknowns()
+        kept = store.unknowns.all()
     assert [f.id for f in kept] == ids[1:]
     crops = sorted((enrolled_copy / "unknowns").iterdir())
     assert len(crops) == 2 and all(stat.S_IMODE(c.stat().st_mode) == 0o600 for c in crops)
@@ -343,13 +344,13 @@ def test_unknown_crops_are_bounded_labelled_and_purged(enrolled_copy, people_dir
     labelled = run_kiosk("unknowns", "label", str(ids[1]), "visitor", data_dir=enrolled_copy)
     assert labelled.returncode == 0, labelled.stderr
     with Store(enrolled_copy) as store:
-        sample = store.samples_of("visitor")[0]
-        assert store.photo_path(sample.photo_sha256).is_file() and [f.id for f in store.unknowns()] == ids[2:]
+        sample = store.people.samples_of("visitor")[0]
+        assert store.photo_path(sample.photo_sha256).is_file() and [f.id for f in store.unknowns.all()] == ids[2:]
     assert run_kiosk("unknowns", "label", "9999", "x", data_dir=enrolled_copy).returncode == 2
     purged = run_kiosk("unknowns", "purge", data_dir=enrolled_copy)
     assert purged.returncode == 0 and not any((enrolled_copy / "unknowns").iterdir())
     with Store(enrolled_copy) as store:
-        assert store.unknowns() == []
+        assert store.unknowns.all() == []
 
 
 # --- legacy pickles ------------------------------------------------------------------------------
@@ -365,16 +366,16 @@ def test_import_pickle_adds_encodings_once(tmp_path):
     again = run_kiosk("import-pickle", str(path), "--json", data_dir=tmp_path / "data")
     assert json.loads(again.stdout)["added"] == 0
     with Store(tmp_path / "data") as store:
-        gallery = store.load_gallery()
+        gallery = store.people.load_gallery()
         assert gallery.names == ["ada", "grace"]
         assert np.allclose(gallery.encodings[2], encodings[1], atol=1e-6)
-        assert store.samples_of("ada")[0].source == "import-pickle:encodings.pickle#0"
+        assert store.people.samples_of("ada")[0].source == "import-pickle:encodings.pickle#0"
 
 
 def test_import_pickle_of_real_encodings_recognizes_a_probe(enrolled_store_dir, tmp_path):
     """The tutorials' file: a list of float64 arrays from face_recognition and a list of names."""
     with Store(enrolled_store_dir) as store:
-        gallery = store.load_gallery()
+        gallery = store.people.load_gallery()
     ends = [*gallery.starts[1:], len(gallery)]
     names = [name for name, start, end in zip(gallery.names, gallery.starts, ends, strict=True)
              for _ in range(end - start)]
@@ -385,7 +386,7 @@ def test_import_pickle_of_real_encodings_recognizes_a_probe(enrolled_store_dir, 
     imported = run_kiosk("import-pickle", str(path), "--json", data_dir=data_dir)
     assert json.loads(imported.stdout) == {"people": 6, "added": 11, "duplicates": 0}, imported.stderr
     with Store(data_dir) as store:
-        settings = store.samples_of("obama")[0].settings
+        settings = store.people.samples_of("obama")[0].settings
     assert (settings.detector, settings.landmarks, settings.jitters) == ("unknown", 68, 1)
     probe = require_data("probes", "obama1.jpg")
     identified = json.loads(run_kiosk("identify", "--json", str(probe), data_dir=data_dir).stdout)

@@ -25,7 +25,7 @@ FAST = EnrollmentConfig(fallback_detector="none", jitters=1)
 
 def gallery_of(data_dir) -> Gallery:
     with Store(data_dir, create=False) as store:
-        return store.load_gallery()
+        return store.people.load_gallery()
 
 
 @pytest.fixture(scope="module")

@@ -138,22 +138,22 @@ def test_an_older_store_keeps_its_faces_marked_as_dlibs_and_takes_other_lengths(
     seven_store(tmp_path / "data")
     mfn = SampleSettings(encoders.model_of("mobilefacenet"), "hog", 5, 1)
     with Store(tmp_path / "data") as store:
-        assert len(store.load_gallery("dlib")) == 1
-        assert store.unknowns()[0].encoder == store.event_face(1).encoder == encoders.model_of("dlib")
-        assert len(store.load_gallery("mobilefacenet")) == 0
-        assert store.load_gallery("mobilefacenet").dimensions == 192
-        store.add_sample("bea", np.full(192, 0.01, np.float32), mfn, "1" * 64, "b.jpg")
-        assert store.load_gallery("mobilefacenet").names == ["bea"]
-        assert store.load_gallery("dlib").names == ["ada"]
+        assert len(store.people.load_gallery("dlib")) == 1
+        assert store.unknowns.all()[0].encoder == store.events.face(1).encoder == encoders.model_of("dlib")
+        assert len(store.people.load_gallery("mobilefacenet")) == 0
+        assert store.people.load_gallery("mobilefacenet").dimensions == 192
+        store.people.add_sample("bea", np.full(192, 0.01, np.float32), mfn, "1" * 64, "b.jpg")
+        assert store.people.load_gallery("mobilefacenet").names == ["bea"]
+        assert store.people.load_gallery("dlib").names == ["ada"]
         assert waiting_for_retrain(store, "mobilefacenet") == (
             "1 of 2 samples were made by another encoder (1 by dlib) than recognition.encoder mobilefacenet: "
             "they are not matched until `kiosk retrain`")
         # A face dlib made cannot become a sample of the other encoder: it would never be matched.
         with pytest.raises(Refused, match="unknown face 1 was encoded by dlib"):
-            store.label_unknown(1, "ada", mfn, "2" * 64, "unknowns/u.jpg")
-        assert len(store.unknowns()) == 1  # refused in its transaction: the face is still kept
+            store.unknowns.label(1, "ada", mfn, "2" * 64, "unknowns/u.jpg")
+        assert len(store.unknowns.all()) == 1  # refused in its transaction: the face is still kept
         with pytest.raises(ValueError):
-            store.add_sample("cy", np.zeros(3, np.float32), mfn, "3" * 64, "c.jpg")
+            store.people.add_sample("cy", np.zeros(3, np.float32), mfn, "3" * 64, "c.jpg")
 
 
 def test_retrain_moves_the_gallery_to_mobilefacenet_and_it_names_the_probes(enrolled_copy, tmp_path):
@@ -176,7 +176,7 @@ def test_retrain_moves_the_gallery_to_mobilefacenet_and_it_names_the_probes(enro
     assert report["replaced"] == 11 and report["settings"]["encoder"] == encoders.model_of("mobilefacenet")
     print(f"retrain of 11 photos to mobilefacenet: {time.monotonic() - started:.1f} s")
     with Store(enrolled_copy) as store:
-        assert store.encoders() == {encoders.model_of("mobilefacenet"): 11}
+        assert store.people.encoders() == {encoders.model_of("mobilefacenet"): 11}
         assert waiting_for_retrain(store, "mobilefacenet") == ""
     after = run_kiosk("--config", str(config), "status", data_dir=enrolled_copy)
     assert "encoder:    mobilefacenet" in after.stdout and "another encoder" not in after.stdout
@@ -204,4 +204,4 @@ def test_retrain_moves_the_gallery_to_mobilefacenet_and_it_names_the_probes(enro
     back = run_kiosk("retrain", "--json", data_dir=enrolled_copy)
     assert json.loads(back.stdout)["replaced"] == 11
     with Store(enrolled_copy) as store:
-        assert store.encoders() == {encoders.model_of("dlib"): 11}
+        assert store.people.encoders() == {encoders.model_of("dlib"): 11}

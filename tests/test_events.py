@@ -22,10 +22,11 @@ import pytest
 
 from kiosk.config import Config, RecognitionConfig
 from kiosk.live.events import EventWriter
-from kiosk.live.recognition import Confirmation
+from kiosk.live.policy import Confirmation, Outcome
 from kiosk.runtime import DaemonStatus, publish, read_record
 from kiosk.store import Store, person_key
-from kiosk.store.db import SampleSettings
+from kiosk.store.events import Events
+from kiosk.store.records import SampleSettings
 
 from conftest import REPO, require_data, run_kiosk
 
@@ -41,6 +42,11 @@ def confirmation(index: int, crop: bool = False) -> Confirmation:
                         embedding=np.full(128, 0.01, np.float32) if crop else None)
 
 
+def add(writer: EventWriter, seen: Confirmation) -> None:
+    """Log SEEN as the policy would with capture_faces on: its face kept when it has one."""
+    writer.add(seen, Outcome(face_kept=seen.crop is not None))
+
+
 def wait_until(condition, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -50,7 +56,7 @@ def wait_until(condition, timeout: float = 20.0) -> None:
 
 def stored_tracks(data_dir: Path) -> list[int]:
     with Store(data_dir) as store:
-        return [e.track_id for e in sorted(store.events(), key=lambda e: (e.at, e.id))]
+        return [e.track_id for e in sorted(store.events.query(), key=lambda e: (e.at, e.id))]
 
 
 def fill(drive: Path) -> Path:
@@ -69,12 +75,12 @@ def test_events_during_a_full_drive_wait_in_memory_and_are_all_saved_in_order(sm
     Store(data_dir).close()
     writer = EventWriter(config_for(data_dir, capture_faces=True, face_max_count=1000))
     try:
-        writer.add(confirmation(0, crop=True))
+        add(writer, confirmation(0, crop=True))
         wait_until(lambda: stored_tracks(data_dir) == [0])
         filler = fill(small_drive)
         with caplog.at_level(logging.INFO, "kiosk.daemon"):
             for index in range(1, 18):
-                writer.add(confirmation(index, crop=index % 2 == 0))
+                add(writer, confirmation(index, crop=index % 2 == 0))
             wait_until(lambda: writer.state().problem != "" and writer.state().waiting == 17)
             time.sleep(1.5)  # several tries, all refused
             assert writer.state().waiting == 17
@@ -92,7 +98,7 @@ def test_events_during_a_full_drive_wait_in_memory_and_are_all_saved_in_order(sm
 def test_events_behind_a_write_lock_longer_than_the_busy_timeout_are_kept(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     Store(data_dir).close()
-    real_add = Store.add_event
+    real_add = Events.add
     refusals = {"left": 3}
 
     def locked_for_a_while(self, *args, **kwargs):  # what SQLite raises after its 30 s busy timeout
@@ -101,11 +107,11 @@ def test_events_behind_a_write_lock_longer_than_the_busy_timeout_are_kept(tmp_pa
             raise sqlite3.OperationalError("database is locked")
         return real_add(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "add_event", locked_for_a_while)
+    monkeypatch.setattr(Events, "add", locked_for_a_while)
     writer = EventWriter(config_for(data_dir))
     try:
         for index in range(11):
-            writer.add(confirmation(index))
+            add(writer, confirmation(index))
         wait_until(lambda: writer.state().waiting == 0 and not refusals["left"], timeout=30)
     finally:
         writer.close()
@@ -119,14 +125,14 @@ def test_a_store_replaced_or_deleted_under_the_writer_gets_the_later_events(tmp_
     shutil.copy(data_dir / "kiosk.db", spare)
     writer = EventWriter(config_for(data_dir))
     try:
-        writer.add(confirmation(0))
+        add(writer, confirmation(0))
         wait_until(lambda: stored_tracks(data_dir) == [0])
         with caplog.at_level(logging.WARNING, "kiosk.daemon"):
             os.replace(spare, data_dir / "kiosk.db")  # a copy put in place by hand
             for name in ("kiosk.db-wal", "kiosk.db-shm"):
                 (data_dir / name).unlink(missing_ok=True)
             for index in range(1, 12):
-                writer.add(confirmation(index))
+                add(writer, confirmation(index))
             wait_until(lambda: len(stored_tracks(data_dir)) == 11)
     finally:
         writer.close()
@@ -153,20 +159,20 @@ def test_a_name_that_looks_like_another_persons_key_gets_its_own():
 
 
 def test_enroll_and_rename_refuse_a_name_whose_key_is_taken(tmp_path, monkeypatch):
-    import kiosk.store.db as db
-    monkeypatch.setattr(db, "person_key", lambda name: "same")  # a hash clash, forced
+    import kiosk.store.people as people
+    monkeypatch.setattr(people, "person_key", lambda name: "same")  # a hash clash, forced
     settings = SampleSettings("dlib", "hog", 5, 1)
     with Store(tmp_path / "data") as store:
-        store.add_sample("ada", np.full(128, 0.01, np.float32), settings, "a" * 64, "a.jpg")
+        store.people.add_sample("ada", np.full(128, 0.01, np.float32), settings, "a" * 64, "a.jpg")
         with pytest.raises(db.Refused, match="would share the key 'same'.*with ada"):
-            store.add_sample("grace", np.full(128, 0.02, np.float32), settings, "b" * 64, "b.jpg")
-        store.add_sample("ada", np.full(128, 0.03, np.float32), settings, "c" * 64, "c.jpg")  # her own key
+            store.people.add_sample("grace", np.full(128, 0.02, np.float32), settings, "b" * 64, "b.jpg")
+        store.people.add_sample("ada", np.full(128, 0.03, np.float32), settings, "c" * 64, "c.jpg")  # her own key
     monkeypatch.undo()
     with Store(tmp_path / "data") as store:
-        store.add_sample("grace", np.full(128, 0.02, np.float32), settings, "b" * 64, "b.jpg")
+        store.people.add_sample("grace", np.full(128, 0.02, np.float32), settings, "b" * 64, "b.jpg")
         monkeypatch.setattr(db, "person_key", lambda name: "same")
         with pytest.raises(db.Refused, match="would share the key"):
-            store.rename_person("grace", "hopper")
+            store.people.rename("grace", "hopper")
 
 
 # --- SIGHUP ---------------------------------------------------------------------------------------------
@@ -199,18 +205,18 @@ def test_a_clock_set_40_days_ahead_does_not_age_the_faces_just_kept(tmp_path, mo
     writer = EventWriter(config_for(data_dir, capture_faces=True, face_max_age_days=30))
     try:
         for index in range(3):
-            writer.add(confirmation(index, crop=True))
+            add(writer, confirmation(index, crop=True))
         wait_until(lambda: len(stored_tracks(data_dir)) == 3)
         real_time = time.time
         monkeypatch.setattr(time, "time", lambda: real_time() + 40 * 86400)
         with caplog.at_level(logging.WARNING, "kiosk.daemon"):
-            writer.add(confirmation(3, crop=True))
+            add(writer, confirmation(3, crop=True))
             wait_until(lambda: len(stored_tracks(data_dir)) == 4)
     finally:
         writer.close()
     with Store(data_dir) as store:
-        assert len(store.event_faces()) == 4  # none pruned as "older than 30 days"
-        latest = store.events(limit=2)
+        assert len(store.events.faces()) == 4  # none pruned as "older than 30 days"
+        latest = store.events.query(limit=2)
     assert [e.track_id for e in latest] == [3, 2]  # by the order they were written
     assert any("clock moved" in r.message for r in caplog.records)
 
@@ -218,18 +224,18 @@ def test_a_clock_set_40_days_ahead_does_not_age_the_faces_just_kept(tmp_path, mo
 def test_events_past_the_retention_go_with_their_faces(tmp_path):
     data_dir = tmp_path / "data"
     with Store(data_dir) as store:
-        old = store.add_event("obama", 0.3, 1, time.time() - 100 * 86400)
-        store.add_event("obama", 0.3, 2, time.time() - 10 * 86400)
+        old = store.events.add("obama", 0.3, 1, time.time() - 100 * 86400)
+        store.events.add("obama", 0.3, 2, time.time() - 10 * 86400)
     writer = EventWriter(config_for(data_dir, event_retention_days=90, capture_faces=True))
     try:
-        writer.add(confirmation(3, crop=True))
+        add(writer, confirmation(3, crop=True))
         wait_until(lambda: 3 in stored_tracks(data_dir))
         wait_until(lambda: 1 not in stored_tracks(data_dir))
     finally:
         writer.close()
     assert stored_tracks(data_dir) == [2, 3]
     with Store(data_dir) as store:
-        assert store.event(old) is None
+        assert store.events.get(old) is None
 
 
 def test_retention_is_off_by_default_and_checked_like_every_setting(tmp_path):

@@ -49,7 +49,7 @@ def test_names_that_are_not_utf8_are_skipped_with_a_readable_name(tmp_path):
     Path(os.fsdecode(root + b"/obama/good.jpg")).write_bytes(good_photo())
     with Store(tmp_path / "data") as store:
         report = import_folder(store, os.fsdecode(root), FAST, encoder="dlib", workers=1, show_bar=False)
-        assert [person.name for person in store.people()] == ["obama"]
+        assert [person.name for person in store.people.summaries()] == ["obama"]
     reasons = skipped_reasons(report)
     assert "not valid UTF-8" in reasons["caf\\xe9/"] and "not valid UTF-8" in reasons["obama/photo\\xff.jpg"]
     assert report.added == 1
@@ -235,11 +235,11 @@ def test_bad_command_line_input_is_one_line(tmp_path):
 
 def test_a_removal_cut_short_after_its_commit_is_finished_by_the_next_opening(enrolled_copy, monkeypatch):
     with Store(enrolled_copy) as store:
-        photos = [store.photo_path(sample.photo_sha256) for sample in store.samples_of("obama")]
+        photos = [store.photo_path(sample.photo_sha256) for sample in store.people.samples_of("obama")]
         assert photos and all(p.exists() for p in photos)
         with monkeypatch.context() as patched:  # killed right after the commit: no file deleted yet
             patched.setattr(Store, "delete_doomed_files", lambda self: 0)
-            store.remove_person("obama")
+            store.people.remove("obama")
         assert all(p.exists() for p in photos)
     with Store(enrolled_copy):  # the next command, whichever it is
         pass
@@ -561,7 +561,7 @@ def test_a_full_drive_is_one_line_and_keeps_what_was_done(small_drive, tmp_path)
 
 def test_a_damaged_kept_photo_is_left_out_of_a_backup_that_restores(enrolled_copy, tmp_path):
     with Store(enrolled_copy) as store:
-        photo = store.photo_path(store.samples_of("obama")[0].photo_sha256)
+        photo = store.photo_path(store.people.samples_of("obama")[0].photo_sha256)
     photo.write_bytes(photo.read_bytes()[:1000])  # cut short, as a full card once left it
     backup = tmp_path / "backup.tar"
     result = run_kiosk("backup", str(backup), data_dir=enrolled_copy)
@@ -569,7 +569,7 @@ def test_a_damaged_kept_photo_is_left_out_of_a_backup_that_restores(enrolled_cop
     restored = run_kiosk("restore", str(backup), data_dir=tmp_path / "elsewhere")
     assert restored.returncode == 0, restored.stderr
     with Store(enrolled_copy) as store:  # the same photo enrolled again: the damaged copy is replaced
-        store.keep_photo(photo.name, good_photo())
+        store.people.keep_photo(photo.name, good_photo())
     assert photo.read_bytes() == good_photo()
 
 

@@ -70,7 +70,7 @@ def recognize_all(recognizer: Recognizer, frames: list[np.ndarray]) -> None:
 def make_recognizer(enrolled_store_dir, motion_area: float) -> Recognizer:
     from kiosk.store import Store
     with Store(enrolled_store_dir) as store:
-        gallery = store.load_gallery()
+        gallery = store.people.load_gallery()
     detection = Config().detection
     return Recognizer(FaceEngine(EngineSettings.live(detection, "dlib")), gallery, RecognitionConfig(), workers=1,
                       full_scan_seconds=detection.full_scan_seconds, motion_area=motion_area,

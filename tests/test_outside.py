@@ -102,7 +102,7 @@ def logged_events(data_dir: Path) -> list[dict]:
 def event_times(data_dir: Path) -> dict[int, float]:
     """Event id -> when, as the store keeps it (seconds since the epoch)."""
     with Store(data_dir) as store:
-        return {event.id: event.at for event in store.events()}
+        return {event.id: event.at for event in store.events.query()}
 
 
 COOLDOWN_OFF = {"recognition": "  event_cooldown: 0\n"}
@@ -266,12 +266,12 @@ def test_person_keys_are_topic_safe_and_distinct():
 
 def test_outbox_is_bounded_and_counts_what_it_drops(tmp_path):
     with Store(tmp_path) as store:
-        ids = [store.add_event("obama", 0.4, 1, outbox_limit=3) for _ in range(5)]
-        store.add_event("biden", 0.4, 2)  # MQTT off: logged, not queued
-        assert [e.id for e in store.outbox()] == ids[2:]
-        assert store.outbox_state() == (3, 2)
-        store.outbox_sent(ids[2])
-        assert store.outbox_state() == (2, 2)
+        ids = [store.events.add("obama", 0.4, 1, outbox_limit=3) for _ in range(5)]
+        store.events.add("biden", 0.4, 2)  # MQTT off: logged, not queued
+        assert [e.id for e in store.events.outbox()] == ids[2:]
+        assert store.events.outbox_state() == (3, 2)
+        store.events.outbox_sent(ids[2])
+        assert store.events.outbox_state() == (2, 2)
 
 
 # --- the door ------------------------------------------------------------------------------------

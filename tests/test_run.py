@@ -259,7 +259,7 @@ def test_person_enrolled_by_another_process_is_recognized_without_restart(tmp_pa
     assert "biden" not in before
     assert {"obama", "biden"} <= recorder.names_after(marks["enrolled"])
     with Store(data_dir) as store:
-        assert "biden" in {event.name for event in store.events()}
+        assert "biden" in {event.name for event in store.events.query()}
 
 
 def _start_daemon(data_dir: Path, tmp_path: Path) -> subprocess.Popen:

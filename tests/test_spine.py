@@ -173,8 +173,8 @@ def test_person_names_are_validated():
 
 def test_enroll_people_gives_6_people_and_11_samples(enrolled_store_dir):
     with Store(enrolled_store_dir) as store:
-        assert store.counts() == (6, 11)
-        assert {p.name for p in store.people()} == {
+        assert store.people.counts() == (6, 11)
+        assert {p.name for p in store.people.summaries()} == {
             "alex_lacamoire", "biden", "kit_harington", "lin_manuel_miranda", "obama", "rose_leslie"}
     photos = list((enrolled_store_dir / "photos").iterdir())
     assert len(photos) == 11
@@ -301,7 +301,7 @@ def test_hostile_folder_reports_everything_and_enrolls_the_good_photos(tmp_path)
     assert "person folder" in reasons["loose.jpg"]
     assert "symbolic link" in reasons["outside_link"]
     with Store(tmp_path / "data") as store:
-        assert {p.name: p.samples for p in store.people()} == {"ada": 1, "grace": 1, "linus": 1}
+        assert {p.name: p.samples for p in store.people.summaries()} == {"ada": 1, "grace": 1, "linus": 1}
 
 
 def test_kill_mid_enroll_keeps_committed_photos_and_no_half_person(tmp_path, people_dir):

@@ -64,12 +64,12 @@ def test_pruning_purging_and_rejecting_never_touch_a_file_outside(tmp_path):
     plant(data_dir, outside.name)
     with Store(data_dir) as store:
         prune_event_faces(store, RecognitionConfig(face_max_count=0))  # every event face is due
-        delete_unknown_faces(store, [f.id for f in store.unknowns()])
-        assert store.event_faces() == [] and store.unknowns() == []
+        delete_unknown_faces(store, [f.id for f in store.unknowns.all()])
+        assert store.events.faces() == [] and store.unknowns.all() == []
     assert outside.read_text() == "keep me"
     assert (data_dir / "kiosk.db").is_file()
     with Store(data_dir) as store:  # still the store it was
-        assert store.events()[0].name == "x"
+        assert store.events.query()[0].name == "x"
 
 
 def test_a_sample_with_a_crafted_digest_is_rejected_without_touching_the_store(enrolled_copy):
@@ -79,7 +79,7 @@ def test_a_sample_with_a_crafted_digest_is_rejected_without_touching_the_store(e
     assert (enrolled_copy / "kiosk.db").is_file()
     assert "Traceback" not in result.stderr
     with Store(enrolled_copy) as store:
-        assert "obama" in {p.name for p in store.people()}
+        assert "obama" in {p.name for p in store.people.summaries()}
     with pytest.raises(StoreError, match="not one the kiosk writes"):
         Store(enrolled_copy).photo_path("../kiosk.db")
 

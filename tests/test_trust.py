@@ -101,8 +101,8 @@ def test_a_folder_mixing_two_people_gets_every_foreign_photo_held_back(tmp_path,
 
     # Held back: stored, marked, not matched.
     with Store(data) as store:
-        gallery = store.load_gallery()
-        people = {p.name: p for p in store.people()}
+        gallery = store.people.load_gallery()
+        people = {p.name: p for p in store.people.summaries()}
     assert people["mindy_kaling"].held == len(flagged)
     assert len(gallery) == people["mindy_kaling"].samples
     shown = json.loads(run_kiosk("people", "show", "mindy_kaling", "--json", data_dir=data).stdout)
@@ -116,9 +116,9 @@ def test_a_folder_mixing_two_people_gets_every_foreign_photo_held_back(tmp_path,
     result = run_kiosk("people", "reject", "mindy_kaling", "--all", data_dir=data)
     assert result.returncode == 0 and f"rejected {len(flagged) - 1}" in result.stdout, result.stderr
     with Store(data) as store:
-        statuses = {s.source: s.status for s in store.samples_of("mindy_kaling")}
+        statuses = {s.source: s.status for s in store.people.samples_of("mindy_kaling")}
         assert statuses[accepted] == "accepted" and "suspect" not in statuses.values()
-        assert len(store.load_gallery()) == people["mindy_kaling"].samples + 1
+        assert len(store.people.load_gallery()) == people["mindy_kaling"].samples + 1
     again = json.loads(run_kiosk("enroll", "--json", str(tmp_path / "stick"), data_dir=data).stdout)
     refused = {s["file"] for s in again["skipped"] if "rejected earlier" in s["reason"]}
     assert refused == flagged - {accepted}
@@ -218,13 +218,13 @@ def test_an_event_corrected_by_the_admin_is_named_right_next_time(enrolled_copy,
     later = next(e for e in second if e["name"] == "stage_double")
     rule = MatchRule()
     with Store(enrolled_copy) as store:
-        face = store.event_face(later["id"]).embedding
-        assert store.load_gallery().match(face, rule)[0].name == "stage_double"
+        face = store.events.face(later["id"]).embedding
+        assert store.people.load_gallery().match(face, rule)[0].name == "stage_double"
     result = run_kiosk("events", "correct", str(later["id"]), "--not", "stage_double", data_dir=enrolled_copy)
     assert result.returncode == 0 and "not stage_double" in result.stdout, result.stderr
     with Store(enrolled_copy) as store:
-        assert store.event(later["id"]).name == "unknown" and store.confusions_of("stage_double") == 1
+        assert store.events.get(later["id"]).name == "unknown" and store.events.confusions_of("stage_double") == 1
         near = face + np.random.default_rng(1).normal(0, 0.005, 128).astype(np.float32)
-        assert "stage_double" not in {m.name for m in store.load_gallery().match(np.vstack([face, near]), rule)}
+        assert "stage_double" not in {m.name for m in store.people.load_gallery().match(np.vstack([face, near]), rule)}
     bad = run_kiosk("events", "correct", "999999", "someone", data_dir=enrolled_copy)
     assert bad.returncode == 2 and "no such event" in bad.stderr

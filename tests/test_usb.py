@@ -48,7 +48,7 @@ def test_faces_folder_layout_with_remove_list(tmp_path, people_dir, enrolled_cop
     assert any(key.startswith("remove.txt:5") for key in reasons)
     assert "USB import from" in result.stderr  # the journal summary
     with Store(enrolled_copy) as store:
-        names = {p.name for p in store.people()}
+        names = {p.name for p in store.people.summaries()}
     assert "biden" not in names and "rose_leslie" in names
     assert _tree_snapshot(stick) == before, "nothing is written to the stick by default"
     progress = read_record(enrolled_copy / "import.json", ImportProgress)
@@ -61,7 +61,7 @@ def test_top_level_person_folders_when_no_faces_folder(tmp_path, people_dir):
     report = import_stick(_config(tmp_path / "data"), stick)
     assert report.imported.added == 2
     with Store(tmp_path / "data") as store:
-        assert [p.name for p in store.people()] == ["Barack"]
+        assert [p.name for p in store.people.summaries()] == ["Barack"]
 
 
 def test_faces_symlink_leading_off_the_stick_is_not_followed(tmp_path, people_dir):

@@ -273,7 +273,7 @@ def restore(config: Config, path: Path) -> dict:
         try:
             with Store(data_dir) as store:
                 move_files_into_place(scratch, data_dir)  # files first: the restored rows refer to them
-                generation = store.gallery_generation()
+                generation = store.people.generation()
                 try:
                     source.backup(store.db)
                 except sqlite3.Error as exc:
@@ -305,8 +305,8 @@ def move_files_into_place(scratch: Path, data_dir: Path) -> None:
 
 def remove_leftovers(store: Store) -> None:
     """Delete kept photos and crops that the restored store no longer refers to."""
-    digests = store.photo_digests()
-    crops = {f.crop_file for f in store.unknowns()}
+    digests = store.people.photo_digests()
+    crops = {f.crop_file for f in store.unknowns.all()}
     for folder, keep in ((store.data_dir / PHOTOS_DIR, digests), (store.data_dir / UNKNOWNS_DIR, crops)):
         if folder.is_dir():
             for file in folder.iterdir():

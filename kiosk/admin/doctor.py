@@ -135,7 +135,7 @@ def check_store(config: Config) -> Check:
     try:
         with Store(config.data_path(), create=False) as store:
             result = store.db.execute("PRAGMA integrity_check").fetchone()[0]
-            people, samples = store.counts()
+            people, samples = store.people.counts()
     except (StoreError, sqlite3.DatabaseError) as exc:
         return Check("store", FAIL, str(exc))
     if result != "ok":
@@ -153,7 +153,7 @@ def check_recognition(config: Config) -> Check:
         return Check("recognition", FAIL, f"recognition.encoder {encoder}: {unavailable}")
     try:
         with Store(config.data_path(), create=False) as store:
-            gallery = store.load_gallery(encoder)
+            gallery = store.people.load_gallery(encoder)
             waiting = waiting_for_retrain(store, encoder)
     except (StoreError, sqlite3.DatabaseError) as exc:
         return Check("recognition", FAIL, str(exc))

@@ -63,8 +63,8 @@ def status_report(config: Config) -> dict:
     report: dict = {"daemon": daemon_state(data_dir), "data_dir": str(data_dir)}
     try:
         with Store(data_dir, create=False) as store:
-            people, samples = store.counts()
-            gallery = store.load_gallery(config.recognition.encoder)
+            people, samples = store.people.counts()
+            gallery = store.people.load_gallery(config.recognition.encoder)
             _, calibration = rule_for(gallery, config.recognition)
             if calibration is not None:
                 report["recognition"] = {"expectation": calibration.expectation(), "warning": calibration.warning,
@@ -72,8 +72,8 @@ def status_report(config: Config) -> dict:
             report["encoder"] = {"name": config.recognition.encoder,
                                  "unavailable": encoder_class(config.recognition.encoder).unavailable() or "",
                                  "waiting_for_retrain": waiting_for_retrain(store, config.recognition.encoder)}
-            events = store.events(limit=5)
-            waiting, dropped = store.outbox_state()
+            events = store.events.query(limit=5)
+            waiting, dropped = store.events.outbox_state()
     except StoreError as exc:
         if (data_dir / DB_NAME).exists():
             raise

@@ -42,7 +42,7 @@ def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_tune(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        gallery = store.load_gallery(config.recognition.encoder)
+        gallery = store.people.load_gallery(config.recognition.encoder)
     rule, calibration = rule_for(gallery, config.recognition)
     report = tune_report(gallery, rule, calibration)
     if args.json:

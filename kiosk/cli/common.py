@@ -22,7 +22,7 @@ def open_store(config: Config, *, create: bool = False) -> Store:
 
 def samples_of(store: Store, name: str) -> list[Sample]:
     """NAME's samples, or a UsageError when nobody has that name."""
-    samples = store.samples_of(name)
+    samples = store.people.samples_of(name)
     if samples is None:
         raise UsageError(f"{name}: nobody of that name")
     return samples

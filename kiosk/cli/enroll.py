@@ -22,7 +22,7 @@ def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
         raise UsageError(f"{folder}: not a folder of person folders")
     with open_store(config, create=True) as store:
         report = import_folder(store, folder, config.enrollment, encoder=config.recognition.encoder)
-        total_people, total_samples = store.counts()
+        total_people, total_samples = store.people.counts()
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return 0
@@ -86,7 +86,7 @@ def cmd_import_pickle(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.path)
     samples = legacy_samples(path)  # before opening the store: a refused file changes nothing
     with open_store(config, create=True) as store:
-        added = store.add_samples(samples)
+        added = store.people.add_samples(samples)
     report = {"people": len({s[0] for s in samples}), "added": added, "duplicates": len(samples) - added}
     if args.json:
         print(json.dumps(report, ensure_ascii=False))

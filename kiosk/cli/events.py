@@ -17,7 +17,7 @@ def cmd_events(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with open_store(config, create=True) as store:
-        events = store.events(since=since, until=until, person=args.person)
+        events = store.events.query(since=since, until=until, person=args.person)
     rows = daily_summary(events) if args.daily else event_rows(events)
     print_rows(rows, "json" if args.json else "csv" if args.csv else "text")
     return 0

@@ -21,7 +21,7 @@ HELD_STATUSES = ("suspect", "pending")
 
 def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
     with open_store(config, create=True) as store:
-        people = store.people()
+        people = store.people.summaries()
     if args.json:
         print(json.dumps([{"name": p.name, "samples": p.samples, "held_back": p.held} for p in people],
                          ensure_ascii=False))
@@ -37,8 +37,8 @@ def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
 def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
         samples = samples_of(store, args.name)
-        created_at = next(p.created_at for p in store.people() if p.name == args.name)
-        confusions = store.confusions_of(args.name)
+        created_at = next(p.created_at for p in store.people.summaries() if p.name == args.name)
+        confusions = store.events.confusions_of(args.name)
         rows: list[dict[str, Any]] = [
             {"id": s.id, "source": s.source, "encoder": s.settings.encoder, "detector": s.settings.detector,
              "landmarks": s.settings.landmarks, "jitters": s.settings.jitters, "added_at": s.created_at,
@@ -85,10 +85,10 @@ def cmd_people_decide(args: argparse.Namespace, config: Config) -> int:
                 raise UsageError(f"{args.file}: several photos of {args.name} match, give the full name or #ID")
         ids = [s.id for s in chosen]
         if args.action == "accept":
-            done = store.accept_samples(args.name, ids)
+            done = store.people.accept(args.name, ids)
             print(f"accepted {done} photo(s) of {args.name}: used for matching from now on")
         else:
-            done = store.reject_samples(args.name, ids)
+            done = store.people.reject(args.name, ids)
             print(f"rejected {done} photo(s) of {args.name}: deleted, and refused if imported again as "
                   f"{args.name}")
     return 0
@@ -96,7 +96,7 @@ def cmd_people_decide(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_people_check(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        names = [p.name for p in store.people()]
+        names = [p.name for p in store.people.summaries()]
         if args.name is not None:
             if args.name not in names:
                 raise UsageError(f"{args.name}: nobody of that name")
@@ -117,7 +117,7 @@ def cmd_people_check(args: argparse.Namespace, config: Config) -> int:
 def cmd_people_rename(args: argparse.Namespace, config: Config) -> int:
     new = checked_name(args.new)
     with open_store(config) as store:
-        store.rename_person(args.old, new)
+        store.people.rename(args.old, new)
     print(f"renamed {args.old} to {new}")
     return 0
 
@@ -136,7 +136,7 @@ def cmd_people_remove(args: argparse.Namespace, config: Config) -> int:
             if answer.strip().lower() not in ("y", "yes"):
                 print("nothing removed")
                 return 0
-        removed = store.remove_person(args.name, events=args.events)
+        removed = store.people.remove(args.name, events=args.events)
     print(f"removed {args.name}: {removed} sample(s)" + (" and their events" if args.events else ""))
     return 0
 
@@ -145,7 +145,7 @@ def cmd_people_remove(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_unknowns_list(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        faces = store.unknowns()
+        faces = store.unknowns.all()
         rows: list[dict[str, Any]] = [
             {"id": f.id, "at": f.at, "track_id": f.track_id, "crop": str(store.unknown_face_path(f.crop_file))}
             for f in faces]
@@ -170,7 +170,7 @@ def cmd_unknowns_label(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_unknowns_purge(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        deleted = delete_unknown_faces(store, [f.id for f in store.unknowns()])
+        deleted = delete_unknown_faces(store, [f.id for f in store.unknowns.all()])
         store.checkpoint()
         folder = store.data_dir / UNKNOWNS_DIR
         leftovers = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []

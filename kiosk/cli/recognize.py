@@ -102,7 +102,7 @@ def photo_names(arguments: list[str]) -> list[str]:
 
 def cmd_identify(args: argparse.Namespace, config: Config) -> int:
     with open_store(config, create=True) as store:
-        gallery = store.load_gallery(config.recognition.encoder)
+        gallery = store.people.load_gallery(config.recognition.encoder)
     results = identify_photos(config, gallery, photo_names(args.images))
     if args.json:
         print(json.dumps(results, ensure_ascii=False))

@@ -123,16 +123,16 @@ def check_people(store: Store, names: list[str], config: EnrollmentConfig, encod
     MIN_PHOTOS samples are only compared with other people.
     """
     result = CheckResult([], [])
-    gallery = store.load_gallery(encoder)
+    gallery = store.people.load_gallery(encoder)
     for name in sorted(set(names)):
-        samples = store.samples_to_check(name, model_of(encoder))
+        samples = store.people.samples_to_check(name, model_of(encoder))
         if not samples:
             continue
         if len(samples) < MIN_PHOTOS:
             result.too_few.append(name)
         others = gallery.without(name) if name in gallery.names else gallery
         suspects = check_person(name, samples, others, config) if len(samples) >= 2 else {}
-        store.set_statuses({s.id: ("suspect", suspects[s.id].reason) if s.id in suspects else ("ok", "")
+        store.people.set_statuses({s.id: ("suspect", suspects[s.id].reason) if s.id in suspects else ("ok", "")
                             for s in samples})
         result.suspects += [suspects[s.id] for s in samples if s.id in suspects]
     return result

@@ -290,7 +290,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     settings = sample_settings(config, encoder)
     limits = ImageLimits.from_config(config)
     enrolled_people: set[str] = set()
-    to_check: set[str] = set(store.people_with_pending())  # left pending by an interrupted import
+    to_check: set[str] = set(store.people.with_pending())  # left pending by an interrupted import
     remaining = {p.name: len(p.photo_files) for p in people}  # photos not yet done, per person
     pending: dict[str, Photo] = {}  # sha256 -> photo waiting for its encoding
     copies: dict[str, list[Photo]] = {}  # sha256 -> more copies of a pending photo, decided with it
@@ -326,12 +326,12 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
             if digest in pending:
                 copies.setdefault(digest, []).append(item)
                 continue
-            owner = store.owner_of_photo(digest)
+            owner = store.people.owner_of_photo(digest)
             if owner is not None:
                 duplicate(item, owner)
             elif digest in failed:
                 report.skipped.append(Skipped(item.file, failed[digest]))
-            elif store.rejected_at(digest, item.person) is not None:
+            elif store.people.rejected_at(digest, item.person) is not None:
                 report.skipped.append(Skipped(item.file, f"rejected earlier as a photo of {item.person} "
                                                          "by an admin (kiosk people reject)"))
             else:
@@ -349,7 +349,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
                 failed[digest] = result.reason
             else:
                 used = dataclasses.replace(settings, detector=result.detector or settings.detector)
-                store.add_sample(photo.person, result.embedding, used, digest, photo.file,
+                store.people.add_sample(photo.person, result.embedding, used, digest, photo.file,
                                  photo.data if config.keep_photos else None, status="pending")
                 report.added += 1
                 report.fallback_detector += result.detector not in ("", config.detector)

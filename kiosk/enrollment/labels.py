@@ -30,37 +30,37 @@ def live_sample(store: Store, config: Config, crop_path: Path, embedding: np.nda
     crop = crop_path.read_bytes() if crop_path.is_file() else None
     digest = sha256_hex(crop if crop is not None else embedding_blob(embedding))
     if config.enrollment.keep_photos and crop is not None:
-        store.keep_photo(digest, crop)
+        store.people.keep_photo(digest, crop)
     live = config.detection
     return SampleSettings(model_of(config.recognition.encoder), live.model, live.landmarks, live.jitters), digest
 
 
 def label_unknown(store: Store, config: Config, unknown_id: int, person: str) -> None:
     """Enroll unknown face UNKNOWN_ID as a sample of PERSON."""
-    face = next((f for f in store.unknowns() if f.id == unknown_id), None)
+    face = next((f for f in store.unknowns.all() if f.id == unknown_id), None)
     if face is None:
         raise NotFound(f"unknown face {unknown_id}: no such id (see kiosk unknowns list)")
     crop_path = store.unknown_face_path(face.crop_file)
     settings, digest = live_sample(store, config, crop_path, face.embedding)
-    store.label_unknown(unknown_id, person, settings, digest, f"unknowns/{face.crop_file}")
+    store.unknowns.label(unknown_id, person, settings, digest, f"unknowns/{face.crop_file}")
     crop_path.unlink(missing_ok=True)
 
 
 def correct_event(store: Store, config: Config, event_id: int, name: str | None, not_name: str | None) -> str:
     """Apply `kiosk events correct`; returns a one-line summary of what changed."""
-    event = store.event(event_id)
+    event = store.events.get(event_id)
     if event is None:
         raise NotFound(f"event {event_id}: no such event (see kiosk events)")
-    face = store.event_face(event_id)
+    face = store.events.face(event_id)
     if face is None:
         raise NotFound(f"event {event_id}: no face was kept for it (recognition.capture_faces was off, "
                        "or the face was pruned)")
-    known = {p.name for p in store.people()}
+    known = {p.name for p in store.people.summaries()}
     if not_name is not None:
         if not_name not in known:
             raise NotFound(f"{not_name}: nobody of that name")
         new_name = UNKNOWN if event.name == not_name else event.name
-        store.correct_event(event_id, new_name, sample=None, not_person=not_name)
+        store.events.correct(event_id, new_name, sample=None, not_person=not_name)
         return f"event {event_id}: recorded as not {not_name}; faces like it will not be named {not_name} again"
     if name is None:
         raise ValueError("correct_event needs a name or not_name")
@@ -68,11 +68,11 @@ def correct_event(store: Store, config: Config, event_id: int, name: str | None,
         raise Refused(f"event {event_id} already names {name}")
     crop_path = store.event_face_path(face.crop_file)
     crop = crop_path.read_bytes() if crop_path.is_file() else None
-    owner = store.owner_of_photo(sha256_hex(crop if crop is not None else embedding_blob(face.embedding)))
+    owner = store.people.owner_of_photo(sha256_hex(crop if crop is not None else embedding_blob(face.embedding)))
     if owner is not None:
         raise Refused(f"event {event_id}: its face is already a sample of {owner}")
     settings, digest = live_sample(store, config, crop_path, face.embedding)
     wrong = event.name if event.name != UNKNOWN and event.name in known else None
-    store.correct_event(event_id, name, sample=(settings, digest, f"events/{event_id}"), not_person=wrong)
+    store.events.correct(event_id, name, sample=(settings, digest, f"events/{event_id}"), not_person=wrong)
     also = f"; recorded as not {wrong}" if wrong else ""
     return f"event {event_id}: now {name}, its face added to {name}'s samples{also}"

@@ -39,12 +39,12 @@ def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *
     (recognition.encoder: retraining is how a gallery moves from one encoder to another)."""
     settings = sample_settings(config, encoder)
     report = RetrainReport(settings=dataclasses.asdict(settings))
-    names = [person] if person is not None else [p.name for p in store.people()]
+    names = [person] if person is not None else [p.name for p in store.people.summaries()]
     waiting: dict[str, int] = {}  # person -> photos not yet encoded
     new_embeddings: dict[str, dict[int, np.ndarray]] = {}
     photos: list[tuple[str, Sample]] = []
     for name in names:
-        samples = store.samples_of(name) or []
+        samples = store.people.samples_of(name) or []
         for sample in samples:
             if store.photo_path(sample.photo_sha256).is_file():
                 photos.append((name, sample))
@@ -70,7 +70,7 @@ def retrain(store: Store, config: EnrollmentConfig, person: str | None = None, *
     def finish(name: str) -> None:
         waiting[name] -= 1
         if waiting[name] == 0 and new_embeddings[name]:
-            report.replaced += store.replace_embeddings(name, new_embeddings[name], settings)
+            report.replaced += store.people.replace_embeddings(name, new_embeddings[name], settings)
             report.people += 1
 
     bar = progress_bar(len(photos), show_bar)

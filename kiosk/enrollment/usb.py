@@ -108,7 +108,7 @@ def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> 
         imported.skipped.extend(extra_skipped)
         report = StickReport(imported)
         for name in to_remove:
-            if store.remove_person(name, events=False) is None:
+            if store.people.remove(name, events=False) is None:
                 report.not_found.append(name)
             else:
                 report.removed.append(name)

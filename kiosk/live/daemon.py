@@ -25,12 +25,11 @@ from kiosk.frame import Frame
 from kiosk.live.display import Display
 from kiosk.live.events import EventWriter
 from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
-from kiosk.live.recognition import Confirmation, build_recognizer
+from kiosk.live.policy import Confirmation, ConfirmationPolicy
+from kiosk.live.recognition import build_recognizer
 from kiosk.live.scene import Scene, Status
 from kiosk.live.sources import Frames, open_source
 from kiosk.live.stats import RunStats
-from kiosk.live.theme import shown_name
-from kiosk.names import UNKNOWN
 from kiosk.outside.door import Door
 from kiosk.outside.mqtt import Publisher
 from kiosk.paths import import_progress_path, status_file_path
@@ -66,10 +65,11 @@ class Daemon:
         self.reload_requested = False
         self.last_forced_reload = float("-inf")  # when SIGHUP last reloaded an unchanged gallery
         self.store = Store(config.data_path())
-        self.gallery = self.store.load_gallery(config.recognition.encoder)
+        self.gallery = self.store.people.load_gallery(config.recognition.encoder)
         if waiting := waiting_for_retrain(self.store, config.recognition.encoder):
             log.warning(waiting)
-        self.recognizer = build_recognizer(config, self.gallery, record_tracks=bool(options.stats_json))
+        self.policy = ConfirmationPolicy(config)  # what a confirmed face causes
+        self.recognizer = build_recognizer(config, self.gallery, self.policy, record_tracks=bool(options.stats_json))
         # Off unless configured: the door first, so its pin is driven closed before anything else.
         self.door = Door(config.door) if config.door.enabled else None
         if config.door_without_liveness:
@@ -85,7 +85,6 @@ class Daemon:
         self.status_path = status_file_path(config.data_path())
         self.progress_path = import_progress_path(config.data_path())
         self.display_fps = RateMeter()
-        self.last_event_at: dict[str, float] = {}
         self.greeting = ""
         self.greeting_until = 0.0
         self.last_drawn = float("-inf")  # when a camera frame was last drawn
@@ -192,21 +191,19 @@ class Daemon:
             if self.door is not None and self.door.consider(candidate):
                 self.event_log.add(Confirmation(candidate.track_id, candidate.name, candidate.score,
                                                 liveness=candidate.liveness, threshold=candidate.threshold,
-                                                frames=candidate.agreeing), kind="door")
+                                                frames=candidate.agreeing), self.policy.door_opened())
 
     def record_event(self, confirmation: Confirmation, now: float) -> None:
-        """One event per visit: a person is logged again only after the cooldown."""
-        key = confirmation.name if confirmation.name != UNKNOWN else f"track:{confirmation.track_id}"
-        last = self.last_event_at.get(key)
-        if last is not None and now - last < self.config.recognition.event_cooldown:
-            return
-        self.last_event_at[key] = now
-        self.event_log.add(confirmation)
+        """Carry out what the policy decides for a confirmed face (live/policy.py)."""
+        outcome = self.policy.decide(confirmation, now)
+        if outcome is None:
+            return  # the same visit
+        self.event_log.add(confirmation, outcome)
         log.info("seen %s (distance %.2f, track %d)", confirmation.name,
                  confirmation.distance if confirmation.distance is not None else float("nan"),
                  confirmation.track_id)
-        if confirmation.name != UNKNOWN and not confirmation.not_live and self.config.display.greeting:
-            self.greeting = self.config.display.greeting.replace("{name}", shown_name(confirmation.name))
+        if outcome.greeting:
+            self.greeting = outcome.greeting
             self.greeting_until = now + self.config.display.greeting_seconds
 
     # --- twice a second ------------------------------------------------------------------------
@@ -249,14 +246,14 @@ class Daemon:
                 log.warning("%s was replaced or deleted under the daemon; reopened it", self.store.path)
                 self.store.reopen()
                 self.reload_requested, self.last_forced_reload = True, float("-inf")
-            changed = self.store.gallery_generation() != self.gallery.generation
+            changed = self.store.people.generation() != self.gallery.generation
             forced = self.reload_requested and now - self.last_forced_reload >= SIGHUP_COALESCE_SECONDS
             if changed or forced:
                 if not changed:
                     self.last_forced_reload = now
                 self.reload_requested = False
                 names_before = set(self.gallery.names)
-                self.gallery = self.store.load_gallery(self.config.recognition.encoder)
+                self.gallery = self.store.people.load_gallery(self.config.recognition.encoder)
                 self.recognizer.set_gallery(self.gallery)
                 if self.publisher is not None and set(self.gallery.names) != names_before:
                     self.publisher.set_people(self.gallery.names)

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.config import Config
-from kiosk.live.recognition import Confirmation
-from kiosk.names import UNKNOWN
+from kiosk.live.policy import Confirmation, Outcome
 from kiosk.store import Store, StoreError
 from kiosk.store.faces import add_event_with_face, save_unknown_face
 from kiosk.util import SteadyClock
@@ -54,8 +53,8 @@ class EventWriter:
         self.config = config
         self.written = written  # called after each event is committed (wakes the MQTT publisher)
         self.outbox_limit = config.mqtt.outbox_limit if config.mqtt.enabled else 0
-        self.queue: queue.Queue[tuple[Confirmation, float, str] | None] = queue.Queue(maxsize=QUEUE_LIMIT)
-        self.waiting: deque[tuple[Confirmation, float, str]] = deque()
+        self.queue: queue.Queue[tuple[Confirmation, float, Outcome] | None] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self.waiting: deque[tuple[Confirmation, float, Outcome]] = deque()
         self.dropped = 0
         self.problem = ""
         self.clock = SteadyClock()  # kept faces' ages: a clock step does not age them
@@ -63,10 +62,10 @@ class EventWriter:
         self.thread = threading.Thread(target=self._write, name="event-writer", daemon=True)
         self.thread.start()
 
-    def add(self, confirmation: Confirmation, kind: str = "seen") -> None:
-        """Log a face seen, or (kind "door") the door opening for them."""
+    def add(self, confirmation: Confirmation, outcome: Outcome) -> None:
+        """Log a face seen, or the door opening for them, as the policy decided (live/policy.py)."""
         try:
-            self.queue.put_nowait((confirmation, time.time(), kind))
+            self.queue.put_nowait((confirmation, time.time(), outcome))
         except queue.Full:
             self.dropped += 1
             log.warning("event log is behind; dropped an event for %s", confirmation.name)
@@ -143,35 +142,32 @@ class EventWriter:
             return
         self.retention_checked = time.monotonic()
         try:
-            deleted = store.delete_events_before(self.clock.now() - days * 86400)
+            deleted = store.events.delete_before(self.clock.now() - days * 86400)
         except Exception as exc:  # tried again in an hour; events are never held up for it
             log.warning("could not delete events older than %g days: %s", days, exc)
             return
         if deleted:
             log.info("deleted %d event(s) older than %g days (recognition.event_retention_days)", deleted, days)
 
-    def _save(self, store: Store, confirmation: Confirmation, at: float, kind: str) -> None:
+    def _save(self, store: Store, confirmation: Confirmation, at: float, outcome: Outcome) -> None:
         limits = self.config.recognition
         now = self.clock.now()
         if step := self.clock.new_step():
             log.warning("the system clock moved %+.0f s during this run; kept faces are aged by the time "
                         "the kiosk has run instead", step)
-        # A picture held up to the camera is logged, but the building is not told.
-        outbox_limit = 0 if confirmation.not_live else self.outbox_limit
-        if (kind == "seen" and limits.capture_faces and confirmation.crop is not None
-                and confirmation.embedding is not None):
+        outbox_limit = self.outbox_limit if outcome.published else 0
+        if outcome.face_kept and confirmation.crop is not None and confirmation.embedding is not None:
             add_event_with_face(store, limits, confirmation.name, confirmation.distance,
                                 confirmation.track_id, at, confirmation.crop, confirmation.embedding,
                                 liveness=confirmation.liveness, outbox_limit=outbox_limit, now=now,
                                 threshold=confirmation.threshold, frames=confirmation.frames)
         else:
-            store.add_event(confirmation.name, confirmation.distance, confirmation.track_id, at,
-                            kind=kind, liveness=confirmation.liveness, outbox_limit=outbox_limit,
+            store.events.add(confirmation.name, confirmation.distance, confirmation.track_id, at,
+                            kind=outcome.kind, liveness=confirmation.liveness, outbox_limit=outbox_limit,
                             threshold=confirmation.threshold, frames=confirmation.frames)
         if self.written is not None:
             self.written()
-        if (kind == "seen" and limits.capture_unknown and confirmation.crop is not None
-                and confirmation.embedding is not None and confirmation.name == UNKNOWN):
+        if outcome.unknown_kept and confirmation.crop is not None and confirmation.embedding is not None:
             try:  # the event is saved; a crop that does not fit is only a crop
                 save_unknown_face(store, limits, confirmation.crop, confirmation.embedding, confirmation.track_id,
                                   now=now)

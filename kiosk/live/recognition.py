@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from kiosk.config import Config, DoorConfig, RecognitionConfig
 from kiosk.frame import Frame
 from kiosk.live.evidence import quality
 from kiosk.live.motion import MotionGate
+from kiosk.live.policy import Confirmation, ConfirmationPolicy
 from kiosk.live.scene import FaceLabel
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
 from kiosk.names import UNKNOWN
@@ -51,24 +51,6 @@ def search_region(box: Box, width: int, height: int) -> Box:
     return (max(0, top - grow_y), min(width, right + grow_x), min(height, bottom + grow_y), max(0, left - grow_x))
 
 
-@dataclass(frozen=True)
-class Confirmation:
-    """A track whose name was just confirmed: one possible event and greeting."""
-    track_id: int
-    name: str
-    distance: float | None  # the track's evidence score for the name
-    crop: np.ndarray | None = None  # the face, for capture_faces / capture_unknown
-    embedding: np.ndarray | None = None
-    liveness: LivenessState | None = None  # None: not checked
-    threshold: float | None = None  # the live threshold the evidence was held to
-    frames: int | None = None  # encodings the evidence was made of
-
-    @property
-    def not_live(self) -> bool:
-        """A picture held up to the camera: logged, but no greeting, door or MQTT message."""
-        return self.liveness == LivenessState.FAILED
-
-
 def face_state(track: Track) -> FaceState:
     """How the screen shows TRACK: pending until confirmed; a name waiting for (or failing) the
     liveness check is not shown as known."""
@@ -84,14 +66,16 @@ def face_state(track: Track) -> FaceState:
     return FaceState.KNOWN
 
 
-def build_recognizer(config: Config, gallery: Gallery, *, record_tracks: bool = False) -> Recognizer:
+def build_recognizer(config: Config, gallery: Gallery, policy: ConfirmationPolicy | None = None, *,
+                     record_tracks: bool = False) -> Recognizer:
     """The recognition stage exactly as `kiosk run` has it (benchmarks measure this one)."""
     detection = config.detection
     encoder = require_encoder(config.recognition.encoder).name  # a missing model stops here, in one line
     return Recognizer(FaceEngine(EngineSettings.live(detection, encoder)), gallery, config.recognition,
                       detection.workers, record_tracks=record_tracks, full_scan_seconds=detection.full_scan_seconds,
                       encoder=EncoderProcess(encoder, detection.jitters), motion_area=detection.motion_area,
-                      idle_scan_seconds=detection.idle_scan_seconds, door=config.door if config.door.enabled else None)
+                      idle_scan_seconds=detection.idle_scan_seconds, door=config.door if config.door.enabled else None,
+                      policy=policy or ConfirmationPolicy(config))
 
 
 class Recognizer:
@@ -100,8 +84,9 @@ class Recognizer:
     def __init__(self, engine: FaceEngine, gallery: Gallery, config: RecognitionConfig, workers: int = 1,
                  record_tracks: bool = False, full_scan_seconds: float = 0.0,
                  encoder: EncoderProcess | None = None, motion_area: float = 0.0, idle_scan_seconds: float = 2.0,
-                 door: DoorConfig | None = None):
+                 door: DoorConfig | None = None, policy: ConfirmationPolicy | None = None):
         self.engine = engine
+        self.policy = policy or ConfirmationPolicy(Config(recognition=config))  # decides what a confirmation carries
         self.door = door  # with a door, members' tracks are offered to it (take_door_candidates)
         self.encoder: EncoderProcess | FaceEngine = encoder or engine  # encodes the aligned face chips
         self.full_scan_seconds = full_scan_seconds
@@ -385,7 +370,7 @@ class Recognizer:
         track.announced = track.confirmed
         box, encoding = track.last_result if track.last_result is not None else (track.box, None)
         top, right, bottom, left = box
-        keep = self.config.capture_faces or (self.config.capture_unknown and track.confirmed == UNKNOWN)
+        keep = self.policy.wants_crop(track.confirmed)
         crop = frame.image[top:bottom, left:right].copy() if keep and encoding is not None else None
         self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance,
                                                 crop, encoding if crop is not None else None,

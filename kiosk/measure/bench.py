@@ -149,7 +149,7 @@ def run_recognizer_alone(clip: Path, data_dir: Path, config_path: str, max_frame
     frames per second recognition itself can take (the --fast run shares the cores with drawing)."""
     config = load_config(config_path or None, str(data_dir))
     with Store(data_dir, create=False) as store:
-        gallery = store.load_gallery(config.recognition.encoder)
+        gallery = store.people.load_gallery(config.recognition.encoder)
     recognizer = build_recognizer(config, gallery, record_tracks=True)  # as `kiosk run` builds it
     capture = cv2.VideoCapture(str(clip))
     frame_seconds = 1 / (capture.get(cv2.CAP_PROP_FPS) or 30.0)

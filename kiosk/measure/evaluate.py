@@ -188,7 +188,7 @@ def evaluate(plan: EvalPlan, config: Config, rules: list[MatchRule]) -> dict:
                                    show_bar=False)
         else:
             report = enroll_subset(store, plan.enroll_root, plan.to_enroll, config, Path(scratch))
-        gallery = store.load_gallery(config.recognition.encoder)
+        gallery = store.people.load_gallery(config.recognition.encoder)
     encoder = ProbeEncoder(config)
     closed = [encoder.probe(root, person, file) for root, person, file in plan.closed]
     excluded = [encoder.probe(root, person, file) for root, person, file in plan.excluded]

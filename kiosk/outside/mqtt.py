@@ -39,7 +39,7 @@ from kiosk.config import Config, MqttConfig
 from kiosk.errors import ConfigError, StoreError
 from kiosk.names import UNKNOWN
 from kiosk.store import Store, person_key
-from kiosk.store.db import Event
+from kiosk.store.records import Event
 from kiosk.util import write_atomically
 
 log = logging.getLogger("kiosk.mqtt")
@@ -262,7 +262,7 @@ class Publisher:
 
     def _run(self) -> None:
         with Store(self.data_dir) as store:
-            self._last_seen = store.last_seen()
+            self._last_seen = store.events.last_seen()
             while not self._stopping:
                 self._wake.wait(1.0)
                 self._wake.clear()
@@ -274,7 +274,7 @@ class Publisher:
                     log.exception("MQTT publishing failed")
 
     def _pass(self, store: Store) -> None:
-        waiting, dropped = store.outbox_state()
+        waiting, dropped = store.events.outbox_state()
         self._set_state(waiting=waiting, dropped=dropped)
         if dropped > self._dropped_said:
             log.warning("MQTT outbox full (mqtt.outbox_limit): %d event(s) dropped unsent so far, %d waiting",
@@ -292,10 +292,10 @@ class Publisher:
                 with self._lock:
                     self._announce = True
                 raise
-        while not self._stopping and (events := store.outbox(BATCH)):
+        while not self._stopping and (events := store.events.outbox(BATCH)):
             for event in events:
                 self._send_event(store, event)
-            self._set_state(waiting=store.outbox_state()[0])
+            self._set_state(waiting=store.events.outbox_state()[0])
         self._update_presence(people, force=False)
 
     def _announce_all(self, people: set[str]) -> None:
@@ -324,7 +324,7 @@ class Publisher:
         face = self._face_jpeg(store, event) if self.settings.publish_faces and event.has_face else None
         self._publish(self.topics.event, json.dumps(
             message if face is None else {**message, "face_jpeg": base64.b64encode(face).decode("ascii")}))
-        store.outbox_sent(event.id)
+        store.events.outbox_sent(event.id)
         if event.kind == "seen":
             self._publish(self.topics.last_seen, json.dumps(message), retain=True)
             if event.name != UNKNOWN:
@@ -332,7 +332,7 @@ class Publisher:
 
     @staticmethod
     def _face_jpeg(store: Store, event: Event) -> bytes | None:
-        kept = store.event_face(event.id)
+        kept = store.events.face(event.id)
         try:
             return store.event_face_path(kept.crop_file).read_bytes() if kept else None
         except (OSError, StoreError):  # a crop gone, or a stored name that is not the kiosk's

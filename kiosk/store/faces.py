@@ -19,8 +19,10 @@ from PIL import Image
 
 from kiosk.config import RecognitionConfig
 from kiosk.paths import EVENT_FACES_DIR, UNKNOWNS_DIR
-from kiosk.store.db import Store, write_private_file
+from kiosk.store.db import Store
+from kiosk.store.records import write_private_file
 from kiosk.vision.encoders import model_of
+from kiosk.vocabulary import LivenessState
 
 
 def jpeg_bytes(rgb: np.ndarray) -> bytes:
@@ -43,7 +45,7 @@ def save_unknown_face(store: Store, limits: RecognitionConfig, rgb_crop: np.ndar
     at = time.time()
     crop_file = crop_name(at)
     write_private_file(store.unknown_face_path(crop_file), jpeg_bytes(rgb_crop))
-    unknown_id = store.add_unknown(at, embedding, crop_file, track_id, model_of(limits.encoder))
+    unknown_id = store.unknowns.add(at, embedding, crop_file, track_id, model_of(limits.encoder))
     prune_unknown_faces(store, limits, at if now is None else now)
     return unknown_id
 
@@ -58,7 +60,7 @@ def prune_unknown_faces(store: Store, limits: RecognitionConfig, now: float | No
 def delete_unknown_faces(store: Store, ids: list[int]) -> int:
     if not ids:
         return 0
-    crops = store.delete_unknowns(ids)
+    crops = store.unknowns.delete(ids)
     store.delete_kept_files(UNKNOWNS_DIR, crops)
     return len(crops)
 
@@ -67,7 +69,7 @@ def delete_unknown_faces(store: Store, ids: list[int]) -> int:
 
 def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, distance: float | None,
                         track_id: int | None, at: float, crop: np.ndarray, embedding: np.ndarray,
-                        liveness: str | None = None, outbox_limit: int = 0, now: float | None = None,
+                        liveness: LivenessState | None = None, outbox_limit: int = 0, now: float | None = None,
                         threshold: float | None = None, frames: int | None = None) -> int:
     """Log an event with its face kept, then trim the kept faces to their limits; returns the event id.
     NOW (default: AT) is what ages are measured against; see prune_event_faces."""
@@ -75,7 +77,7 @@ def add_event_with_face(store: Store, limits: RecognitionConfig, name: str, dist
     crop_path = store.event_face_path(crop_file)
     write_private_file(crop_path, jpeg_bytes(crop))
     try:
-        event_id = store.add_event(name, distance, track_id, at, face=(embedding, crop_file, model_of(limits.encoder)),
+        event_id = store.events.add(name, distance, track_id, at, face=(embedding, crop_file, model_of(limits.encoder)),
                                    liveness=liveness,
                                    outbox_limit=outbox_limit, threshold=threshold, frames=frames)
     except BaseException:  # not logged (a full drive, a lock): the caller retries, with a new crop
@@ -92,7 +94,7 @@ def prune_event_faces(store: Store, limits: RecognitionConfig, now: float | None
     clock set 40 days ahead does not make the faces kept a minute ago look 40 days old.
     """
     now = time.time() if now is None else now
-    crops = store.delete_event_faces(store.kept_faces_beyond(
+    crops = store.events.delete_faces(store.kept_faces_beyond(
         "event_faces", now - limits.face_max_age_days * 86400, limits.face_max_count))
     store.delete_kept_files(EVENT_FACES_DIR, crops)
     return len(crops)
