@@ -164,14 +164,14 @@ def test_enroll_and_rename_refuse_a_name_whose_key_is_taken(tmp_path, monkeypatc
     settings = SampleSettings("dlib", "hog", 5, 1)
     with Store(tmp_path / "data") as store:
         store.people.add_sample("ada", np.full(128, 0.01, np.float32), settings, "a" * 64, "a.jpg")
-        with pytest.raises(db.Refused, match="would share the key 'same'.*with ada"):
+        with pytest.raises(people.Refused, match="would share the key 'same'.*with ada"):
             store.people.add_sample("grace", np.full(128, 0.02, np.float32), settings, "b" * 64, "b.jpg")
         store.people.add_sample("ada", np.full(128, 0.03, np.float32), settings, "c" * 64, "c.jpg")  # her own key
     monkeypatch.undo()
     with Store(tmp_path / "data") as store:
         store.people.add_sample("grace", np.full(128, 0.02, np.float32), settings, "b" * 64, "b.jpg")
-        monkeypatch.setattr(db, "person_key", lambda name: "same")
-        with pytest.raises(db.Refused, match="would share the key"):
+        monkeypatch.setattr(people, "person_key", lambda name: "same")
+        with pytest.raises(people.Refused, match="would share the key"):
             store.people.rename("grace", "hopper")
 
 
