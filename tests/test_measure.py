@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from kiosk.measure.bench import gallery_scale, run_tutorial_loop
 from kiosk.measure.detection_recall import match_detections, measure, parse_imglab
+from kiosk.measure.stages import gallery_scale
+from kiosk.measure.tutorial import run_tutorial_loop
 
 from conftest import require_data, run_kiosk
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from kiosk.cli.common import UsageError
 from kiosk.config import Config
 from kiosk.enrollment.photos import scan_people
-from kiosk.measure import bench, detection_recall, visits
+from kiosk.measure import bench, detection_recall, report, visits
 from kiosk.measure.evaluate import (
     DEFAULT_TOLERANCES,
     EvalPlan,
@@ -39,7 +39,7 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print(json.dumps(results))
     else:
-        bench.print_report(results)
+        report.print_report(results)
     return 0
 
 

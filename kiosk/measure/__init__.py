@@ -1,6 +1,10 @@
 """Measuring the kiosk as it ships; each prints figures and decides nothing.
 
-- bench.py: speed of `kiosk run` against the classic tutorial loop, gallery scale, enrollment;
+- bench.py: speed of `kiosk run` against the classic tutorial loop, gallery scale, enrollment,
+  scenes and liveness; with tutorial.py (the baseline loop), stages.py (parts timed alone),
+  processes.py (each side in its own process), compare.py (agreement, latencies) and report.py;
+- scenes.py: synthetic clips (an empty hall, people walking in) for the at-rest and arrival figures;
+- visits.py: `kiosk eval --visits`, whole visits through `kiosk run`;
 - evaluate.py: recognition accuracy (closed set, open set, strangers) at several settings;
 - detection_recall.py: how many labelled faces the live detector finds at each width.
 """

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from kiosk.measure import scenes
-from kiosk.measure.bench import headless_env, kiosk_command
 from kiosk.measure.evaluate import loose_photos
+from kiosk.measure.processes import headless_env, kiosk_command
 from kiosk.paths import DB_NAME, SOURCE_TREE
 from kiosk.vision.images import ImageRejected, load_image
 
