@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from kiosk.config import EnrollmentConfig, parse_config
-from kiosk.enrollment import enroll
+from kiosk.enrollment import encoding
 from kiosk.enrollment.enroll import import_folder
 from kiosk.enrollment.photos import WalkLimits, scan_people
 from kiosk.errors import ConfigError
@@ -118,13 +118,13 @@ def test_a_worker_that_dies_costs_only_its_photo(tmp_path, monkeypatch):
         (root / name).mkdir(parents=True)
         (root / name / "good.jpg").write_bytes(good_photo(name))
     (root / "obama" / "killer.jpg").write_bytes(b"KILL" + good_photo())
-    real = enroll._encode_photo
+    real = encoding._encode_photo
 
     def dies_on_the_killer(data: bytes):
         if data.startswith(b"KILL"):
             os._exit(137)
         return real(data)
-    monkeypatch.setattr(enroll, "_encode_photo", dies_on_the_killer)  # inherited by the forked workers
+    monkeypatch.setattr(encoding, "_encode_photo", dies_on_the_killer)  # inherited by the forked workers
     with Store(tmp_path / "data") as store:
         report = import_folder(store, root, FAST, encoder="dlib", workers=2, show_bar=False)
     assert report.added == 2
@@ -702,12 +702,12 @@ def test_a_data_folder_that_cannot_be_one_is_one_line(tmp_path):
 # --- memory and processes ---------------------------------------------------------------------------------
 
 def test_workers_are_as_many_as_memory_holds(monkeypatch):
-    from kiosk.enrollment.enroll import CNN_MB, WORKER_MB, worker_count
+    from kiosk.enrollment.encoding import CNN_MB, WORKER_MB, worker_count
     cores = len(os.sched_getaffinity(0))
     per_worker = WORKER_MB + EnrollmentConfig().max_decode_mb
     for free_mb, expected in ((None, cores), (CNN_MB + 100, 1), (CNN_MB + 1.5 * per_worker, min(cores, 1)),
                               (CNN_MB + 2 * per_worker, min(cores, 2)), (100_000, cores)):
-        monkeypatch.setattr(enroll, "available_memory_mb", lambda free=free_mb: free)
+        monkeypatch.setattr(encoding, "available_memory_mb", lambda free=free_mb: free)
         assert worker_count(EnrollmentConfig()) == expected
     assert worker_count(EnrollmentConfig(workers=7)) == 7  # the admin's number stands
 

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from kiosk.cli.common import UsageError, open_store
 from kiosk.config import CameraConfig, Config, DisplayConfig, check_setting
-from kiosk.enrollment.enroll import worker_count
+from kiosk.enrollment.encoding import worker_count
 from kiosk.live.daemon import RunOptions, run
+from kiosk.pool import WorkerPool
 from kiosk.util import die_with_parent
 from kiosk.vision.calibration import rule_for
 from kiosk.vision.encoders import require_encoder
 from kiosk.vision.engine import EngineSettings, FaceEngine
-from kiosk.vision.identify import find_faces
-from kiosk.vision.images import PHOTO_SUFFIXES, ImageLimits, ImageRejected, load_image
+from kiosk.vision.identify import encode_faces, faces_in_photo
+from kiosk.vision.images import PHOTO_SUFFIXES, ImageLimits, ImageRejected
 from kiosk.vision.matcher import Gallery, MatchRule
 
 
@@ -45,11 +44,11 @@ def identify_photo(engine: FaceEngine, gallery, rule: MatchRule, limits: ImageLi
             raise ImageRejected("not a regular file" if path.exists() else "no such file")
         if path.stat().st_size > limits.max_bytes:
             raise ImageRejected(f"file too large (limit {limits.max_bytes / 1e6:.1f} MB)")
-        found = find_faces(engine, load_image(path.read_bytes(), limits))
+        found = faces_in_photo(engine, path.read_bytes(), limits)
     except (OSError, ImageRejected) as exc:
         entry["error"] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return entry
-    matches = gallery.match(engine.encode(found.image.pixels, found.boxes), rule)
+    matches = gallery.match(encode_faces(engine, found), rule)
     for box, match in zip(found.boxes_in_original(), matches, strict=True):
         entry["faces"].append({"name": match.name, "distance": round(match.distance, 4), "box": list(box)})
     return entry
@@ -70,6 +69,7 @@ def _identify_in_worker(name: str) -> dict:
     return identify_photo(*_work, name)
 
 
+
 def identify_photos(config: Config, gallery: Gallery, names: list[str]) -> list[dict]:
     """identify_photo for each of NAMES, in order, on as many cores as enrollment.workers allows
     (each worker holds its own models: see worker_count)."""
@@ -81,10 +81,13 @@ def identify_photos(config: Config, gallery: Gallery, names: list[str]) -> list[
     if workers <= 1:
         engine = FaceEngine(settings)
         return [identify_photo(engine, gallery, rule, limits, name) for name in names]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, context, initializer=_init_identify,
-                             initargs=(settings, gallery, rule, limits, os.getpid())) as pool:
-        return list(pool.map(_identify_in_worker, names, chunksize=max(1, min(8, len(names) // (4 * workers)))))
+    pool = WorkerPool(workers, _init_identify, lambda _: (settings, gallery, rule, limits, os.getpid()))
+    try:
+        results = dict(pool.map(_identify_in_worker, enumerate(names), lost=lambda index: {
+            "image": names[index], "faces": [], "error": "its process died (out of memory, or stuck)"}))
+    finally:
+        pool.close()
+    return [results[index] for index in range(len(names))]
 
 
 def photo_names(arguments: list[str]) -> list[str]:

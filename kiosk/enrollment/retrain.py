@@ -16,7 +16,8 @@ import numpy as np
 
 from kiosk.config import EnrollmentConfig
 from kiosk.enrollment.consistency import check_people
-from kiosk.enrollment.enroll import PhotoEncoder, progress_bar, sample_settings, worker_count
+from kiosk.enrollment.encoding import PhotoEncoder, worker_count
+from kiosk.enrollment.enroll import progress_bar, sample_settings
 from kiosk.store import Sample, Store, sha256_hex
 
 

@@ -30,7 +30,8 @@ import cv2
 import yaml
 
 from kiosk.config import Config
-from kiosk.enrollment.enroll import import_folder, worker_count
+from kiosk.enrollment.encoding import worker_count
+from kiosk.enrollment.enroll import import_folder
 from kiosk.measure import scenes
 from kiosk.measure.compare import (
     agreement,

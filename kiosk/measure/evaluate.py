@@ -28,8 +28,8 @@ from kiosk.enrollment.photos import read_photo, scan_people
 from kiosk.names import UNKNOWN
 from kiosk.store import Store
 from kiosk.vision.engine import EngineSettings, FaceEngine
-from kiosk.vision.identify import find_faces
-from kiosk.vision.images import PHOTO_SUFFIXES, ImageLimits, ImageRejected, load_image
+from kiosk.vision.identify import encode_faces, faces_in_photo
+from kiosk.vision.images import PHOTO_SUFFIXES, ImageLimits, ImageRejected
 from kiosk.vision.matcher import Gallery, MatchRule
 
 DEFAULT_TOLERANCES = (0.4, 0.5, 0.6)
@@ -108,10 +108,10 @@ class ProbeEncoder:
 
     def _encode(self, root: Path, file: str) -> np.ndarray:
         try:
-            found = find_faces(self.engine, load_image(read_photo(root, file, self.limits.max_bytes), self.limits))
+            found = faces_in_photo(self.engine, read_photo(root, file, self.limits.max_bytes), self.limits)
         except (ValueError, ImageRejected):
             return np.empty((0, self.engine.dimensions), np.float32)
-        return self.engine.encode(found.image.pixels, found.boxes)
+        return encode_faces(self.engine, found)
 
 
 def named(probe: Probe, gallery: Gallery, rule: MatchRule) -> list[str]:

@@ -13,13 +13,11 @@ used by two threads at once, and face_recognition shares one module-wide copy of
 
 from __future__ import annotations
 
+import functools
 import math
-import multiprocessing
 import os
 import signal
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import cv2
@@ -28,6 +26,7 @@ import face_recognition_models
 import numpy as np
 
 from kiosk.config import Config, DetectionConfig, EnrollmentConfig
+from kiosk.pool import WorkerPool
 from kiosk.util import die_with_parent
 from kiosk.vision.boxes import Box, merge_boxes, scale_box
 from kiosk.vision.detectors import DEFAULT as DEFAULT_DETECTOR
@@ -226,28 +225,21 @@ class EncoderProcess:
 
     dlib's detector releases Python's interpreter lock but its encoder network does not: each
     face holds it for 20-70 ms, which would freeze the thread drawing the screen. Aligned chips
-    (150x150x3 bytes each for dlib) go to this process and one encoding per face comes back.
+    (150x150x3 bytes each for dlib) go to this process and one encoding per face comes back; a
+    process that dies is started again (pool.py) and the faces sent once more.
     """
 
     def __init__(self, encoder: str, jitters: int):
         self.encoder, self.jitters = encoder, jitters
         self.dimensions = encoder_class(encoder).dimensions
-        self._pool = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), initializer=_start_encoder_process,
-                                   initargs=(self.encoder, self.jitters, os.getpid()))
-        pool.submit(_encode_in_process, []).result()  # load the model before the first face
-        return pool
+        self._pool = WorkerPool(1, _start_encoder_process, lambda _: (encoder, jitters, os.getpid()),
+                                start_method="spawn",  # a fresh interpreter: the daemon's threads are not copied
+                                warm_up=functools.partial(_encode_in_process, []))  # the model loads before a face
 
     def encode_chips(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.empty((0, self.dimensions), dtype=np.float32)
-        try:
-            return self._pool.submit(_encode_in_process, chips).result()
-        except BrokenProcessPool:
-            self._pool = self._start()  # the process died: start a new one and try once more
-            return self._pool.submit(_encode_in_process, chips).result()
+        return self._pool.call(_encode_in_process, chips)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close(wait=False)

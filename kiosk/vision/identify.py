@@ -1,8 +1,9 @@
 """From a photo (decoded safely by images.load_image) to the faces in it, largest face first.
 
 The one path every photo takes, whether it is being enrolled (`kiosk enroll`, a USB stick,
-retraining), named (`kiosk identify`) or used as a probe (`kiosk eval`). Encoding is one more
-call on the engine, made by the caller for the faces it wants.
+retraining), named (`kiosk identify`) or used as a probe (`kiosk eval`): `faces_in_photo`
+decodes and finds, `find_faces` finds in a photo already decoded (enrollment decodes under a
+time limit of its own), and `encode_faces` encodes the largest faces found.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from kiosk.vision.boxes import Box
 from kiosk.vision.engine import FaceEngine
-from kiosk.vision.images import LoadedImage
+from kiosk.vision.images import ImageLimits, LoadedImage, load_image
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,13 @@ def find_faces(engine: FaceEngine, image: LoadedImage,
     if not boxes and fallback is not None:
         boxes, by_fallback = fallback(image.pixels), True
     return PhotoFaces(image, sorted(boxes, key=width, reverse=True), by_fallback and bool(boxes))
+
+
+def faces_in_photo(engine: FaceEngine, data: bytes, limits: ImageLimits) -> PhotoFaces:
+    """The faces of the photo in DATA, decoded within LIMITS (ImageRejected when it cannot be)."""
+    return find_faces(engine, load_image(data, limits))
+
+
+def encode_faces(engine: FaceEngine, found: PhotoFaces, count: int | None = None) -> np.ndarray:
+    """The encodings of the COUNT largest faces found (all of them when None), largest first."""
+    return engine.encode(found.image.pixels, found.boxes[:count])
