@@ -374,4 +374,4 @@ def test_gallery_matches_like_a_brute_force_loop():
             assert match.name == (ranked[0] if named else "unknown")
             outcomes.add((match.name == "unknown", match.reason))
     assert outcomes == {(False, ""), (True, "too far"), (True, "ambiguous")}  # every branch was taken
-    assert Gallery.empty().match(faces, 0.6)[0].name == "unknown"
+    assert Gallery.empty(0, 128).match(faces, 0.6)[0].name == "unknown"

@@ -15,8 +15,9 @@ from kiosk.enrollment.labels import label_unknown
 from kiosk.paths import UNKNOWNS_DIR
 from kiosk.store.faces import delete_unknown_faces
 from kiosk.util import format_time, printable
+from kiosk.vocabulary import SampleStatus
 
-HELD_STATUSES = ("suspect", "pending")
+HELD_STATUSES = (SampleStatus.SUSPECT, SampleStatus.PENDING)
 
 
 def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
@@ -53,14 +54,15 @@ def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
           f"enrolled {format_time(created_at)}")
     for row in rows:
         kept = "photo kept" if row["photo_kept"] else "photo not kept"
-        accepted = "  accepted by an admin" if row["status"] == "accepted" else ""
+        accepted = "  accepted by an admin" if row["status"] == SampleStatus.ACCEPTED else ""
         detector = printable(str(row["detector"]))
         print(f"  #{row['id']} {printable(row['source'])}  {detector}, {row['landmarks']} landmarks, "
               f"{row['jitters']} jitter(s)  added {format_time(row['added_at'])}  {kept}{accepted}")
     if held:
         print("held back from matching (kiosk people accept / reject NAME FILE):")
         for row in held:
-            reason = row["reason"] if row["status"] == "suspect" else "waiting for the check (kiosk people check)"
+            reason = (row["reason"] if row["status"] == SampleStatus.SUSPECT
+                      else "waiting for the check (kiosk people check)")
             print(f"  #{row['id']} {printable(row['source'])}: {printable(reason)}")
     if confusions:
         print(f"{confusions} face(s) recorded as not {args.name} (kiosk events correct --not)")

@@ -40,6 +40,7 @@ from kiosk.store import CheckedSample, Store
 from kiosk.vision.encoders import model_of
 from kiosk.vision.matcher import Gallery
 from kiosk.vision.matcher import distances as between
+from kiosk.vocabulary import SampleStatus
 
 MIN_PHOTOS = 3
 
@@ -111,7 +112,7 @@ def check_person(name: str, samples: list[CheckedSample], others: Gallery,
             suspects[samples[i].id] = Suspect(
                 samples[i].source, name, f"looks more like {other} (distance {distance:.2f}) than the other "
                                          f"{len(samples) - 1} photos of {name} ({own[i]:.2f})", samples[i].id)
-    accepted = {s.id for s in samples if s.status == "accepted"}
+    accepted = {s.id for s in samples if s.status == SampleStatus.ACCEPTED}
     return {i: s for i, s in suspects.items() if i not in accepted}
 
 
@@ -132,7 +133,7 @@ def check_people(store: Store, names: list[str], config: EnrollmentConfig, encod
             result.too_few.append(name)
         others = gallery.without(name) if name in gallery.names else gallery
         suspects = check_person(name, samples, others, config) if len(samples) >= 2 else {}
-        store.people.set_statuses({s.id: ("suspect", suspects[s.id].reason) if s.id in suspects else ("ok", "")
-                            for s in samples})
+        store.people.set_statuses({s.id: (SampleStatus.SUSPECT, suspects[s.id].reason) if s.id in suspects
+                                   else (SampleStatus.OK, "") for s in samples})
         result.suspects += [suspects[s.id] for s in samples if s.id in suspects]
     return result

@@ -33,6 +33,7 @@ from kiosk.names import mixed_scripts
 from kiosk.store import SampleSettings, Store, sha256_hex
 from kiosk.vision.encoders import model_of
 from kiosk.vision.images import ImageLimits
+from kiosk.vocabulary import SampleStatus
 
 ProgressCallback = Callable[[int, int, str], None]  # done, total, current file
 _Key = TypeVar("_Key")
@@ -159,7 +160,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
             else:
                 used = dataclasses.replace(settings, detector=result.detector or settings.detector)
                 store.people.add_sample(photo.person, result.embedding, used, digest, photo.file,
-                                 photo.data if config.keep_photos else None, status="pending")
+                                 photo.data if config.keep_photos else None, status=SampleStatus.PENDING)
                 report.added += 1
                 report.fallback_detector += result.detector not in ("", config.detector)
                 if result.note:

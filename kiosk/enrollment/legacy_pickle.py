@@ -19,6 +19,8 @@ from kiosk.names import validate_person_name
 from kiosk.store import SampleSettings, sha256_hex
 from kiosk.vision.encoders.dlib_resnet import DlibEncoder
 
+VALUES = DlibEncoder.dimensions  # face_recognition's pickles hold dlib's encodings
+
 MAX_PICKLE_BYTES = 200 * 1024 * 1024
 ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -53,7 +55,7 @@ class ArraysOnlyUnpickler(pickle.Unpickler):
 
 
 def load_legacy_pickle(path: Path) -> tuple[list[str], np.ndarray]:
-    """(names, N x 128 float64 encodings) from PATH, validated; LegacyPickleError otherwise."""
+    """(names, N x VALUES float64 encodings) from PATH, validated; LegacyPickleError otherwise."""
     try:
         size = path.stat().st_size
         if size > MAX_PICKLE_BYTES:
@@ -79,18 +81,18 @@ def load_legacy_pickle(path: Path) -> tuple[list[str], np.ndarray]:
             names.append(validate_person_name(name if isinstance(name, str) else ""))
         except ValueError as exc:
             raise LegacyPickleError(f"{path}: name #{index} {name!r}: {exc}") from None
-    encodings = np.empty((len(names), 128), dtype=np.float64)
+    encodings = np.empty((len(names), VALUES), dtype=np.float64)
     for index, encoding in enumerate(raw_encodings):
         vector = np.empty(0)
         # Looked at before converting: lists nested inside each other (shared, so the file stays
         # tiny) would otherwise be expanded into gigabytes by numpy.
-        if isinstance(encoding, np.ndarray) and encoding.shape == (128,) and encoding.dtype.kind in "fiu":
+        if isinstance(encoding, np.ndarray) and encoding.shape == (VALUES,) and encoding.dtype.kind in "fiu":
             vector = encoding.astype(np.float64)
-        elif isinstance(encoding, (list, tuple)) and len(encoding) == 128 and all(
+        elif isinstance(encoding, (list, tuple)) and len(encoding) == VALUES and all(
                 isinstance(value, (int, float)) and not isinstance(value, bool) for value in encoding):
             vector = np.asarray(encoding, dtype=np.float64)
-        if vector.shape != (128,) or not np.isfinite(vector).all():
-            raise LegacyPickleError(f"{path}: encoding #{index} is not 128 finite numbers")
+        if vector.shape != (VALUES,) or not np.isfinite(vector).all():
+            raise LegacyPickleError(f"{path}: encoding #{index} is not {VALUES} finite numbers")
         encodings[index] = vector
     return names, encodings
 

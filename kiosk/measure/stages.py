@@ -24,6 +24,7 @@ from kiosk.frame import Frame
 from kiosk.live.recognition import build_recognizer
 from kiosk.paths import SOURCE_TREE
 from kiosk.store import Store
+from kiosk.vision.encoders import DlibEncoder
 from kiosk.vision.matcher import Gallery
 
 GALLERY_SIZES = (1_000, 10_000, 100_000)
@@ -67,10 +68,10 @@ def gallery_scale(sizes=GALLERY_SIZES, repeats: int = 50, seed: int = 0) -> list
     for size in sizes:
         people = max(1, size // SAMPLES_PER_SYNTHETIC_PERSON)
         counts = [SAMPLES_PER_SYNTHETIC_PERSON] * people
-        encodings = rng.normal(0, 1, (sum(counts), 128)).astype(np.float32)
+        encodings = rng.normal(0, 1, (sum(counts), DlibEncoder.dimensions)).astype(np.float32)
         encodings /= np.linalg.norm(encodings, axis=1, keepdims=True)
         gallery = Gallery([f"person_{i}" for i in range(people)], counts, encodings)
-        face = rng.normal(0, 1, (1, 128)).astype(np.float32)
+        face = rng.normal(0, 1, (1, DlibEncoder.dimensions)).astype(np.float32)
         gallery.match(face, 0.6)  # warm-up
         times = []
         for _ in range(repeats):

@@ -106,7 +106,7 @@ class Gallery:
                           for name, rows in (negatives or {}).items() if name in index and len(rows)}
 
     @classmethod
-    def empty(cls, generation: int = 0, dimensions: int = 128) -> Gallery:
+    def empty(cls, generation: int, dimensions: int) -> Gallery:
         return cls([], [], np.empty((0, dimensions), np.float32), generation)
 
     def __len__(self) -> int:
