@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("KIOSK_SAMPLE_DATA", REPO.parent / "shared" / "data"))
+FAKES_DIR = REPO / "tests" / "fakes"  # stand-ins for hardware modules (picamera2)
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -82,3 +86,47 @@ def small_drive(tmp_path):
         pytest.skip("cannot mount a small file system here")
     yield drive
     subprocess.run(["umount", "--lazy", str(drive)], check=True)
+
+
+# --- photos made in the tests ------------------------------------------------------------------
+
+FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP", "heic": "HEIF"}
+
+
+def encoded(image, kind: str) -> bytes:
+    """IMAGE (a PIL image) saved in the format KIND names."""
+    if kind == "heic":
+        import pillow_heif
+        pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    image.save(buffer, FORMATS[kind])
+    return buffer.getvalue()
+
+
+def huge_png_header(width: int, height: int) -> bytes:
+    """A tiny PNG that declares a picture of WIDTH x HEIGHT pixels."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def crafted_backup(enrolled_copy: Path, tmp_path: Path, tamper) -> Path:
+    """A real backup of the enrolled store, its database changed by TAMPER(connection)."""
+    import sqlite3
+    import tarfile
+    original = tmp_path / "original.tar"
+    assert run_kiosk("backup", str(original), data_dir=enrolled_copy).returncode == 0
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(original) as tar:
+        tar.extractall(unpacked, filter="data")
+    db = sqlite3.connect(unpacked / "kiosk.db")
+    tamper(db)
+    db.commit()
+    db.close()
+    crafted = tmp_path / "crafted.tar"
+    with tarfile.open(crafted, "w") as tar:
+        for member in sorted(unpacked.rglob("*")):
+            if member.is_file():
+                tar.add(member, member.relative_to(unpacked).as_posix())
+    return crafted

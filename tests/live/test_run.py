@@ -22,9 +22,9 @@ from kiosk.live.daemon import Daemon, RunOptions
 from kiosk.live.theme import KNOWN_COLOUR
 from kiosk.store import Store
 
-from conftest import REPO, require_data, run_kiosk
+from conftest import FAKES_DIR, REPO, require_data, run_kiosk
 
-FAKES = str(Path(__file__).parent / "fakes")
+FAKES = str(FAKES_DIR)
 
 
 @pytest.fixture

@@ -28,9 +28,8 @@ from kiosk.live.sources import (
     orient,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-FAKES = Path(__file__).resolve().parent / "fakes"
+from conftest import DATA, FAKES_DIR, REPO
+
 CLIP = DATA / "video" / "short_hamilton_clip.mp4"
 CLIP_FRAMES = 275
 FAST_RETRY = CameraConfig(width=320, height=240, retry_max_delay=0.05)
@@ -229,7 +228,7 @@ def test_folder_without_readable_images_is_unavailable(tmp_path):
 @pytest.fixture
 def fake_picamera2(monkeypatch):
     """The fake picamera2 package, importable for this test only."""
-    monkeypatch.syspath_prepend(str(FAKES))
+    monkeypatch.syspath_prepend(str(FAKES_DIR))
     sys.modules.pop("picamera2", None)
     module = importlib.import_module("picamera2")
     module.reset()
@@ -400,7 +399,7 @@ def test_other_sources_never_import_picamera2(spec, tmp_path):
         print("picamera2" in sys.modules)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
-                            env={"PYTHONPATH": f"{FAKES}:{REPO}", "PATH": "/usr/bin:/bin"}, timeout=60)
+                            env={"PYTHONPATH": f"{FAKES_DIR}:{REPO}", "PATH": "/usr/bin:/bin"}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 

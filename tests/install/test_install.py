@@ -17,7 +17,8 @@ import pytest
 
 from kiosk.config import parse_config
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
 INSTALL = REPO / "scripts" / "install.sh"
 USB_IMPORT = REPO / "scripts" / "kiosk-usb-import"
 PI_CHECK = REPO / "scripts" / "pi-check"

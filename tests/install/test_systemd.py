@@ -19,7 +19,8 @@ import pytest
 
 from kiosk.cli.parser import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
 SYSTEMD_DIR = REPO / "systemd"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or (
     "/usr/bin/systemd-analyze" if Path("/usr/bin/systemd-analyze").exists() else None)

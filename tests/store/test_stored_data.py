@@ -13,7 +13,6 @@ import json
 
 import numpy as np
 import pytest
-from test_hostile import crafted_backup
 
 from kiosk.config import RecognitionConfig
 from kiosk.paths import UnsafePath, kept_file
@@ -22,7 +21,7 @@ from kiosk.store.faces import delete_unknown_faces, prune_event_faces
 from kiosk.util import printable, spreadsheet_cell
 from kiosk.vision.encoders import DlibEncoder
 
-from conftest import run_kiosk
+from conftest import crafted_backup, run_kiosk
 
 ESCAPES = "\x1b]0;OWNED\x07\x1b[2J"
 

@@ -32,7 +32,8 @@ from kiosk.live.theme import (
     UNKNOWN_TEXT,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from conftest import DATA
+
 OBAMA_BOX = (204, 932, 590, 546)  # the face in probes/obama1.jpg, (top, right, bottom, left)
 STATUS = Status(camera_state="ok", people=6, display_fps=29.7, recognition_fps=4.2)
 

@@ -1,0 +1,63 @@
+"""Corrections: `kiosk events correct` teaches the gallery."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiosk.store import Store
+from kiosk.vision.matcher import MatchRule
+
+from conftest import REPO, require_data, run_kiosk
+
+
+@pytest.fixture(scope="module")
+def faces_dev() -> Path:
+    return require_data("faces_dev")
+
+
+def test_an_event_corrected_by_the_admin_is_named_right_next_time(enrolled_copy, tmp_path):
+    """capture_faces keeps each event's face; correcting it teaches the gallery (real clip, twice)."""
+    clip = require_data("video", "short_hamilton_clip.mp4")
+    config = tmp_path / "config.yaml"
+    config.write_text((REPO / "config.yaml").read_text().replace("capture_faces: false", "capture_faces: true"))
+    env = {"KIOSK_CONFIG": str(config), "RUNTIME_DIRECTORY": str(tmp_path)}
+
+    def run_clip() -> list[dict]:
+        result = run_kiosk("run", "--source", f"file:{clip}", "--display", "headless", "--fast",
+                           data_dir=enrolled_copy, env=env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(run_kiosk("events", "--json", data_dir=enrolled_copy, env=env).stdout)
+
+    first = run_clip()
+    assert first and all(e["face_kept"] for e in first)
+    assert len(list((enrolled_copy / "event_faces").iterdir())) == len(first)
+    lin = next(e for e in first if e["name"] == "lin_manuel_miranda")
+    result = run_kiosk("events", "correct", str(lin["id"]), "stage_double", data_dir=enrolled_copy, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "recorded as not lin_manuel_miranda" in result.stdout
+    corrected = {e["id"]: e for e in json.loads(run_kiosk("events", "--json", data_dir=enrolled_copy).stdout)}
+    assert (corrected[lin["id"]]["name"], corrected[lin["id"]]["corrected_from"]) == ("stage_double",
+                                                                                      "lin_manuel_miranda")
+    shown = json.loads(run_kiosk("people", "show", "stage_double", "--json", data_dir=enrolled_copy).stdout)
+    assert [s["status"] for s in shown["samples"]] == ["accepted"]
+
+    second = [e for e in run_clip() if e["id"] not in corrected]
+    assert "stage_double" in {e["name"] for e in second}  # faces like the corrected one take the new name
+
+    later = next(e for e in second if e["name"] == "stage_double")
+    rule = MatchRule()
+    with Store(enrolled_copy) as store:
+        face = store.events.face(later["id"]).embedding
+        assert store.people.load_gallery().match(face, rule)[0].name == "stage_double"
+    result = run_kiosk("events", "correct", str(later["id"]), "--not", "stage_double", data_dir=enrolled_copy)
+    assert result.returncode == 0 and "not stage_double" in result.stdout, result.stderr
+    with Store(enrolled_copy) as store:
+        assert store.events.get(later["id"]).name == "unknown" and store.events.confusions_of("stage_double") == 1
+        near = face + np.random.default_rng(1).normal(0, 0.005, 128).astype(np.float32)
+        assert "stage_double" not in {m.name for m in store.people.load_gallery().match(np.vstack([face, near]), rule)}
+    bad = run_kiosk("events", "correct", "999999", "someone", data_dir=enrolled_copy)
+    assert bad.returncode == 2 and "no such event" in bad.stderr

@@ -1,0 +1,80 @@
+"""Enrolling the sample people and naming the probes, through the command line."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from kiosk.config import EnrollmentConfig
+from kiosk.enrollment.enroll import import_folder
+from kiosk.store import Store
+
+from conftest import REPO, require_data, run_kiosk
+
+
+def test_enroll_people_gives_6_people_and_11_samples(enrolled_store_dir):
+    with Store(enrolled_store_dir) as store:
+        assert store.people.counts() == (6, 11)
+        assert {p.name for p in store.people.summaries()} == {
+            "alex_lacamoire", "biden", "kit_harington", "lin_manuel_miranda", "obama", "rose_leslie"}
+    photos = list((enrolled_store_dir / "photos").iterdir())
+    assert len(photos) == 11
+    for photo in photos + [enrolled_store_dir / "kiosk.db"]:
+        assert stat.S_IMODE(photo.stat().st_mode) == 0o600
+
+
+def test_identify_names_every_probe_as_expected(enrolled_store_dir):
+    probes = require_data("probes")
+    expected = json.loads((probes / "expected.json").read_text())
+    result = run_kiosk("identify", "--json", *[str(probes / name) for name in expected],
+                       data_dir=enrolled_store_dir)
+    assert result.returncode == 0, result.stderr
+    for entry in json.loads(result.stdout):
+        names = sorted(face["name"] for face in entry["faces"])
+        assert entry["error"] is None
+        assert names == expected[Path(entry["image"]).name], entry
+        for face in entry["faces"]:
+            top, right, bottom, left = face["box"]
+            assert bottom > top and right > left and 0 <= face["distance"] < 2
+
+
+def test_identify_of_a_folder_on_every_core_gives_what_one_core_gives(enrolled_store_dir, tmp_path):
+    probes = require_data("probes")
+    one_core = tmp_path / "one.yaml"
+    one_core.write_text((REPO / "config.yaml").read_text().replace("\n  workers: 0\n", "\n  workers: 1\n"))
+    assert "\n  workers: 1\n" in one_core.read_text()
+    folder = run_kiosk("identify", "--json", str(probes), data_dir=enrolled_store_dir)
+    serial = run_kiosk("identify", "--json", *sorted(str(p) for p in probes.iterdir() if p.suffix != ".json"),
+                       data_dir=enrolled_store_dir, env={"KIOSK_CONFIG": str(one_core)})
+    assert folder.returncode == 0 and serial.returncode == 0, folder.stderr + serial.stderr
+    by_folder, by_one = json.loads(folder.stdout), json.loads(serial.stdout)
+    assert [e["image"] for e in by_folder] == [e["image"] for e in by_one]  # in order, expected.json left out
+    assert [[f["name"] for f in e["faces"]] for e in by_folder] == [[f["name"] for f in e["faces"]] for e in by_one]
+
+
+def test_identify_reports_an_unreadable_image_and_goes_on(enrolled_store_dir, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("not an image")
+    good = require_data("probes", "obama1.jpg")
+    result = run_kiosk("identify", "--json", str(broken), str(good), data_dir=enrolled_store_dir)
+    entries = json.loads(result.stdout)
+    assert result.returncode == 0
+    assert entries[0]["error"] and entries[0]["faces"] == []
+    assert entries[1]["error"] is None and entries[1]["faces"][0]["name"] == "obama"
+
+
+def test_enroll_is_incremental(enrolled_copy, people_dir):
+    result = run_kiosk("enroll", "--json", str(people_dir), data_dir=enrolled_copy)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {k: report[k] for k in ("people", "added", "duplicates", "skipped", "suspects")} == {
+        "people": 6, "added": 0, "duplicates": 11, "skipped": [], "suspects": []}
+
+
+def test_keep_photos_off_keeps_encodings_only(tmp_path, people_dir):
+    with Store(tmp_path) as store:
+        report = import_folder(store, people_dir / ".." / "people", EnrollmentConfig(keep_photos=False), encoder="dlib",
+                               workers=1, show_bar=False)
+        assert report.added == 11
+    assert not (tmp_path / "photos").exists() or not any((tmp_path / "photos").iterdir())
