@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+import json
 import os
 import shutil
 import signal
@@ -23,6 +25,12 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """The slow end-to-end tests first, so the parallel workers (pytest-xdist) finish together
+    instead of one of them starting the longest test last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def require_data(*parts: str) -> Path:
     """Path inside the sample data, skipping the test when it is absent."""
     path = DATA.joinpath(*parts)
@@ -36,17 +44,52 @@ def people_dir() -> Path:
     return require_data("people")
 
 
+def built_once(tmp_path_factory, worker_id: str, name: str, build) -> tuple[Path, object]:
+    """BUILD(data_dir) run once per test run however many workers run the tests (pytest-xdist):
+    the first worker to get here builds into a folder all of them share, under a lock, and the
+    others wait and use it. Returns (data_dir, what BUILD returned, as JSON)."""
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # the run's folder, above each worker's own
+    folder = root / f"built-{name}"
+    with open(root / f"built-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = folder / "built.json"
+        if not record.exists():
+            folder.mkdir(exist_ok=True)
+            record.write_text(json.dumps(build(folder / "data")))
+    return folder / "data", json.loads(record.read_text())
+
+
 @pytest.fixture(scope="session")
-def enrolled_store_dir(tmp_path_factory, people_dir) -> Path:
-    """A data directory with people/ enrolled once per test session (read-only for tests)."""
-    from kiosk.config import EnrollmentConfig
-    from kiosk.enrollment.enroll import import_folder
-    from kiosk.store import Store
-    data_dir = tmp_path_factory.mktemp("enrolled")
-    with Store(data_dir) as store:
-        report = import_folder(store, people_dir, EnrollmentConfig(), encoder="dlib", show_bar=False)
-    assert report.added == 11, report.as_dict()
-    return data_dir
+def enrolled_store_dir(tmp_path_factory, worker_id, people_dir) -> Path:
+    """A data directory with people/ enrolled once per test run (read-only for tests)."""
+    def enroll(data_dir: Path) -> dict:
+        from kiosk.config import EnrollmentConfig
+        from kiosk.enrollment.enroll import import_folder
+        from kiosk.store import Store
+        with Store(data_dir) as store:
+            report = import_folder(store, people_dir, EnrollmentConfig(), encoder="dlib", show_bar=False)
+        assert report.added == 11, report.as_dict()
+        return report.as_dict()
+    return built_once(tmp_path_factory, worker_id, "people", enroll)[0]
+
+
+@pytest.fixture(scope="session")
+def faces_dev() -> Path:
+    return require_data("faces_dev")
+
+
+@pytest.fixture(scope="session")
+def dev_enrolled(tmp_path_factory, worker_id, faces_dev) -> tuple[Path, dict]:
+    """faces_dev/enroll enrolled once per test run through `kiosk enroll --json`: (data dir, its
+    report); read-only for tests."""
+    def enroll(data_dir: Path) -> dict:
+        result = run_kiosk("enroll", "--json", str(faces_dev / "enroll"), data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+    data_dir, report = built_once(tmp_path_factory, worker_id, "faces-dev", enroll)
+    return data_dir, report  # type: ignore[return-value]
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ def mutations(data: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
     return cases
 
 
+@pytest.mark.slow
 def test_fuzzed_photos_each_enroll_or_are_skipped_and_the_good_ones_go_in(tmp_path, enrolled_copy):
     rng = random.Random(15)
     root = tmp_path / "stick"

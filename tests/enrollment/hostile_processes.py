@@ -35,6 +35,7 @@ def test_workers_are_as_many_as_memory_holds(monkeypatch):
     assert worker_count(EnrollmentConfig(workers=7)) == 7  # the admin's number stands
 
 
+@pytest.mark.slow
 def test_the_cnn_in_strips_finds_the_faces_it_finds_whole():
     from kiosk.vision.boxes import overlap
     from kiosk.vision.engine import EngineSettings, FaceEngine

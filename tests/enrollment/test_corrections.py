@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +13,7 @@ from kiosk.vision.matcher import MatchRule
 from conftest import REPO, require_data, run_kiosk
 
 
-@pytest.fixture(scope="module")
-def faces_dev() -> Path:
-    return require_data("faces_dev")
-
-
+@pytest.mark.slow
 def test_an_event_corrected_by_the_admin_is_named_right_next_time(enrolled_copy, tmp_path):
     """capture_faces keeps each event's face; correcting it teaches the gallery (real clip, twice)."""
     clip = require_data("video", "short_hamilton_clip.mp4")

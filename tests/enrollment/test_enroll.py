@@ -6,6 +6,8 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from kiosk.config import EnrollmentConfig
 from kiosk.enrollment.enroll import import_folder
 from kiosk.store import Store
@@ -39,6 +41,7 @@ def test_identify_names_every_probe_as_expected(enrolled_store_dir):
             assert bottom > top and right > left and 0 <= face["distance"] < 2
 
 
+@pytest.mark.slow
 def test_identify_of_a_folder_on_every_core_gives_what_one_core_gives(enrolled_store_dir, tmp_path):
     probes = require_data("probes")
     one_core = tmp_path / "one.yaml"

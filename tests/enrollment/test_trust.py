@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from kiosk.store import Store
 
-from conftest import require_data, run_kiosk
+from conftest import run_kiosk
 
 
-@pytest.fixture(scope="module")
-def faces_dev() -> Path:
-    return require_data("faces_dev")
-
-
-@pytest.fixture(scope="module")
-def dev_enrolled(tmp_path_factory, faces_dev):
-    """faces_dev/enroll enrolled once through `kiosk enroll --json`: (data dir, report)."""
-    data_dir = tmp_path_factory.mktemp("dev") / "data"
-    result = run_kiosk("enroll", "--json", str(faces_dev / "enroll"), data_dir=data_dir)
-    assert result.returncode == 0, result.stderr
-    return data_dir, json.loads(result.stdout)
-
-
+@pytest.mark.slow
 def test_fallback_detector_enrolls_photos_hog_misses(dev_enrolled):
     _, report = dev_enrolled
     assert report["added"] >= 92, report["skipped"]  # of 93; HOG alone found one face in 87
@@ -69,6 +55,7 @@ def test_honest_variety_is_rarely_flagged(dev_enrolled):
     assert len(report["suspects"]) * 20 < report["added"], report["suspects"]  # fewer than 1 in 20
 
 
+@pytest.mark.slow
 def test_a_folder_mixing_two_people_gets_every_foreign_photo_held_back(tmp_path, faces_dev):
     """mindy_kaling's folder with a third of its photos showing somebody else (not enrolled)."""
     folder = tmp_path / "stick" / "mindy_kaling"
@@ -118,6 +105,7 @@ def test_a_folder_mixing_two_people_gets_every_foreign_photo_held_back(tmp_path,
     assert bad.returncode == 2 and "no photo of mindy_kaling" in bad.stderr
 
 
+@pytest.mark.slow
 def test_a_photo_closer_to_another_enrolled_person_is_held_back(tmp_path, faces_dev):
     stick = tmp_path / "stick"
     for person in ("jerry_seinfeld", "madonna"):

@@ -96,6 +96,7 @@ def _later(delay: float, action) -> threading.Thread:
     return thread
 
 
+@pytest.mark.slow
 def test_clip_names_lin_manuel_miranda_and_nobody_absent(enrolled_copy, tmp_path):
     clip = require_data("video", "short_hamilton_clip.mp4")
     snapshot, stats_path = tmp_path / "screen.png", tmp_path / "stats.json"
@@ -143,6 +144,7 @@ def test_snapshot_shows_the_name_next_to_the_face(enrolled_copy, tmp_path, resto
     assert (~green).sum() > 30, "text is drawn on the label bar"
 
 
+@pytest.mark.slow
 def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path, fake_picamera2, restore_signals,
                                                         monkeypatch):
     systemd = NotifyListener(tmp_path, monkeypatch)
@@ -189,6 +191,7 @@ def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path,
     assert any(marks["died"] + 3 < t < marks["back"] for t in pings)
 
 
+@pytest.mark.slow
 def test_watchdog_stops_when_recognition_hangs(enrolled_copy, tmp_path, restore_signals, monkeypatch):
     systemd = NotifyListener(tmp_path, monkeypatch)  # WATCHDOG=1 every 0.5 s, stalled after 2 s
     slides = tmp_path / "slides"
@@ -231,6 +234,7 @@ def test_watchdog_stops_when_recognition_hangs(enrolled_copy, tmp_path, restore_
     assert not [t for t in pings if marks["hung"] + 6 < t < marks["stop"]], "no WATCHDOG=1 once recognition hung"
 
 
+@pytest.mark.slow
 def test_person_enrolled_by_another_process_is_recognized_without_restart(tmp_path, people_dir, restore_signals):
     data_dir = tmp_path / "data"
     first = tmp_path / "first"

@@ -17,6 +17,7 @@ def _at_tolerance(report: dict, tolerance: float) -> dict:
     return next(row for row in report["results"] if abs(row["tolerance"] - tolerance) < 1e-9)
 
 
+@pytest.mark.slow
 def test_eval_enroll_one_names_the_other_photos(people_dir):
     result = run_kiosk("eval", str(people_dir), "--enroll", "1", "--tolerances", "0.6", "--json")
     assert result.returncode == 0, result.stderr
@@ -31,6 +32,7 @@ def test_eval_enroll_one_names_the_other_photos(people_dir):
     assert row["wrong"] == 0, row
 
 
+@pytest.mark.slow
 def test_eval_excluded_person_comes_out_unknown(people_dir):
     result = run_kiosk("eval", str(people_dir), "--enroll", "1", "--exclude", "obama",
                        "--tolerances", "0.6", "--json")
@@ -43,6 +45,7 @@ def test_eval_excluded_person_comes_out_unknown(people_dir):
     assert row["probes"] == 4
 
 
+@pytest.mark.slow
 def test_eval_live_runs_visits_through_the_kiosk(tmp_path):
     """Two members' visits are confirmed with their names, a stranger's visit is not named."""
     faces = require_data("faces_dev")

@@ -159,6 +159,7 @@ def test_door_relay_on_a_confirmed_listed_name_and_closed_on_sigterm(mock_pins, 
     assert "obama" in seen_before, "obama (not listed) came first and did not open it"
 
 
+@pytest.mark.slow
 def test_door_closes_when_recognition_hangs(mock_pins, enrolled_copy, slides, restore_signals, tmp_path,
                                             monkeypatch):
     systemd = NotifyListener(tmp_path, monkeypatch)  # the watchdog path is on

@@ -97,6 +97,7 @@ def event_times(data_dir: Path) -> dict[int, float]:
 COOLDOWN_OFF = {"recognition": "  event_cooldown: 0\n"}
 
 
+@pytest.mark.slow
 def test_events_discovery_availability_and_presence(broker, listener, enrolled_copy, slides, tmp_path):
     config = kiosk_config(tmp_path, broker.port, **COOLDOWN_OFF)
     kiosk = start_kiosk(config, enrolled_copy, slides, tmp_path, "--max-frames", "400")
@@ -145,6 +146,7 @@ def test_a_killed_kiosk_is_marked_offline_by_its_last_will(broker, listener, enr
                and not m.topic.startswith(f"{TOPICS.base}/person"))
 
 
+@pytest.mark.slow
 def test_broker_outage_and_kiosk_restart_lose_no_event(broker, listener, enrolled_copy, slides, tmp_path):
     """The broker stops for 8 s during a run, and is down for a whole second run: afterwards every
     logged event has been published, in order, none missing (duplicates are allowed: by id)."""

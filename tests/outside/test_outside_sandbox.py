@@ -111,6 +111,7 @@ def test_dropins_verify_and_keep_exposure_low(tmp_path, case):
         assert "AF_(INET|INET6)" in security.stdout
 
 
+@pytest.mark.slow
 def test_broker_never_reached_and_a_restart_storm_are_logged_once_per_change_and_caught(tmp_path, caplog):
     """Down at the start (one line, however long), then up for 2.5 s windows between 3 s outages:
     the publisher is connected in every window, and says so once per change."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,20 +10,6 @@ import pytest
 from kiosk.vision.matcher import Gallery, MatchRule
 
 from conftest import require_data, run_kiosk
-
-
-@pytest.fixture(scope="module")
-def faces_dev() -> Path:
-    return require_data("faces_dev")
-
-
-@pytest.fixture(scope="module")
-def dev_enrolled(tmp_path_factory, faces_dev):
-    """faces_dev/enroll enrolled once through `kiosk enroll --json`: (data dir, report)."""
-    data_dir = tmp_path_factory.mktemp("dev") / "data"
-    result = run_kiosk("enroll", "--json", str(faces_dev / "enroll"), data_dir=data_dir)
-    assert result.returncode == 0, result.stderr
-    return data_dir, json.loads(result.stdout)
 
 
 def test_ambiguous_faces_and_known_confusions_stay_unknown():
@@ -45,6 +30,7 @@ def test_ambiguous_faces_and_known_confusions_stay_unknown():
     assert [m.name for m in corrected.match(ada, MatchRule())] == ["ada"] * 3  # ada herself still is
 
 
+@pytest.mark.slow
 def test_eval_open_and_closed_set_on_faces_dev(faces_dev):
     result = run_kiosk("eval", "--enroll-dir", str(faces_dev / "enroll"), "--probe-dir", str(faces_dev / "probes"),
                        "--open-set", "--strangers", str(faces_dev / "probes" / "madonna"), "--tolerances", "0.6",

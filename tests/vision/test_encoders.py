@@ -156,6 +156,7 @@ def test_an_older_store_keeps_its_faces_marked_as_dlibs_and_takes_other_lengths(
             store.people.add_sample("cy", np.zeros(3, np.float32), mfn, "3" * 64, "c.jpg")
 
 
+@pytest.mark.slow
 def test_retrain_moves_the_gallery_to_mobilefacenet_and_it_names_the_probes(enrolled_copy, tmp_path):
     probes = require_data("probes")
     expected = json.loads((probes / "expected.json").read_text())

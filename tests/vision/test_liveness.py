@@ -68,6 +68,7 @@ def test_the_person_talking_in_the_clip_passes(engine, clip):
         assert state == "passed" and after is not None and after <= SECONDS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("picture", ["probe", "clip frame"])
 def test_a_picture_held_up_is_never_live(engine, clip, picture):
     image = (load_image(require_data("probes", "obama1.jpg").read_bytes()).pixels if picture == "probe"
@@ -80,6 +81,7 @@ def test_a_picture_held_up_is_never_live(engine, clip, picture):
             assert state == "failed", f"{picture}, {attack}, {mode}: {state}"
 
 
+@pytest.mark.slow
 def test_kiosk_run_confirms_the_clip_and_not_a_moved_photo(enrolled_copy, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text((REPO / "config.yaml").read_text().replace("liveness: auto", "liveness: both"))
