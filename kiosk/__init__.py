@@ -4,16 +4,19 @@ The package is a house of layers; a module may import from its own subpackage an
 layers below it, never from a layer above (tests/test_layout.py enforces this):
 
     cli                              the `kiosk` command: parser, handlers, exit statuses
-    measure                          bench, eval, detection recall
+    measure                          bench, eval, visits, detection recall
     live    admin                    `kiosk run` | status, doctor, tune, backup, event log, sandbox
     outside                          MQTT (Home Assistant) and the door relay
-    enrollment                       photos into the store: enroll, USB, retrain, checks, labels
-    store                            SQLite store, schema, kept face crops
-    vision                           images, boxes, engine (dlib), matcher
-    config  errors  paths  runtime  util    the ground floor
+    enrollment                       photos into the store: enroll, encoding workers, USB, retrain, checks
+    store                            the Store: connection and migrations, people, events, unknowns
+    vision                           images, boxes, engine, detectors, encoders, matcher, calibration
+    config errors paths runtime util pool names frame vocabulary     the ground floor
 
-`live` and `admin` stand side by side and do not import each other. Domain code raises
-KioskError subclasses (errors.py); only `cli` prints them and chooses the exit status.
+The parts that vary are plug-ins behind a base class and a registry, one file each, named by the
+config: frame sources (live/sources/), screens (live/screens/), face detectors
+(vision/detectors/) and face encoders (vision/encoders/). `live` and `admin` stand side by side
+and do not import each other. Domain code raises KioskError subclasses (errors.py); only `cli`
+prints them and chooses the exit status.
 """
 
 import os

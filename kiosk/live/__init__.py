@@ -1,9 +1,13 @@
 """The live kiosk (`kiosk run`): camera, recognition beside the screen, names on the display.
 
-- sources.py: frame sources (Pi camera, USB, video file, photo folder) behind one interface;
-- tracker.py: following faces across frames and voting on their names;
+- sources/: frame sources (Pi camera, USB, video file, photo folder), one plug-in per file;
+- motion.py, evidence.py: the motion gate for an empty hall, and a track's weighted encodings;
+- tracker.py: following faces across frames and deciding their names on the evidence;
 - recognition.py: the recognition stage, on worker threads beside the display loop;
-- display.py: drawing frames and names with pygame (window, KMS/DRM, /dev/fbN or headless);
+- policy.py: what a confirmed face causes (event, kept face, MQTT, greeting), decided once;
+- scene.py: what one drawn frame shows, as plain data;
+- display.py: drawing a scene with pygame (theme.py: the look; canvas.py: geometry and text);
+- screens/: where the picture goes (window, KMS/DRM fullscreen, /dev/fbN, headless);
 - daemon.py: the loop that ties them together, with systemd notification (notify.py),
   the event writer (events.py) and run figures (stats.py).
 """
