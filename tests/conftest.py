@@ -26,9 +26,12 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """The slow end-to-end tests first, so the parallel workers (pytest-xdist) finish together
-    instead of one of them starting the longest test last."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The slow end-to-end tests first, the longest of them (`slow(minutes=N)`) at the head, so the
+    parallel workers (pytest-xdist) finish together instead of one starting the longest test last."""
+    def order(item) -> tuple[bool, float]:
+        slow = item.get_closest_marker("slow")
+        return slow is None, -(slow.kwargs.get("minutes", 0) if slow is not None else 0)
+    items.sort(key=order)
 
 
 def require_data(*parts: str) -> Path:

@@ -18,8 +18,6 @@ import logging
 import threading
 import time
 
-import numpy as np
-
 from kiosk.config import Config, DoorConfig, RecognitionConfig
 from kiosk.frame import Frame
 from kiosk.live.evidence import quality
@@ -179,8 +177,7 @@ class Recognizer:
         re-checks use them."""
         self._use_gallery(gallery)
         with self._lock:
-            for track in self.tracker.visible():
-                track.last_checked = None  # re-check everyone against the new gallery
+            self.tracker.recheck_all()  # re-check everyone against the new gallery
 
     def labels(self, now: float) -> list[FaceLabel]:
         """Faces to draw, ready for the screen: tracks seen in the latest recognized frames, one
@@ -308,15 +305,9 @@ class Recognizer:
         encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))
         qualities = [quality(frame.image, box) for _, box in jobs]
         with self._lock:
-            evidence = []  # per job, the track's kept encodings and their weights
-            for (track_id, box), encoding, weight in zip(jobs, encodings, qualities, strict=True):
-                followed = self.tracker.tracks.get(track_id)
-                if followed is None:
-                    evidence.append((encoding[None, :], np.ones(1)))
-                    continue
-                followed.last_result = (box, encoding)
-                followed.evidence.add(encoding, weight, frame.timestamp)
-                evidence.append((followed.evidence.encodings(), followed.evidence.weights()))
+            # per job, the track's kept encodings and their weights
+            evidence = [self.tracker.add_encoding(track_id, box, encoding, weight, frame.timestamp)
+                        for (track_id, box), encoding, weight in zip(jobs, encodings, qualities, strict=True)]
         gallery, rule = self.gallery, self.rule
         frame_matches = gallery.match(encodings, rule)
         decisions = [gallery.match_evidence(kept, weights, rule) for kept, weights in evidence]
@@ -329,14 +320,9 @@ class Recognizer:
                     self._confirm(self.tracker.tracks[track_id], frame)
                 self._log_decision(track_id, decision)
             for track_id, points in landmarks:
-                checked = self.tracker.tracks.get(track_id)
-                if checked is not None and checked.liveness is not None:
-                    checked.liveness.feed(points, frame.timestamp)
-            for track in self.tracker.visible():
-                if track.liveness is not None:
-                    track.liveness.expire(frame.timestamp)
-                    if track.confirmed is not None and track.announced != track.confirmed:
-                        self._confirm(track, frame)  # a name that waited for its liveness check
+                self.tracker.feed_liveness(track_id, points, frame.timestamp)
+            for track in self.tracker.waiting_to_announce(frame.timestamp):
+                self._confirm(track, frame)  # a name that waited for its liveness check
             if self.door_tolerance is not None:
                 self._offer_to_door([track_id for track_id, _ in jobs])
 
@@ -367,7 +353,7 @@ class Recognizer:
         check = track.liveness if track.confirmed != UNKNOWN else None
         if check is not None and check.state == LivenessState.CHECKING:
             return
-        track.announced = track.confirmed
+        self.tracker.announce(track)
         box, encoding = track.last_result if track.last_result is not None else (track.box, None)
         top, right, bottom, left = box
         keep = self.policy.wants_crop(track.confirmed)

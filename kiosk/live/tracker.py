@@ -66,7 +66,9 @@ class Track:
 
 
 class Tracker:
-    """Tracks for the faces currently in view. Not thread-safe: callers hold a lock."""
+    """Tracks for the faces currently in view, and the only code that changes them (the
+    recognizer reads tracks and reports results through these methods). Not thread-safe:
+    callers hold a lock."""
 
     def __init__(self, config: RecognitionConfig, min_frames: int = 0, door: bool = False):
         self.config = config
@@ -148,6 +150,43 @@ class Tracker:
                 and decision.distance <= self.tolerance - c.confirm_at_once
                 and decision.second - decision.distance >= 2 * c.margin
                 and track.evidence.weight >= AT_ONCE_QUALITY)
+
+    def add_encoding(self, track_id: int, box: Box, encoding: np.ndarray, weight: float,
+                     timestamp: float) -> tuple[np.ndarray, np.ndarray]:
+        """Add one encoding (seen this well, evidence.quality) to the track's evidence; the
+        evidence to decide on: (encodings, weights), the encoding alone for a track just dropped."""
+        track = self.tracks.get(track_id)
+        if track is None:
+            return encoding[None, :], np.ones(1)
+        track.last_result = (box, encoding)
+        track.evidence.add(encoding, weight, timestamp)
+        return track.evidence.encodings(), track.evidence.weights()
+
+    def feed_liveness(self, track_id: int, landmarks: np.ndarray, timestamp: float) -> None:
+        """The face's 68 landmarks in this frame, for the track's liveness check."""
+        track = self.tracks.get(track_id)
+        if track is not None and track.liveness is not None:
+            track.liveness.feed(landmarks, timestamp)
+
+    def waiting_to_announce(self, timestamp: float) -> list[Track]:
+        """Tracks whose liveness check ran out or ended by TIMESTAMP and whose confirmed name was
+        never handed on (it waited for the check)."""
+        waiting = []
+        for track in self.visible():
+            if track.liveness is not None:
+                track.liveness.expire(timestamp)
+                if track.confirmed is not None and track.announced != track.confirmed:
+                    waiting.append(track)
+        return waiting
+
+    def announce(self, track: Track) -> None:
+        """The track's confirmed name has been handed on as a confirmation (its event)."""
+        track.announced = track.confirmed
+
+    def recheck_all(self) -> None:
+        """Every track asks for an encoding again (a new gallery to match against)."""
+        for track in self.visible():
+            track.last_checked = None
 
     def visible(self) -> list[Track]:
         return list(self.tracks.values())

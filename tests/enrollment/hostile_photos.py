@@ -98,7 +98,7 @@ print(result.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss 
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_an_import_of_59_megapixel_photos_stays_within_400_mb(tmp_path):
     """The worst cases of a 59-megapixel picture (16-bit grey, RGBA; four of the first, one per
     worker) beside a good photo, none with a face, so the CNN takes its second look at each that

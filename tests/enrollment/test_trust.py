@@ -13,7 +13,7 @@ from kiosk.store import Store
 from conftest import run_kiosk
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_fallback_detector_enrolls_photos_hog_misses(dev_enrolled):
     _, report = dev_enrolled
     assert report["added"] >= 92, report["skipped"]  # of 93; HOG alone found one face in 87

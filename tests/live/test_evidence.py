@@ -47,7 +47,7 @@ def test_the_best_recent_encodings_are_kept_and_averaged_by_weight():
 def test_averaging_two_photos_of_a_person_scores_them_closer_than_either_alone(enrolled_store_dir):
     """The real model: obama's probes against the enrolled sample gallery."""
     from kiosk.store import Store
-    gallery: Gallery = Store(enrolled_store_dir).load_gallery()
+    gallery: Gallery = Store(enrolled_store_dir).people.load_gallery()
     engine = FaceEngine(EngineSettings(upsample=1))
     encodings = []
     for photo in ("obama1.jpg", "obama3.jpg"):

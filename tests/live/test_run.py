@@ -87,6 +87,18 @@ class NotifyListener:
         return self.messages
 
 
+def _when(condition, action, timeout: float = 60) -> threading.Thread:
+    """Run ACTION on a thread of its own once CONDITION() holds (checked every 20 ms)."""
+    def run():
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        action()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 def _later(delay: float, action) -> threading.Thread:
     def run():
         time.sleep(delay)
@@ -312,9 +324,13 @@ def test_usb_import_progress_and_summary_are_shown_on_screen(enrolled_copy, tmp_
     publish(progress, ImportProgress("running", processed=12, total=40))
     daemon = Daemon(_config(enrolled_copy), RunOptions(source=f"dir:{slides}", loop=True))
     recorder = SceneRecorder(daemon)
-    _later(1.5, lambda: publish(progress, ImportProgress("done", processed=40, total=40, added=37, duplicates=1,
-                                                         skipped=2)))
-    _later(3, lambda: setattr(daemon, "stop_requested", True))
+
+    def shown(text: str):
+        return lambda: any(scene.status.message == text for _, scene in list(recorder.scenes))
+    # Each step waits for the screen to show the one before, however long the daemon takes to start.
+    _when(shown("Importing 12/40…"), lambda: publish(progress, ImportProgress(
+        "done", processed=40, total=40, added=37, duplicates=1, skipped=2)))
+    _when(shown("Import done: 37 added, 2 skipped"), lambda: setattr(daemon, "stop_requested", True))
     daemon.run()
     messages = [scene.status.message for _, scene in recorder.scenes]
     assert "Importing 12/40…" in messages

@@ -152,7 +152,7 @@ def test_gallery_scale_reports_each_size():
     assert all(row["ms_per_face"] > 0 for row in rows)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=4)
 def test_bench_quick_end_to_end(people_dir):
     require_data("video", "short_hamilton_clip.mp4")
     try:

@@ -146,7 +146,7 @@ def test_a_killed_kiosk_is_marked_offline_by_its_last_will(broker, listener, enr
                and not m.topic.startswith(f"{TOPICS.base}/person"))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_broker_outage_and_kiosk_restart_lose_no_event(broker, listener, enrolled_copy, slides, tmp_path):
     """The broker stops for 8 s during a run, and is down for a whole second run: afterwards every
     logged event has been published, in order, none missing (duplicates are allowed: by id)."""

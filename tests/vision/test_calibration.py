@@ -83,7 +83,7 @@ def test_fewer_than_two_people_say_so_and_keep_the_tolerance():
     assert calibration.tolerance == 0.6 and "fewer than 2 people" in calibration.warning
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_a_bigger_gallery_gets_a_stricter_tolerance():
     """More people, more chances for a stranger: lfw_dev's 77 get a stricter tolerance than 10 of them."""
     import tempfile

@@ -30,7 +30,7 @@ def test_ambiguous_faces_and_known_confusions_stay_unknown():
     assert [m.name for m in corrected.match(ada, MatchRule())] == ["ada"] * 3  # ada herself still is
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2)
 def test_eval_open_and_closed_set_on_faces_dev(faces_dev):
     result = run_kiosk("eval", "--enroll-dir", str(faces_dev / "enroll"), "--probe-dir", str(faces_dev / "probes"),
                        "--open-set", "--strangers", str(faces_dev / "probes" / "madonna"), "--tolerances", "0.6",
