@@ -9,7 +9,7 @@ import pytest
 
 from kiosk.vision.matcher import Gallery, MatchRule
 
-from conftest import require_data, run_kiosk
+from conftest import REPO, require_data, run_kiosk
 
 
 def test_ambiguous_faces_and_known_confusions_stay_unknown():
@@ -31,10 +31,12 @@ def test_ambiguous_faces_and_known_confusions_stay_unknown():
 
 
 @pytest.mark.slow(minutes=2)
-def test_eval_open_and_closed_set_on_faces_dev(faces_dev):
+def test_eval_open_and_closed_set_on_faces_dev(faces_dev, tmp_path):
+    config = tmp_path / "config.yaml"  # one encoding per enrolled photo: the rule is what is tested here
+    config.write_text((REPO / "config.yaml").read_text().replace("  jitters: 5\n", "  jitters: 1\n"))
     result = run_kiosk("eval", "--enroll-dir", str(faces_dev / "enroll"), "--probe-dir", str(faces_dev / "probes"),
                        "--open-set", "--strangers", str(faces_dev / "probes" / "madonna"), "--tolerances", "0.6",
-                       "--json", timeout=900)
+                       "--json", timeout=900, env={"KIOSK_CONFIG": str(config)})
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     kiosk_rule, nearest_sample = report["results"]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kiosk.config import Config, RecognitionConfig
+from kiosk.live.recognition import search_region
 from kiosk.measure import scenes
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.images import load_image
@@ -28,13 +29,19 @@ def engine():
 
 
 def landmarks_over(engine: FaceEngine, frames) -> list[tuple[float, np.ndarray]]:
-    """(time, 68 landmarks of the largest face) for each frame in which a face is found."""
-    found = []
+    """(time, 68 landmarks of the largest face) for each frame in which a face is found, searched
+    as the live kiosk searches: the whole frame every full_scan_seconds, else around the face."""
+    found: list[tuple[float, np.ndarray]] = []
+    box, last_full = None, float("-inf")
     for index, frame in enumerate(frames):
-        boxes = engine.detect(frame)
-        if boxes:
-            box = max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]))
-            found.append((index / scenes.FPS, engine.landmarks68(frame, box)))
+        t = index / scenes.FPS
+        if box is None or t - last_full >= Config().detection.full_scan_seconds:
+            boxes, last_full = engine.detect(frame), t
+        else:
+            boxes = engine.detect(frame, search_region(box, frame.shape[1], frame.shape[0]))
+        box = max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0])) if boxes else None
+        if box is not None:
+            found.append((t, engine.landmarks68(frame, box)))
     return found
 
 
