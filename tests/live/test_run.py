@@ -179,10 +179,12 @@ def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path,
         daemon.display.snapshot(tmp_path / "unavailable.png")
 
     systemd.listen_while(daemon)
-    _later(4, camera_dies)
-    _later(10, during_outage)
-    _later(11, camera_back)
-    _later(17, lambda: setattr(daemon, "stop_requested", True))
+    # Each step waits for what the one before should have caused, however loaded the machine is.
+    _when(lambda: "obama" in recorder.names_after(0), camera_dies)
+    _when(lambda: "died" in marks and time.monotonic() - marks["died"] > 6, during_outage)
+    _when(lambda: "died" in marks and time.monotonic() - marks["died"] > 7, camera_back)
+    _when(lambda: "back" in marks and "obama" in recorder.names_after(marks["back"]),
+          lambda: _later(1.5, lambda: setattr(daemon, "stop_requested", True)))
     daemon.run()
     messages = systemd.close()
 
@@ -235,8 +237,10 @@ def test_watchdog_stops_when_recognition_hangs(enrolled_copy, tmp_path, restore_
         release.set()
 
     systemd.listen_while(daemon)
-    _later(3, lambda: marks.setdefault("hang", time.monotonic()))
-    _later(12, stop)
+    # Frames flow until the daemon has fed the watchdog twice, then recognition hangs; the stop
+    # comes 9 s into the hang, however long the daemon took to start.
+    _when(lambda: len(sent) >= 2, lambda: marks.setdefault("hang", time.monotonic()))
+    _when(lambda: "hung" in marks and time.monotonic() - marks["hung"] > 9, stop)
     daemon.run()
     messages = systemd.close()
     assert any(m == "WATCHDOG=1" for _, m in messages), "pings reach the socket"
@@ -267,9 +271,10 @@ def test_person_enrolled_by_another_process_is_recognized_without_restart(tmp_pa
         result = run_kiosk("enroll", str(later), data_dir=data_dir)
         assert result.returncode == 0
         marks["enrolled"] = time.monotonic()
-        _later(6, lambda: setattr(daemon, "stop_requested", True))
+        _when(lambda: {"obama", "biden"} <= recorder.names_after(marks["enrolled"]),
+              lambda: setattr(daemon, "stop_requested", True), timeout=30)
 
-    _later(3, enroll_biden)
+    _when(lambda: "obama" in recorder.names_after(0), enroll_biden)
     daemon.run()
     before = recorder.names_after(0) - recorder.names_after(marks["enrolled"])
     assert "biden" not in before

@@ -32,8 +32,11 @@ def test_ambiguous_faces_and_known_confusions_stay_unknown():
 
 @pytest.mark.slow(minutes=2)
 def test_eval_open_and_closed_set_on_faces_dev(faces_dev, tmp_path):
-    config = tmp_path / "config.yaml"  # one encoding per enrolled photo: the rule is what is tested here
-    config.write_text((REPO / "config.yaml").read_text().replace("  jitters: 5\n", "  jitters: 1\n"))
+    # One encoding per enrolled photo and no second detector: the rule is what is tested here (the
+    # fallback detector has its own test in tests/enrollment/test_trust.py).
+    config = tmp_path / "config.yaml"
+    config.write_text((REPO / "config.yaml").read_text().replace("  jitters: 5\n", "  jitters: 1\n")
+                      .replace("  fallback_detector: cnn\n", "  fallback_detector: none\n"))
     result = run_kiosk("eval", "--enroll-dir", str(faces_dev / "enroll"), "--probe-dir", str(faces_dev / "probes"),
                        "--open-set", "--strangers", str(faces_dev / "probes" / "madonna"), "--tolerances", "0.6",
                        "--json", timeout=900, env={"KIOSK_CONFIG": str(config)})
