@@ -1,6 +1,6 @@
 """The tolerance that follows the gallery (vision/calibration.py), on galleries of real encodings.
 
-The sample people (6, enrolled once per session) and faces_dev's 5 people are enrolled through
+The sample people (6, enrolled once per test run) and faces_dev's 5 people are enrolled through
 the real import; lfw_dev's 77 are used when present (the site-sized check, skipped otherwise).
 """
 
