@@ -22,6 +22,10 @@ prints them and chooses the exit status.
 import os
 import warnings
 
+# OpenCV logs its own warnings to stderr (an absent USB camera, on every retry, two lines each);
+# the sources say what failed in one line of their own.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
 # pygame prints a banner on import, and pygame and face_recognition_models both import the
 # deprecated pkg_resources (setuptools<81 is pinned for it); neither belongs in the journal.
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")

@@ -1,4 +1,10 @@
-"""Person names: what the kiosk calls a face it does not know, and which names a person may have.
+"""Person names: what the kiosk calls a face it does not know, which names a person may have,
+and how a typed name finds its person.
+
+A person is stored under one name (their folder's, or what an admin renamed them to). Its key,
+`name_key`, is that name without accents, case or punctuation ("José Núñez" -> jose_nunez): no
+two people share a key, so a stick folder `Obama` beside an enrolled `obama` is the same person,
+and whatever an admin types is looked up by it. The screen shows `display_name`.
 
 One owner for both, on the ground floor, because every room meets names: enrollment reads them
 from folder names and stick lists, the CLI from the admin, backups from their manifest, the live
@@ -7,6 +13,8 @@ kiosk and MQTT show them, and none may be "unknown" however it is spelled.
 
 from __future__ import annotations
 
+import difflib
+import re
 import unicodedata
 
 UNKNOWN = "unknown"  # the name given to a face that matches nobody
@@ -56,3 +64,26 @@ def validate_person_name(name: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"person name longer than {MAX_NAME_LENGTH} characters")
     return name
+
+
+def name_key(name: str) -> str:
+    """NAME as typed by anyone: accents dropped, case folded, each run of other characters one _."""
+    letters = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+    return re.sub(r"[\W_]+", "_", letters.casefold()).strip("_")
+
+
+def display_name(name: str) -> str:
+    """How the screen writes a person: a name written like a key (lin_manuel_miranda, obama)
+    with spaces and capitals; any other name exactly as it was given ("José Núñez", "k.d. lang")."""
+    if name == name.lower() and name.isascii() and " " not in name and any(ch.isalpha() for ch in name):
+        return " ".join(word[:1].upper() + word[1:] for word in name.split("_") if word)
+    return name
+
+
+def close_names(typed: str, names: list[str], count: int = 3) -> list[str]:
+    """The names most like TYPED, best first: close in spelling, or having it as a whole word."""
+    keys = {name_key(n): n for n in names}
+    wanted = name_key(typed)
+    close = difflib.get_close_matches(wanted, list(keys), n=count, cutoff=0.7)
+    words = [key for key in keys if wanted and wanted in key.split("_") and key not in close]
+    return [keys[key] for key in close + words][:count]

@@ -16,6 +16,7 @@ DB_NAME = "kiosk.db"
 PHOTOS_DIR = "photos"  # kept enrollment photos, photos/<sha256>
 UNKNOWNS_DIR = "unknowns"  # faces seen but not recognised (recognition.capture_unknown)
 EVENT_FACES_DIR = "event_faces"  # each event's face (recognition.capture_faces)
+BACKUPS_DIR = "backups"  # the store as it was before each `kiosk restore` replaced it
 SYSTEM_RUNTIME_DIR = Path("/run/kiosk")
 
 

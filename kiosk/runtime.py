@@ -62,6 +62,7 @@ class ImportProgress:
     skipped: int = 0
     removed: int = 0
     suspects: int = 0
+    hint: str = ""  # nothing imported: the layout that was expected
     updated_at: float | None = None
 
     @property

@@ -112,6 +112,19 @@ def backup(store: Store, target: Path) -> dict:
     return {**manifest, "damaged_photos": damaged}
 
 
+def backup_summary(path: Path) -> dict:
+    """The manifest of the backup at PATH as it claims to be, for showing before a restore (the
+    restore itself checks everything); {} when it has none that can be read."""
+    try:
+        with tarfile.open(path) as tar:
+            member = tar.getmember(MANIFEST)
+            handle = tar.extractfile(member) if member.isfile() and member.size <= MAX_MANIFEST_BYTES else None
+            manifest = json.loads(handle.read()) if handle else {}
+    except (OSError, tarfile.TarError, KeyError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
 def unpack_backup(path: Path, scratch: Path, max_photo_bytes: int) -> dict:
     """Check the members of the backup at PATH, then unpack them into SCRATCH; returns the manifest.
 

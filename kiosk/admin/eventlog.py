@@ -1,6 +1,8 @@
 """`kiosk events`: the log of who was seen, as text, CSV or JSON, or per person per day.
 
-Text cells go through util.printable (one stored value, one line); CSV cells that a spreadsheet
+Text is a table with a header line, leaving out columns no row fills; per day, faces nobody
+could name are counted apart, not listed as a person called "unknown". Text cells go through
+util.printable (one stored value, one line); CSV cells that a spreadsheet
 would run as a formula get the usual leading quote (util.spreadsheet_cell).
 """
 
@@ -12,6 +14,7 @@ import re
 import sys
 from datetime import datetime, timedelta
 
+from kiosk.names import UNKNOWN
 from kiosk.store import Event
 from kiosk.util import printable, spreadsheet_cell
 
@@ -48,19 +51,25 @@ def local(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
-def daily_summary(events: list[Event]) -> list[dict]:
-    """First and last time each person was seen on each local day."""
+def daily_summary(events: list[Event]) -> tuple[list[dict], list[dict]]:
+    """First and last time each person was seen on each local day, and per day how many visits
+    were of faces nobody could name."""
     days: dict[tuple[str, str], dict] = {}
+    unknown: dict[str, int] = {}
     # The door opening is not another visit, and a picture held up to the camera is no visit at all.
     for event in (e for e in events if e.kind == "seen" and e.liveness != "failed"):
         day = datetime.fromtimestamp(event.at).astimezone().date().isoformat()
+        if event.name == UNKNOWN:
+            unknown[day] = unknown.get(day, 0) + 1
+            continue
         entry = days.setdefault((day, event.name), {"day": day, "name": event.name, "first_seen": event.at,
                                                    "last_seen": event.at, "visits": 0})
         entry["first_seen"] = min(entry["first_seen"], event.at)
         entry["last_seen"] = max(entry["last_seen"], event.at)
         entry["visits"] += 1
     rows = sorted(days.values(), key=lambda e: (e["day"], e["first_seen"]))
-    return [{**row, "first_seen": local(row["first_seen"]), "last_seen": local(row["last_seen"])} for row in rows]
+    return ([{**row, "first_seen": local(row["first_seen"]), "last_seen": local(row["last_seen"])} for row in rows],
+            [{"day": day, "visits": count} for day, count in sorted(unknown.items())])
 
 
 def event_rows(events: list[Event]) -> list[dict]:
@@ -83,8 +92,20 @@ def print_rows(rows: list[dict], fmt: str, out=None) -> None:
     else:
         if not rows:
             print("no events", file=out)
-        for row in rows:
-            print("  ".join(_cell(key, value) for key, value in row.items()).rstrip(), file=out)
+            return
+        cells = [[_cell(key, value) for key, value in row.items()] for row in rows]
+        keys = [key for i, key in enumerate(rows[0]) if any(row[i] for row in cells)]
+        shown = [i for i, key in enumerate(rows[0]) if key in keys]
+        table = [[HEADINGS.get(key, key) for key in keys]] + [[row[i] for i in shown] for row in cells]
+        widths = [max(len(line[i]) for line in table) for i in range(len(keys))]
+        for line in table:
+            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip(), file=out)
+
+
+HEADINGS = {"id": "event", "time": "time", "kind": "what", "name": "name", "distance": "distance",
+            "threshold": "limit", "frames": "frames", "track": "track", "face_kept": "face",
+            "corrected_from": "correction", "liveness": "liveness", "day": "day", "first_seen": "first seen",
+            "last_seen": "last seen", "visits": "visits"}
 
 
 def _cell(key: str, value: object) -> str:

@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except KioskError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return USAGE_OR_DATA_PROBLEM
+    except BrokenPipeError:  # `kiosk events | head`: the reader has all it wanted (before OSError)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (OSError, sqlite3.OperationalError) as exc:
         if not (problem := drive_problem(exc)):
             raise
@@ -71,6 +74,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kiosk: interrupted", file=sys.stderr)
         return INTERRUPTED
-    except BrokenPipeError:  # `kiosk events | head`: the reader has all it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0

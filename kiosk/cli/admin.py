@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
-from kiosk.admin.backup import backup, restore
+from kiosk.admin.backup import backup, backup_summary, restore
 from kiosk.admin.doctor import FAIL, run_checks
 from kiosk.admin.sandbox import DROPIN_DIR, dropins, write_dropins
 from kiosk.admin.status import print_status, status_report
 from kiosk.admin.tune import print_report as print_tune_report
 from kiosk.admin.tune import tune_report
-from kiosk.cli.common import UsageError, open_store
+from kiosk.cli.common import UsageError, confirm, open_store
 from kiosk.config import Config
 from kiosk.outside.door import Door
+from kiosk.paths import BACKUPS_DIR, DB_NAME
+from kiosk.util import format_time
 from kiosk.vision.calibration import rule_for
 
 
@@ -71,9 +74,40 @@ def cmd_restore(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.path)
     if not path.is_file():
         raise UsageError(f"{path}: no such backup file")
+    kept = keep_before_restore(args, config, path)
+    if kept is False:
+        print("nothing restored")
+        return 0
     manifest = restore(config, path)
     print(f"restored {manifest.get('people')} people, {manifest.get('samples')} samples from {path}")
+    if kept:
+        print(f"the store it replaced is kept as {kept} (kiosk restore {kept} to go back)")
     return 0
+
+
+def keep_before_restore(args: argparse.Namespace, config: Config, path: Path) -> Path | None | bool:
+    """Show what a restore would replace, ask (or take --yes), and back the current store up under
+    DATA_DIR/backups/; the backup's path, None when there is nothing to replace, False for no."""
+    data_dir = config.data_path()
+    if not (data_dir / DB_NAME).is_file():
+        return None
+    with open_store(config) as store:
+        people, samples = store.people.counts()
+        events = store.events.count()
+        if not (people or events):
+            return None
+        claimed = backup_summary(path)
+        made = format_time(claimed["created_at"]) if isinstance(claimed.get("created_at"), (int, float)) else "?"
+        print(f"{data_dir} now holds {people} people, {samples} samples and {events} events; {path} "
+              f"holds {claimed.get('people', '?')} people and {claimed.get('samples', '?')} samples (backed up {made})")
+        if not confirm(f"Replace the store with {path}?", f"restoring over {people} people and {events} events "
+                       "needs --yes when not run on a terminal", yes=args.yes):
+            return False
+        folder = data_dir / BACKUPS_DIR
+        folder.mkdir(mode=0o700, exist_ok=True)
+        target = folder / f"before-restore-{time.strftime('%Y%m%d-%H%M%S')}.tar"
+        backup(store, target)
+    return target
 
 
 def cmd_sandbox(args: argparse.Namespace, config: Config) -> int:

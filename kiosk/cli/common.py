@@ -1,4 +1,5 @@
-"""What the command handlers share: the usage error, opening the store, checking a name."""
+"""What the command handlers share: the usage error, opening the store, finding a person by what
+was typed, checking a new name, asking before something that cannot be undone."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.names import mixed_scripts, validate_person_name
+from kiosk.names import close_names, mixed_scripts, validate_person_name
 from kiosk.store import Sample, Store
 
 
@@ -20,12 +21,44 @@ def open_store(config: Config, *, create: bool = False) -> Store:
     return Store(config.data_path(), create=create)
 
 
+def confirm(question: str, refusal: str, *, yes: bool) -> bool:
+    """True when the user agreed (or gave --yes): QUESTION is asked on a terminal, and without
+    one REFUSAL (what needs --yes) is the UsageError, so a script never waits for an answer."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(refusal)
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:  # Ctrl-D counts as no
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
 def samples_of(store: Store, name: str) -> list[Sample]:
-    """NAME's samples, or a UsageError when nobody has that name."""
+    """NAME's samples (NAME as stored: see person), or a UsageError when nobody has that name."""
     samples = store.people.samples_of(name)
     if samples is None:
         raise UsageError(f"{name}: nobody of that name")
     return samples
+
+
+def person(store: Store, typed: str) -> str:
+    """The stored name of the person TYPED names, by their name or key in any case and without
+    accents ("jose nunez" for "José Núñez"); NotFound says who was perhaps meant."""
+    return store.people.resolve(typed)
+
+
+def person_or_new(store: Store, typed: str, *, new: bool) -> str:
+    """Like `person`, but with --new a name nobody has becomes a new person; without it, a typo
+    is an error and never a person made by accident."""
+    if (found := store.people.find(typed)) is not None:
+        return found
+    if not new:
+        guesses = close_names(typed, store.people.names())
+        maybe = f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
+        raise UsageError(f"{typed}: nobody of that name{maybe}; add --new to enroll a new person of that name")
+    return checked_name(typed)
 
 
 def checked_name(name: str) -> str:

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli.common import UsageError, open_store, samples_of
+from kiosk.cli.common import UsageError, open_store, person
 from kiosk.config import Config, EnrollmentConfig, check_setting
-from kiosk.enrollment.enroll import import_folder
+from kiosk.enrollment.enroll import import_folder, live_rule
 from kiosk.enrollment.legacy_pickle import legacy_samples
 from kiosk.enrollment.retrain import retrain
 from kiosk.enrollment.usb import import_stick
@@ -21,7 +21,9 @@ def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder of person folders")
     with open_store(config, create=True) as store:
-        report = import_folder(store, folder, config.enrollment, encoder=config.recognition.encoder)
+        report = import_folder(store, folder, config.enrollment, encoder=config.recognition.encoder,
+                               layout=f"{folder}/<name>/<photos>",
+                               same_face=None if args.new_people else live_rule(store, config))
         total_people, total_samples = store.people.counts()
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
@@ -38,7 +40,7 @@ def cmd_import_usb(args: argparse.Namespace, config: Config) -> int:
     mount = Path(args.mountpoint)
     if not mount.is_dir():
         raise UsageError(f"{mount}: not a mounted folder")
-    report = import_stick(config, mount, write_report=args.write_report)
+    report = import_stick(config, mount, write_report=args.write_report, new_people=args.new_people)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return 0
@@ -48,8 +50,9 @@ def cmd_import_usb(args: argparse.Namespace, config: Config) -> int:
           f"{len(report.removed)} removed")
     for line in imported.summary_lines():
         print(line)
-    for name in report.not_found:
-        print(f"  not removed {name}: nobody of that name")
+    for name, guesses in report.not_found.items():
+        maybe = f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
+        print(f"  not removed {name}: nobody of that name{maybe}")
     return 0
 
 
@@ -64,9 +67,8 @@ def retrain_settings(args: argparse.Namespace, config: EnrollmentConfig) -> Enro
 def cmd_retrain(args: argparse.Namespace, config: Config) -> int:
     enrollment = retrain_settings(args, config.enrollment)
     with open_store(config) as store:
-        if args.person is not None:
-            samples_of(store, args.person)  # refuses a name nobody has
-        report = retrain(store, enrollment, args.person, encoder=config.recognition.encoder)
+        name = person(store, args.person) if args.person is not None else None  # refuses a name nobody has
+        report = retrain(store, enrollment, name, encoder=config.recognition.encoder)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return 0

@@ -48,12 +48,16 @@ def add_enroll_commands(commands: Commands) -> None:
                                  description="Enroll people from a folder holding one folder per person.")
     enroll.add_argument("photos_dir", metavar="PHOTOS_DIR")
     enroll.add_argument("--json", action="store_true", help="print one JSON object")
+    enroll.add_argument("--new-people", action="store_true",
+                        help="a new folder whose photos look like an enrolled person stays a person of its own")
     enroll.set_defaults(handler=Handler("enroll", "cmd_enroll"))
 
     usb = commands.add_parser("import-usb", help="enroll from a mounted USB stick (faces/<name>/<photos>)",
                               description="Import faces/<name>/<photos> from a stick and apply remove.txt.")
     usb.add_argument("mountpoint", metavar="MOUNTPOINT")
     usb.add_argument("--json", action="store_true", help="print one JSON object")
+    usb.add_argument("--new-people", action="store_true",
+                  help="a new folder whose photos look like an enrolled person stays a person of its own")
     usb.add_argument("--write-report", action="store_true",
                      help="also write a summary file onto the stick (only if it is mounted writable)")
     usb.set_defaults(handler=Handler("enroll", "cmd_import_usb"))
@@ -137,6 +141,14 @@ def add_people_commands(commands: Commands) -> None:
     rename.add_argument("new", metavar="NEW")
     rename.set_defaults(handler=Handler("people", "cmd_people_rename"))
 
+    merge = actions.add_parser(
+        "merge", help="one person enrolled under two names: make SOURCE part of TARGET",
+        description="Move SOURCE's samples, events and corrections to TARGET and forget SOURCE.")
+    merge.add_argument("source", metavar="SOURCE")
+    merge.add_argument("target", metavar="TARGET")
+    merge.add_argument("--yes", action="store_true", help="do not ask (required when not on a terminal)")
+    merge.set_defaults(handler=Handler("people", "cmd_people_merge"))
+
     remove = actions.add_parser(
         "remove", help="forget a person: samples and kept photos, overwritten on disk",
         description="Forget a person. Their samples are overwritten in the database file, their kept "
@@ -156,6 +168,7 @@ def add_people_commands(commands: Commands) -> None:
                                        description="Enroll kept face ID as a sample of NAME.")
     label.add_argument("id", type=int, metavar="ID")
     label.add_argument("name", metavar="NAME")
+    label.add_argument("--new", action="store_true", help="NAME is a new person, enrolled with this face")
     label.set_defaults(handler=Handler("people", "cmd_unknowns_label"))
     purge = unknown_actions.add_parser("purge", help="delete every kept face")
     purge.set_defaults(handler=Handler("people", "cmd_unknowns_purge"))
@@ -180,7 +193,15 @@ def add_events_commands(commands: Commands) -> None:
     correct.add_argument("event_id", type=int, metavar="EVENT_ID")
     correct.add_argument("name", metavar="NAME", nargs="?", help="who it really was")
     correct.add_argument("--not", dest="not_name", metavar="NAME", help="it was not this person")
+    correct.add_argument("--new", action="store_true", help="NAME is a new person, enrolled with this face")
+    correct.add_argument("--undo", action="store_true", help="take back the event's correction (and --not)")
     correct.set_defaults(handler=Handler("events", "cmd_events_correct"))
+    delete = actions.add_parser(
+        "delete", help="delete events by id or range (test runs)",
+        description="Delete events (and their kept faces) by id, or ranges like 12-20; the log notes it.")
+    delete.add_argument("ids", nargs="+", metavar="ID_OR_RANGE")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    delete.set_defaults(handler=Handler("events", "cmd_events_delete"))
 
 
 def add_admin_commands(commands: Commands) -> None:
@@ -208,6 +229,8 @@ def add_admin_commands(commands: Commands) -> None:
     restore = commands.add_parser("restore", help="replace the store with a backup made by `kiosk backup`",
                                   description="Replace the store and kept photos with a kiosk backup.")
     restore.add_argument("path", metavar="PATH")
+    restore.add_argument("--yes", action="store_true",
+                         help="do not ask (required when not on a terminal); the replaced store is kept anyway")
     restore.set_defaults(handler=Handler("admin", "cmd_restore"))
 
     sandbox = commands.add_parser(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from kiosk.cli.common import UsageError, checked_name, open_store, samples_of
+from kiosk.cli.common import UsageError, checked_name, confirm, open_store, person, person_or_new, samples_of
 from kiosk.config import Config
 from kiosk.enrollment.consistency import MIN_PHOTOS, check_people
 from kiosk.enrollment.labels import label_unknown
+from kiosk.names import display_name
 from kiosk.paths import UNKNOWNS_DIR
 from kiosk.store.faces import delete_unknown_faces
 from kiosk.util import format_time, printable
@@ -37,20 +37,21 @@ def cmd_people_list(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        samples = samples_of(store, args.name)
-        created_at = next(p.created_at for p in store.people.summaries() if p.name == args.name)
-        confusions = store.events.confusions_of(args.name)
+        name = person(store, args.name)
+        samples = samples_of(store, name)
+        created_at = next(p.created_at for p in store.people.summaries() if p.name == name)
+        confusions = store.events.confusions_of(name)
         rows: list[dict[str, Any]] = [
             {"id": s.id, "source": s.source, "encoder": s.settings.encoder, "detector": s.settings.detector,
              "landmarks": s.settings.landmarks, "jitters": s.settings.jitters, "added_at": s.created_at,
              "photo_kept": store.photo_path(s.photo_sha256).is_file(), "status": s.status,
              "reason": s.status_reason} for s in samples]
     if args.json:
-        print(json.dumps({"name": args.name, "created_at": created_at, "samples": rows,
+        print(json.dumps({"name": name, "created_at": created_at, "samples": rows,
                           "confusions": confusions}, ensure_ascii=False))
         return 0
     held = [row for row in rows if row["status"] in HELD_STATUSES]
-    print(f"{args.name}: {len(rows) - len(held)} sample(s) used for matching, {len(held)} held back, "
+    print(f"{name}: {len(rows) - len(held)} sample(s) used for matching, {len(held)} held back, "
           f"enrolled {format_time(created_at)}")
     for row in rows:
         kept = "photo kept" if row["photo_kept"] else "photo not kept"
@@ -65,44 +66,41 @@ def cmd_people_show(args: argparse.Namespace, config: Config) -> int:
                       else "waiting for the check (kiosk people check)")
             print(f"  #{row['id']} {printable(row['source'])}: {printable(reason)}")
     if confusions:
-        print(f"{confusions} face(s) recorded as not {args.name} (kiosk events correct --not)")
+        print(f"{confusions} face(s) recorded as not {name} (kiosk events correct --not)")
     return 0
 
 
 def cmd_people_decide(args: argparse.Namespace, config: Config) -> int:
     """kiosk people accept|reject NAME FILE|--all."""
     with open_store(config) as store:
-        samples = samples_of(store, args.name)
+        name = person(store, args.name)
+        samples = samples_of(store, name)
         if args.all:
             chosen = [s for s in samples if s.status in HELD_STATUSES]
             if not chosen:
-                raise UsageError(f"{args.name}: no photo is held back")
+                raise UsageError(f"{name}: no photo is held back")
         else:
             chosen = [s for s in samples if args.file in (s.source, f"#{s.id}", str(s.id))
                       or s.source.rsplit("/", 1)[-1] == args.file]
             if not chosen:
-                raise UsageError(f"{args.file}: no photo of {args.name} by that name (see kiosk people show "
-                                 f"{args.name})")
+                raise UsageError(f"{args.file}: no photo of {name} by that name (see kiosk people show "
+                                 f"{name})")
             if len(chosen) > 1:
-                raise UsageError(f"{args.file}: several photos of {args.name} match, give the full name or #ID")
+                raise UsageError(f"{args.file}: several photos of {name} match, give the full name or #ID")
         ids = [s.id for s in chosen]
         if args.action == "accept":
-            done = store.people.accept(args.name, ids)
-            print(f"accepted {done} photo(s) of {args.name}: used for matching from now on")
+            done = store.people.accept(name, ids)
+            print(f"accepted {done} photo(s) of {name}: used for matching from now on")
         else:
-            done = store.people.reject(args.name, ids)
-            print(f"rejected {done} photo(s) of {args.name}: deleted, and refused if imported again as "
-                  f"{args.name}")
+            done = store.people.reject(name, ids)
+            print(f"rejected {done} photo(s) of {name}: deleted, and refused if imported again as "
+                  f"{name}")
     return 0
 
 
 def cmd_people_check(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        names = [p.name for p in store.people.summaries()]
-        if args.name is not None:
-            if args.name not in names:
-                raise UsageError(f"{args.name}: nobody of that name")
-            names = [args.name]
+        names = [person(store, args.name)] if args.name is not None else store.people.names()
         result = check_people(store, names, config.enrollment, config.recognition.encoder)
     if args.json:
         print(json.dumps({"checked": names, "suspects": [s.as_dict() for s in result.suspects],
@@ -119,27 +117,39 @@ def cmd_people_check(args: argparse.Namespace, config: Config) -> int:
 def cmd_people_rename(args: argparse.Namespace, config: Config) -> int:
     new = checked_name(args.new)
     with open_store(config) as store:
-        store.people.rename(args.old, new)
-    print(f"renamed {args.old} to {new}")
+        old = person(store, args.old)
+        store.people.rename(old, new)
+    print(f"renamed {old} to {new} (shown as {display_name(new)})")
     return 0
 
 
+def cmd_people_merge(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        source, target = person(store, args.source), person(store, args.target)
+        if source == target:
+            raise UsageError(f"{args.source} and {args.target} are the same person: {source}")
+        samples = len(samples_of(store, source))
+        if not confirm(f"Merge {source} ({samples} sample(s)) into {target}? Their events follow.",
+                       f"merging {source} into {target} needs --yes when not run on a terminal", yes=args.yes):
+            print("nothing merged")
+            return 0
+        moved = store.people.merge(source, target)
+        result = check_people(store, [target], config.enrollment, config.recognition.encoder)
+    print(f"merged {source} into {target}: {moved} sample(s), events and corrections moved; "
+          f"{len(result.suspects)} photo(s) held back by the check")
+    return 0
+
 def cmd_people_remove(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        samples = samples_of(store, args.name)
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise UsageError(f"removing {args.name} needs --yes when not run on a terminal")
-            what = " and their events" if args.events else ""
-            try:
-                answer = input(f"Remove {args.name} ({len(samples)} sample(s)){what}? [y/N] ")
-            except EOFError:  # Ctrl-D counts as no
-                answer = ""
-            if answer.strip().lower() not in ("y", "yes"):
-                print("nothing removed")
-                return 0
-        removed = store.people.remove(args.name, events=args.events)
-    print(f"removed {args.name}: {removed} sample(s)" + (" and their events" if args.events else ""))
+        name = person(store, args.name)
+        samples = samples_of(store, name)
+        what = " and their events" if args.events else ""
+        if not confirm(f"Remove {name} ({len(samples)} sample(s)){what}?",
+                       f"removing {name} needs --yes when not run on a terminal", yes=args.yes):
+            print("nothing removed")
+            return 0
+        removed = store.people.remove(name, events=args.events)
+    print(f"removed {name}: {removed} sample(s)" + (" and their events" if args.events else ""))
     return 0
 
 
@@ -163,8 +173,8 @@ def cmd_unknowns_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_unknowns_label(args: argparse.Namespace, config: Config) -> int:
-    name = checked_name(args.name)
     with open_store(config) as store:
+        name = person_or_new(store, args.name, new=args.new)
         label_unknown(store, config, args.id, name)
     print(f"unknown face {args.id} enrolled as {name}")
     return 0

@@ -91,22 +91,29 @@ def identify_photos(config: Config, gallery: Gallery, names: list[str]) -> list[
 
 
 def photo_names(arguments: list[str]) -> list[str]:
-    """The photos named, with a folder standing for the photos in it and below, by name."""
+    """The photos named, with a folder standing for the photos in it and below, by name. A name
+    that does not exist, or a folder with no photo, is a UsageError: a typo, not a photo to skip."""
     names = []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            names += sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES
-                              and not p.name.startswith(".") and p.is_file())
+            found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES
+                           and not p.name.startswith(".") and p.is_file())
+            if not found:
+                raise UsageError(f"{argument}: no photos in this folder ({', '.join(sorted(PHOTO_SUFFIXES))})")
+            names += found
+        elif not path.exists() and not path.is_symlink():
+            raise UsageError(f"{argument}: no such file or folder")
         else:
             names.append(argument)
     return names
 
 
 def cmd_identify(args: argparse.Namespace, config: Config) -> int:
+    names = photo_names(args.images)
     with open_store(config, create=True) as store:
         gallery = store.people.load_gallery(config.recognition.encoder)
-    results = identify_photos(config, gallery, photo_names(args.images))
+    results = identify_photos(config, gallery, names)
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
         return 0

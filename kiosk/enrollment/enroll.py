@@ -21,18 +21,23 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from tqdm import tqdm
 
-from kiosk.config import EnrollmentConfig
+from kiosk.config import Config, EnrollmentConfig
 from kiosk.enrollment.consistency import MIN_PHOTOS, Suspect, check_people
 from kiosk.enrollment.encoding import PhotoEncoder, worker_count
 from kiosk.enrollment.photos import Photo, Skipped, WalkLimits, iter_photos, scan_people
-from kiosk.names import mixed_scripts
+from kiosk.errors import KioskError
+from kiosk.names import UNKNOWN, mixed_scripts
 from kiosk.store import SampleSettings, Store, sha256_hex
+from kiosk.vision.calibration import rule_for
 from kiosk.vision.encoders import model_of
-from kiosk.vision.images import ImageLimits
+from kiosk.vision.images import PHOTO_SUFFIXES, ImageLimits
+from kiosk.vision.matcher import MatchRule
 from kiosk.vocabulary import SampleStatus
 
 ProgressCallback = Callable[[int, int, str], None]  # done, total, current file
@@ -58,6 +63,8 @@ class ImportReport:
     too_few_to_check: list[str] = field(default_factory=list)
     fallback_detector: int = 0  # photos whose face only the fallback detector found
     notes: list[Note] = field(default_factory=list)
+    hint: str = ""  # when nothing could be imported: the layout that was expected
+    joined: dict[str, str] = field(default_factory=dict)  # folder -> enrolled person it was added to
 
     def as_dict(self) -> dict:
         return {"people": self.people, "added": self.added, "duplicates": self.duplicates,
@@ -65,11 +72,13 @@ class ImportReport:
                 "suspects": [s.as_dict() for s in self.suspects],
                 "too_few_to_check": self.too_few_to_check,
                 "fallback_detector": self.fallback_detector,
-                "notes": [{"file": n.file, "note": n.note} for n in self.notes]}
+                "notes": [{"file": n.file, "note": n.note} for n in self.notes],
+                "joined": self.joined, "hint": self.hint}
 
     def summary_lines(self) -> list[str]:
         """The per-photo lines of the human summary (skips, suspects, notes)."""
-        lines = [f"  skipped {item.file}: {item.reason}" for item in self.skipped]
+        lines = [f"  {self.hint}"] if self.hint else []
+        lines += [f"  skipped {item.file}: {item.reason}" for item in self.skipped]
         if self.suspects:
             lines.append(f"  {len(self.suspects)} photo(s) held back as suspects, not used for matching until "
                          "accepted (kiosk people show NAME, then kiosk people accept / reject):")
@@ -87,9 +96,16 @@ def sample_settings(config: EnrollmentConfig, encoder: str) -> SampleSettings:
 
 def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfig, *, encoder: str,
                   workers: int | None = None, on_progress: ProgressCallback | None = None,
-                  show_bar: bool | None = None) -> ImportReport:
+                  show_bar: bool | None = None, layout: str = "FOLDER/<name>/<photos>",
+                  same_face: MatchRule | None = None) -> ImportReport:
     """Enroll ROOT/<person>/**/<photo> into the store with ENCODER (recognition.encoder); skipped
     files are reported, never fatal.
+
+    A folder named like an enrolled person in another case or without accents (`Obama` beside
+    `obama`) adds to that person. With SAME_FACE (the live decision rule), a new folder whose
+    photos are all recognised as one enrolled person is added to that person: one person under
+    two names would make the margin rule name neither. When nothing can be imported, the report's
+    hint names the LAYOUT that was expected.
 
     Raises FileNotFoundError/NotADirectoryError when ROOT itself is missing.
     """
@@ -97,6 +113,16 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     report = ImportReport(skipped=skipped)
     report.photos = sum(len(p.photo_files) for p in people)
     report.notes += [Note(f"{p.name}/", warning) for p in people if (warning := mixed_scripts(p.name))]
+    if not people:
+        report.hint = layout_hint(skipped, layout)
+    stored = {p.name: enrolled_as(store, p.name) for p in people}  # folder -> the person it adds to
+    for folder, name in stored.items():
+        if name != folder:
+            report.joined[folder] = name
+            report.notes.append(Note(f"{folder}/", f"added to {name}, enrolled under that name already "
+                                                   f"(kiosk people rename {name} NEW changes how it is written)"))
+    new_people = {folder for folder, name in stored.items() if store.people.find(name) is None}
+    merged: dict[str, str] = {}  # new person -> the enrolled one their photos showed (join_look_alike)
     settings = sample_settings(config, encoder)
     limits = ImageLimits.from_config(config)
     enrolled_people: set[str] = set()
@@ -116,12 +142,16 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
         if on_progress:
             on_progress(done, report.photos, file)
         remaining[person] -= 1
-        if remaining[person] == 0 and person in to_check:
-            check_people(store, [person], config, encoder)  # the person's photos are matched from now on
+        if remaining[person] == 0 and stored[person] in to_check:
+            if same_face is not None and person in new_people:
+                name = stored[person]
+                if target := join_look_alike(store, stored, person, same_face, encoder, report):
+                    merged[name] = target
+            check_people(store, [stored[person]], config, encoder)  # matched from now on
 
     def duplicate(photo: Photo, owner: str) -> None:
         report.duplicates += 1
-        if owner == photo.person:
+        if owner == stored[photo.person]:
             enrolled_people.add(owner)
         else:
             report.skipped.append(Skipped(photo.file, f"same photo already enrolled as {owner}"))
@@ -141,8 +171,8 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
                 duplicate(item, owner)
             elif digest in failed:
                 report.skipped.append(Skipped(item.file, failed[digest]))
-            elif store.people.rejected_at(digest, item.person) is not None:
-                report.skipped.append(Skipped(item.file, f"rejected earlier as a photo of {item.person} "
+            elif store.people.rejected_at(digest, stored[item.person]) is not None:
+                report.skipped.append(Skipped(item.file, f"rejected earlier as a photo of {stored[item.person]} "
                                                          "by an admin (kiosk people reject)"))
             else:
                 pending[digest] = item
@@ -159,20 +189,20 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
                 failed[digest] = result.reason
             else:
                 used = dataclasses.replace(settings, detector=result.detector or settings.detector)
-                store.people.add_sample(photo.person, result.embedding, used, digest, photo.file,
-                                 photo.data if config.keep_photos else None, status=SampleStatus.PENDING)
+                store.people.add_sample(stored[photo.person], result.embedding, used, digest, photo.file,
+                                        photo.data if config.keep_photos else None, status=SampleStatus.PENDING)
                 report.added += 1
                 report.fallback_detector += result.detector not in ("", config.detector)
                 if result.note:
                     report.notes.append(Note(photo.file, result.note))
-                enrolled_people.add(photo.person)
-                to_check.add(photo.person)
+                enrolled_people.add(stored[photo.person])
+                to_check.add(stored[photo.person])
             advance(photo.file, photo.person)
             for copy in copies.pop(digest, []):
                 if result.embedding is None:
                     report.skipped.append(Skipped(copy.file, result.reason))
                 else:
-                    duplicate(copy, photo.person)
+                    duplicate(copy, stored[photo.person])
                 advance(copy.file, copy.person)
     finally:
         photo_encoder.close()
@@ -180,8 +210,52 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
         if to_check:  # also after an interruption: nothing stays pending that was checked before
             checked = check_people(store, sorted(to_check), config, encoder)
             report.suspects, report.too_few_to_check = checked.suspects, checked.too_few
-    report.people = len(enrolled_people)
+    report.people = len({merged.get(name, name) for name in enrolled_people})
     return report
+
+
+def live_rule(store: Store, config: Config) -> MatchRule:
+    """The rule the live kiosk would name faces by with the store's gallery as it is now."""
+    return rule_for(store.people.load_gallery(config.recognition.encoder), config.recognition)[0]
+
+
+def enrolled_as(store: Store, folder: str) -> str:
+    """The enrolled person a folder adds to: the one of its name or key, else a new one of its name."""
+    try:
+        return store.people.find(folder) or folder
+    except KioskError:  # two people already share the key: only the exact name adds to one
+        return folder
+
+
+def join_look_alike(store: Store, stored: dict[str, str], folder: str, rule: MatchRule, encoder: str,
+                    report: ImportReport) -> str | None:
+    """When every photo of FOLDER, a person new in this import, is recognised as one enrolled
+    person by RULE, make them that person (the folder's name is another name for them); returns
+    that person, or None."""
+    name = stored[folder]
+    gallery = store.people.load_gallery(encoder)
+    own = [s.embedding for s in store.people.samples_to_check(name, model_of(encoder))]
+    others = gallery.without(name) if name in gallery.names else gallery
+    if not own or not others.people:
+        return None
+    named = {match.name for match in others.match(np.vstack(own), rule)}
+    if len(named) != 1 or UNKNOWN in named:
+        return None
+    (target,) = named
+    store.people.merge(name, target)
+    stored[folder] = target
+    report.joined[folder] = target
+    report.notes.append(Note(f"{folder}/", f"its {len(own)} photo(s) are recognised as {target}: added to "
+                                           f"{target} (kiosk enroll --new-people keeps such folders apart)"))
+    return target
+
+
+def layout_hint(skipped: list[Skipped], layout: str) -> str:
+    """One line for an import that found no person folder: what was there, and what is expected."""
+    loose = sum(1 for s in skipped if "/" not in s.file and s.reason == "not inside a person folder"
+                and Path(s.file).suffix.lower() in PHOTO_SUFFIXES)
+    found = f"{loose} photo(s) lie loose, outside any person folder" if loose else "no person folder with photos"
+    return f"nothing to import: {found}; expected one folder per person, {layout}"
 
 
 def progress_bar(total: int, show: bool | None):

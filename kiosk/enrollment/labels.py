@@ -9,6 +9,7 @@
 - `kiosk events correct ID --not NAME`: the face is recorded as a known confusion with NAME and
   the event becomes unknown. The matcher treats a confusion as a negative sample: a face closer
   to it than to NAME's own samples is never named NAME again.
+- `kiosk events correct ID --undo`: both taken back: the event's old name, no sample, no confusion.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ def label_unknown(store: Store, config: Config, unknown_id: int, person: str) ->
     settings, digest = live_sample(store, config, crop_path, face.embedding)
     store.unknowns.label(unknown_id, person, settings, digest, f"unknowns/{face.crop_file}")
     crop_path.unlink(missing_ok=True)
+
+
+def undo_correction(store: Store, event_id: int) -> str:
+    """Apply `kiosk events correct ID --undo`; returns a one-line summary of what changed."""
+    undone = store.events.undo_correction(event_id)
+    if undone is None:
+        raise Refused(f"event {event_id}: was never corrected, nothing to undo")
+    now, was = undone
+    return f"event {event_id}: correction undone, it names {was} again (was {now}); what it taught is forgotten"
 
 
 def correct_event(store: Store, config: Config, event_id: int, name: str | None, not_name: str | None) -> str:

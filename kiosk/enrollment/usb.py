@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.config import Config
-from kiosk.enrollment.enroll import ImportReport, import_folder
+from kiosk.enrollment.enroll import ImportReport, enrolled_as, import_folder, live_rule
 from kiosk.enrollment.photos import Skipped, read_photo
-from kiosk.names import validate_person_name
+from kiosk.names import close_names, validate_person_name
 from kiosk.paths import import_progress_path
 from kiosk.runtime import ImportProgress, publish
 from kiosk.store import Store
@@ -39,10 +39,10 @@ PROGRESS_EVERY_SECONDS = 0.3
 class StickReport:
     imported: ImportReport
     removed: list[str] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
+    not_found: dict[str, list[str]] = field(default_factory=dict)  # name -> the names perhaps meant
 
     def as_dict(self) -> dict:
-        return {**self.imported.as_dict(), "removed": self.removed, "remove_not_found": self.not_found}
+        return {**self.imported.as_dict(), "removed": self.removed, "remove_not_found": list(self.not_found)}
 
 
 def photos_root(mount: Path) -> Path:
@@ -93,8 +93,10 @@ class ProgressPublisher:
             log.debug("cannot write progress to %s: %s", self.path, exc)
 
 
-def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> StickReport:
-    """Import photos and apply remove.txt from a mounted stick."""
+def import_stick(config: Config, mount: Path, *, write_report: bool = False, new_people: bool = False) -> StickReport:
+    """Import photos and apply remove.txt from a mounted stick. A name in remove.txt finds its
+    person as a typed name does (any case, no accents needed); a new folder whose photos are
+    recognised as an enrolled person adds to that person unless NEW_PEOPLE."""
     if not mount.is_dir():
         raise FileNotFoundError(f"{mount}: not a mounted folder")
     progress = ProgressPublisher(import_progress_path(config.data_path()))
@@ -104,17 +106,23 @@ def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> 
     with Store(config.data_path()) as store:
         imported = import_folder(
             store, photos_root(mount), config.enrollment, encoder=config.recognition.encoder,
-            on_progress=lambda done, total, _file: progress.publish(ImportProgress("running", str(mount), done, total)))
+            on_progress=lambda done, total, _file: progress.publish(ImportProgress("running", str(mount), done, total)),
+            layout=f"{FACES_FOLDER}/<name>/<photos> on the stick",
+            same_face=None if new_people else live_rule(store, config))
         imported.skipped.extend(extra_skipped)
         report = StickReport(imported)
-        for name in to_remove:
+        if to_remove and imported.hint:
+            imported.hint = ""  # a stick that only removes people is laid out as it should be
+        for typed in to_remove:
+            name = enrolled_as(store, typed)
             if store.people.remove(name, events=False) is None:
-                report.not_found.append(name)
+                report.not_found[typed] = close_names(typed, store.people.names())
             else:
                 report.removed.append(name)
     progress.publish(ImportProgress("done", str(mount), imported.photos, imported.photos, added=imported.added,
                                     duplicates=imported.duplicates, skipped=len(imported.skipped),
-                                    removed=len(report.removed), suspects=len(imported.suspects)), force=True)
+                                    removed=len(report.removed), suspects=len(imported.suspects),
+                                    hint=imported.hint), force=True)
     log.info("USB import from %s: %d added for %d people, %d duplicates, %d skipped, %d held back as suspects, "
              "%d removed", mount, imported.added, imported.people, imported.duplicates, len(imported.skipped),
              len(imported.suspects), len(report.removed))

@@ -28,7 +28,7 @@ from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
 from kiosk.live.policy import Confirmation, ConfirmationPolicy
 from kiosk.live.recognition import build_recognizer
 from kiosk.live.scene import Scene, Status
-from kiosk.live.sources import Frames, open_source
+from kiosk.live.sources import Frames, check_source, open_source
 from kiosk.live.stats import RunStats
 from kiosk.outside.door import Door
 from kiosk.outside.mqtt import Publisher
@@ -267,11 +267,15 @@ class Daemon:
         since = age(progress) if progress is not None else None
         if progress is None or since is None or since > STALE_AFTER_SECONDS + IMPORT_SUMMARY_SECONDS:
             return
-        if progress.running:
-            self.banner = f"Importing {progress.processed}/{progress.total}…"
+        if progress.running:  # counting from the photo being read, once the stick has been listed
+            self.banner = (f"Importing {min(progress.processed + 1, progress.total)}/{progress.total}…"
+                           if progress.total else "Reading the USB stick…")
         elif since <= IMPORT_SUMMARY_SECONDS:
             held = f", {progress.suspects} held back" if progress.suspects else ""
-            self.banner = f"Import done: {progress.added} added, {progress.skipped} skipped{held}"
+            if progress.hint and not (progress.added or progress.removed):
+                self.banner = "Nothing imported: put photos in faces/<name>/ on the stick"
+            else:
+                self.banner = f"Import done: {progress.added} added, {progress.skipped} skipped{held}"
 
     # --- stop ----------------------------------------------------------------------------------
 
@@ -302,4 +306,5 @@ def run(config: Config, options: RunOptions) -> int:
     # a thumbnail for the motion gate), so OpenCV's own thread pool would only add a wake-up of
     # every core to each call: about a third of the idle loop's CPU.
     cv2.setNumThreads(1)
+    check_source(options.source or config.camera.source)  # before the store, door and screen
     return Daemon(config, options).run()

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from kiosk.errors import NotFound
-from kiosk.paths import EVENT_FACES_DIR
+from kiosk.paths import EVENT_FACES_DIR, PHOTOS_DIR
 from kiosk.store.database import Part
 from kiosk.store.people import insert_sample, refuse_other_encoder
 from kiosk.store.records import Event, EventFace, SampleSettings, as_embedding, embedding_blob
@@ -127,6 +127,30 @@ class Events(Part):
                                                    (event_id,)).fetchall()]
         return crops
 
+    def delete(self, event_ids: list[int], what: str) -> int:
+        """Delete these events (an admin's test runs) with their faces and outbox entries, and
+        record the deletion (WHAT: the ids as the admin gave them); returns how many there were."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        crops: list[str] = []
+        deleted = 0
+        with self.transaction() as db:
+            for event_id in event_ids:
+                crops += [c for (c,) in db.execute("SELECT crop_file FROM event_faces WHERE event_id = ?",
+                                                   (event_id,))]
+                deleted += db.execute("DELETE FROM events WHERE id = ?", (event_id,)).rowcount
+            if deleted:
+                db.execute("INSERT INTO event_deletions (at, ids, count) VALUES (?, ?, ?)",
+                           (time.time(), what, deleted))
+        self.database.delete_kept_files(EVENT_FACES_DIR, crops)
+        return deleted
+
+    def deletions(self) -> list[tuple[float, str, int]]:
+        """(when, which ids, how many) of each `kiosk events delete`, oldest first."""
+        return self.db.execute("SELECT at, ids, count FROM event_deletions ORDER BY id").fetchall()
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM events").fetchone()[0]
+
     def delete_before(self, cutoff: float) -> int:
         """Delete events dated before CUTOFF with their kept faces and outbox entries (retention)."""
         self.db.execute("PRAGMA secure_delete = ON")
@@ -163,6 +187,29 @@ class Events(Part):
                 if wrong is not None:
                     db.execute("INSERT INTO confusions (person_id, embedding, event_id, created_at, encoder) "
                                "VALUES (?, ?, ?, ?, ?)", (wrong[0], blob, event_id, time.time(), encoder))
+
+    def undo_correction(self, event_id: int) -> tuple[str, str] | None:
+        """Take back a correction: the event's name as it was, without the sample and confusion
+        it made, in one transaction; (name it had, name it has again), or None if uncorrected."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        with self.transaction() as db:
+            row = db.execute("SELECT name, corrected_from FROM events WHERE id = ?", (event_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"event {event_id}: no such event (see kiosk events)")
+            name, was = row
+            learned = db.execute("SELECT 1 FROM confusions WHERE event_id = ?", (event_id,)).fetchone()
+            if was is None and learned is None:
+                return None
+            db.execute("DELETE FROM confusions WHERE event_id = ?", (event_id,))
+            digests = [d for (d,) in db.execute("DELETE FROM samples WHERE source = ? RETURNING photo_sha256",
+                                                (f"events/{event_id}",))]
+            db.execute("DELETE FROM people WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.person_id = people.id)")
+            if was is not None:
+                person = db.execute("SELECT id FROM people WHERE name = ?", (was,)).fetchone()
+                db.execute("UPDATE events SET name = ?, person_id = ?, corrected_from = NULL WHERE id = ?",
+                           (was, person[0] if person else None, event_id))
+        self.database.delete_kept_files(PHOTOS_DIR, digests)
+        return name, was or name
 
     def confusions_of(self, name: str) -> int:
         return self.db.execute("SELECT count(*) FROM confusions c JOIN people p ON p.id = c.person_id "

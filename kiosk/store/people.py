@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.errors import NotFound, Refused
+from kiosk.names import close_names, name_key
 from kiosk.paths import EVENT_FACES_DIR, PHOTOS_DIR
 from kiosk.store.database import Part
 from kiosk.store.records import (
@@ -98,6 +99,40 @@ class People(Part):
         """(people, samples)."""
         return (self.db.execute("SELECT count(*) FROM people").fetchone()[0],
                 self.db.execute("SELECT count(*) FROM samples").fetchone()[0])
+
+    def names(self) -> list[str]:
+        return [name for (name,) in self.db.execute("SELECT name FROM people ORDER BY name")]
+
+    def find(self, typed: str) -> str | None:
+        """The stored name of the person TYPED names (exactly, or by names.name_key), or None."""
+        return find_person(self.db, typed)
+
+    def resolve(self, typed: str) -> str:
+        """The stored name of the person TYPED names; NotFound says who was perhaps meant."""
+        if (found := self.find(typed)) is not None:
+            return found
+        guesses = close_names(typed, self.names())
+        hint = f"; did you mean {' or '.join(guesses)}?" if guesses else " (see kiosk people list)"
+        raise NotFound(f"{typed}: nobody of that name{hint}")
+
+    def merge(self, source: str, target: str) -> int:
+        """Make SOURCE's samples, confusions, rejected photos and events TARGET's, and forget
+        SOURCE, in one transaction (one person enrolled twice); returns the samples moved."""
+        with self.transaction() as db:
+            ids = [db.execute("SELECT id FROM people WHERE name = ?", (n,)).fetchone() for n in (source, target)]
+            if ids[0] is None or ids[1] is None:
+                raise NotFound(f"{source if ids[0] is None else target}: nobody of that name")
+            if ids[0] == ids[1]:
+                raise Refused(f"{source} and {target} are one person already")
+            (old,), (new,) = ids
+            moved = db.execute("UPDATE samples SET person_id = ? WHERE person_id = ?", (new, old)).rowcount
+            db.execute("UPDATE confusions SET person_id = ? WHERE person_id = ?", (new, old))
+            db.execute("UPDATE OR IGNORE rejected_photos SET person = ? WHERE person = ?", (target, source))
+            db.execute("DELETE FROM rejected_photos WHERE person = ?", (source,))
+            db.execute("UPDATE events SET person_id = ?, name = ? WHERE person_id = ? OR name = ?",
+                       (new, target, old, source))
+            db.execute("DELETE FROM people WHERE id = ?", (old,))
+        return moved
 
     def samples_of(self, name: str) -> list[Sample] | None:
         """The person's samples, oldest first; None if nobody has that name."""
@@ -185,6 +220,9 @@ class People(Part):
                 raise NotFound(f"{old}: nobody of that name")
             if db.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone():
                 raise Refused(f"{new}: already enrolled, choose another name")
+            if (other := find_person(db, new)) not in (None, old):
+                raise Refused(f"{new}: {other} is enrolled under that name; kiosk people merge {old} {other} "
+                              "if they are one person")
             refuse_key_clash(db, new, leaving=old)
             db.execute("UPDATE people SET name = ? WHERE id = ?", (new, row[0]))
             db.execute("UPDATE events SET name = ? WHERE person_id = ? OR name = ?", (new, row[0], old))
@@ -265,6 +303,7 @@ def insert_sample(db: sqlite3.Connection, person: str, embedding: np.ndarray,
     """Insert one sample inside the caller's transaction, creating the person if new."""
     blob = embedding_blob(embedding)
     now = time.time()
+    person = find_person(db, person) or person  # `Obama` beside an enrolled `obama` is obama
     if db.execute("SELECT 1 FROM people WHERE name = ?", (person,)).fetchone() is None:
         refuse_key_clash(db, person)
     db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
@@ -275,6 +314,18 @@ def insert_sample(db: sqlite3.Connection, person: str, embedding: np.ndarray,
         "photo_sha256, source, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (person_id, blob, settings.encoder, settings.detector, settings.landmarks,
          settings.jitters, photo_sha256, source, now, status))
+
+
+def find_person(db: sqlite3.Connection, typed: str) -> str | None:
+    """The stored name TYPED stands for: itself when stored, else the one person with its name_key."""
+    if db.execute("SELECT 1 FROM people WHERE name = ?", (typed,)).fetchone():
+        return typed
+    key = name_key(typed)
+    found = [name for (name,) in db.execute("SELECT name FROM people") if key and name_key(name) == key]
+    if len(found) > 1:  # enrolled apart before keys were compared: only the exact name will do
+        raise Refused(f"{typed}: could be {' or '.join(sorted(found))}; type the exact name, "
+                      f"or kiosk people merge them")
+    return found[0] if found else None
 
 
 def refuse_key_clash(db: sqlite3.Connection, name: str, leaving: str | None = None) -> None:

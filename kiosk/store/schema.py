@@ -187,6 +187,15 @@ MIGRATIONS = [
     ALTER TABLE new_event_faces RENAME TO event_faces;
     CREATE INDEX event_faces_at ON event_faces(at);
     """,
+    # Events an admin deleted (`kiosk events delete`: test runs), so the log says that some were.
+    """
+    CREATE TABLE event_deletions (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        ids TEXT NOT NULL,
+        count INTEGER NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -25,6 +25,11 @@ class CameraUnavailable(KioskError):
     """A camera, file or folder that cannot deliver frames; the message says which and why."""
 
 
+class SourceImpossible(KioskError):
+    """A source that can never deliver frames (a video file that does not exist): retrying it
+    would only hide a typo, so the command stops with one line instead."""
+
+
 def orient(image: np.ndarray, rotation: int, mirror: bool) -> np.ndarray:
     """Rotate clockwise by `rotation` degrees, then flip left-right if `mirror`; C-contiguous."""
     if rotation % 360:
@@ -58,6 +63,12 @@ class FrameSource(ABC):
     def create(cls, camera: CameraConfig, argument: str, *, fast: bool, loop: bool) -> FrameSource:
         """The source for `KIND:ARGUMENT`; `fast` reads files as fast as they decode, `loop`
         starts them over at the end (live cameras ignore both)."""
+
+    @classmethod
+    def impossible(cls, argument: str) -> str:
+        """Why `KIND:ARGUMENT` can never deliver a frame, or "". A camera that is merely absent is
+        possible (it may be plugged in later): only a source that cannot appear by itself is not."""
+        return ""
 
     def open(self) -> None:
         if self.is_open:

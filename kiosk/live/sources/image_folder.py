@@ -44,6 +44,13 @@ class ImageFolderSource(FrameSource):
     def create(cls, camera: CameraConfig, argument: str, *, fast: bool, loop: bool) -> ImageFolderSource:
         return cls(camera, argument, realtime=not fast, loop=loop)
 
+    @classmethod
+    def impossible(cls, argument: str) -> str:
+        path = Path(argument)
+        if not path.exists():
+            return f"{argument}: no such folder"
+        return "" if path.is_dir() else f"{argument}: not a folder"
+
     def _open(self) -> None:
         if not self.path.is_dir():
             raise CameraUnavailable(f"image folder not found: {self.path}")

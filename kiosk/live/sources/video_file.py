@@ -32,6 +32,13 @@ class VideoFileSource(FrameSource):
     def create(cls, camera: CameraConfig, argument: str, *, fast: bool, loop: bool) -> VideoFileSource:
         return cls(camera, argument, realtime=not fast, loop=loop)
 
+    @classmethod
+    def impossible(cls, argument: str) -> str:
+        path = Path(argument)
+        if not path.exists():
+            return f"{argument}: no such video file"
+        return "" if path.is_file() else f"{argument}: not a video file"
+
     def _open(self) -> None:
         if not self.path.is_file():
             raise CameraUnavailable(f"video file not found: {self.path}")
