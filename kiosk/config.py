@@ -104,7 +104,7 @@ class DisplayConfig:
     greeting_seconds: float = field(default=3.0, metadata=_range(0, 60))
     snapshot_path: str = ""
     snapshot_interval: float = field(default=5.0, metadata=_range(0.5, 3600))
-    show_status: bool = True
+    show_status: bool = False  # the strip of figures; off, a small mark shows the camera's state
     idle_fps: float = field(default=5.0, metadata=_range(0, 60))
 
 

@@ -80,6 +80,12 @@ def display_name(name: str) -> str:
     return name
 
 
+def first_name(name: str) -> str:
+    """The first word of a display name: what is left to show when the whole name does not fit."""
+    words = display_name(name).split()
+    return words[0] if words else ""
+
+
 def close_names(typed: str, names: list[str], count: int = 3) -> list[str]:
     """The names most like TYPED, best first: close in spelling, or having it as a whole word."""
     keys = {name_key(n): n for n in names}

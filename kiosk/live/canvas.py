@@ -47,6 +47,31 @@ def place_label(box: pygame.Rect, size: tuple[int, int], bounds: pygame.Rect) ->
     return label.clamp(bounds)
 
 
+def label_row(box: pygame.Rect, height: int, bounds: pygame.Rect) -> pygame.Rect:
+    """Where a label of HEIGHT would go across BOUNDS for BOX (place_label's rows), full width."""
+    row = place_label(box, (bounds.width, height), bounds)
+    return pygame.Rect(bounds.left, row.top, bounds.width, row.height)
+
+
+def label_spans(boxes: list[pygame.Rect], height: int, bounds: pygame.Rect) -> list[tuple[int, int]]:
+    """The (left, right) each face's label may use so that no two labels overlap: faces whose
+    label rows meet share the width between them at the midpoint of their centres."""
+    rows = [label_row(box, height, bounds) for box in boxes]
+    spans = []
+    for i, box in enumerate(boxes):
+        left, right = bounds.left, bounds.right
+        for j, other in enumerate(boxes):
+            if j == i or not rows[i].colliderect(rows[j]):
+                continue
+            middle = (box.centerx + other.centerx) // 2
+            if (other.centerx, j) < (box.centerx, i):
+                left = max(left, middle)
+            else:
+                right = min(right, middle)
+        spans.append((left, max(left, right)))
+    return spans
+
+
 def displayable(text: str) -> str:
     """Text the font renderer accepts: undecodable characters (surrogates from file names)
     become "?", and control characters such as newlines or NUL become spaces."""
@@ -67,6 +92,17 @@ def fit_text(font: pygame.font.Font, text: str, max_width: int) -> str:
         else:
             high = middle - 1
     return text[:low].rstrip() + ELLIPSIS
+
+
+def fit_choices(fonts: list[pygame.font.Font], choices: list[str], max_width: int) -> tuple[int, str]:
+    """(index of the font, text) for the first of CHOICES (the whole name, then shorter forms)
+    that fits MAX_WIDTH in one of FONTS (largest first), trying each choice at every size before
+    the next; when none fits, the last choice at the smallest size, cut with an ellipsis."""
+    for text in choices:
+        for index, font in enumerate(fonts):
+            if font.size(text)[0] <= max_width:
+                return index, text
+    return len(fonts) - 1, fit_text(fonts[-1], choices[-1], max_width)
 
 
 class LruCache:

@@ -85,7 +85,7 @@ class Daemon:
         self.status_path = status_file_path(config.data_path())
         self.progress_path = import_progress_path(config.data_path())
         self.display_fps = RateMeter()
-        self.greeting = ""
+        self.greeting = self.greeting_short = ""
         self.greeting_until = 0.0
         self.last_drawn = float("-inf")  # when a camera frame was last drawn
         self.banner = ""
@@ -176,8 +176,8 @@ class Daemon:
         faces = tuple(self.recognizer.labels(frame.timestamp)) if frame is not None else ()
         status = Status(self.source.state, self.gallery.people, self.display_fps.rate(now),
                         self.recognizer.recognition_fps(now), self.banner, self.recognizer.detector_fps(now))
-        greeting = self.greeting if now < self.greeting_until else ""
-        self.display.draw(Scene(frame.image if frame is not None else None, faces, status, greeting))
+        greeting, short = (self.greeting, self.greeting_short) if now < self.greeting_until else ("", "")
+        self.display.draw(Scene(frame.image if frame is not None else None, faces, status, greeting, short))
         if frame is not None and self.options.stats_json:
             self.stats.frame_shown(frame.index, now, [f.name for f in faces if f.name])
 
@@ -203,7 +203,7 @@ class Daemon:
                  confirmation.distance if confirmation.distance is not None else float("nan"),
                  confirmation.track_id)
         if outcome.greeting:
-            self.greeting = outcome.greeting
+            self.greeting, self.greeting_short = outcome.greeting, outcome.greeting_short
             self.greeting_until = now + self.config.display.greeting_seconds
 
     # --- twice a second ------------------------------------------------------------------------

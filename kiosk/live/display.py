@@ -1,6 +1,12 @@
 """Drawing what the kiosk sees on its small screen: the camera picture, a named box per face,
 a greeting and a status line.
 
+Made for a 3.5-inch panel seen from a metre: names at least 24 px high on 480x320 (scaled with the
+screen), fitted rather than cut (a smaller size, then the first name, then an ellipsis), labels of
+faces side by side sharing the width between them so that they never overlap, and the status strip
+off for visitors unless display.show_status (a small coloured mark in a corner says the camera's
+state; `kiosk status` has the figures).
+
 Everything is drawn on a canvas of the logical size (480x320 landscape by default). Mirroring and
 rotation for the way the screen is mounted are applied only when the canvas is put on the
 physical screen, and a snapshot saves that physical screen: exactly what a person in front of
@@ -24,7 +30,7 @@ import numpy as np
 import pygame
 
 from kiosk.config import DisplayConfig
-from kiosk.live.canvas import LruCache, displayable, fit_rect, fit_text, map_box, place_label
+from kiosk.live.canvas import LruCache, displayable, fit_choices, fit_rect, label_spans, map_box, place_label
 from kiosk.live.scene import FaceLabel, Scene, Status
 from kiosk.live.screens import SYSFS_GRAPHICS, HeadlessScreen, Screen, open_screen, turned_size
 from kiosk.live.theme import (
@@ -40,23 +46,29 @@ from kiosk.live.theme import (
     MESSAGE_TEXT,
     NO_FRAME_TEXT,
     NOTICE_TEXT,
+    STATE_MARKS,
     STATUS_COLOUR,
     STATUS_TEXT,
     WAITING_TEXT,
-    shown_name,
 )
+from kiosk.names import display_name, first_name
 from kiosk.util import replaced_atomically
-from kiosk.vocabulary import FaceState
+from kiosk.vocabulary import CameraState, FaceState
 
 log = logging.getLogger("kiosk.display")
 
 TEXT_CACHE_SIZE = 256
+# Text sizes as shares of the canvas height, largest to smallest (24 and 30 px on 480x320): a
+# text is shown at the largest size it fits, and never below the smallest.
+FONT_SIZES = {"label": (0.095, 0.075), "greeting": (0.125, 0.075), "notice": (0.072, 0.05),
+              "status": (0.05, 0.05)}
 
 
 class FaceLayout(NamedTuple):
-    """A face as drawn, and where its label went, in canvas coordinates."""
+    """A face as drawn, where its label went (canvas coordinates) and the words it shows."""
     face: FaceLabel
     label: pygame.Rect
+    text: str = ""
 
 
 class Display:
@@ -78,7 +90,7 @@ class Display:
         self._screen: Screen = HeadlessScreen(config)  # the screen plug-in in use (screens/)
         self._surface: pygame.Surface | None = None  # its surface, while open
         self._canvas: pygame.Surface | None = None
-        self._fonts: dict[str, pygame.font.Font] = {}
+        self._fonts: dict[str, list[pygame.font.Font]] = {}  # per role, largest first
         self._text_cache = LruCache(TEXT_CACHE_SIZE)
         self._fit_cache = LruCache(TEXT_CACHE_SIZE)
         self._hint: pygame.Surface | None = None
@@ -162,35 +174,39 @@ class Display:
     def _make_fonts(self, canvas_size: tuple[int, int]) -> None:
         """Fonts scaled to the canvas height, made once per screen (never per frame)."""
         height = canvas_size[1]
-        sizes = {"label": max(18, height // 11), "greeting": max(24, height // 8),
-                 "notice": max(16, height // 14), "status": max(12, height // 20)}
         font_file = str(DEFAULT_FONT) if DEFAULT_FONT.is_file() else None
-        self._fonts = {role: pygame.font.Font(font_file, size) for role, size in sizes.items()}
-        self._status_height = self._fonts["status"].get_linesize() + 4 if self.config.show_status else 0
+        self._fonts = {}
+        for role, (largest, smallest) in FONT_SIZES.items():
+            top, bottom = max(10, round(height * largest)), max(10, round(height * smallest))
+            sizes = sorted({*range(top, bottom, -2), bottom}, reverse=True)
+            self._fonts[role] = [pygame.font.Font(font_file, size) for size in sizes]
+        self._status_height = self._fonts["status"][0].get_linesize() + 4 if self.config.show_status else 0
         self._text_cache.clear()
         self._fit_cache.clear()
         self._hint = None
 
-    def _fitted(self, role: str, text: str, max_width: int) -> str:
-        """Displayable text for a font role, shortened with an ellipsis to fit max_width."""
-        def make() -> str:
-            font = self._fonts[role]
-            clean = displayable(text)
+    def _fitted(self, role: str, choices: tuple[str, ...], max_width: int) -> tuple[int, str]:
+        """(font size index, displayable text) of the first choice that fits max_width: see
+        canvas.fit_choices."""
+        def make() -> tuple[int, str]:
+            clean = [displayable(text) for text in choices]
             try:
-                return fit_text(font, clean, max_width)
+                return fit_choices(self._fonts[role], clean, max_width)
             except (pygame.error, ValueError, UnicodeError):
-                return fit_text(font, clean.encode("ascii", "replace").decode("ascii"), max_width)
-        return self._fit_cache.get((role, text, max_width), make)
+                return fit_choices(self._fonts[role], [c.encode("ascii", "replace").decode("ascii")
+                                                       for c in clean], max_width)
+        return self._fit_cache.get((role, choices, max_width), make)
 
-    def _text(self, role: str, text: str, colour: tuple, background: tuple) -> pygame.Surface:
-        """Rendered text on an opaque background, cached; text must come from _fitted."""
+    def _text(self, role: str, fitted: tuple[int, str], colour: tuple, background: tuple) -> pygame.Surface:
+        """Rendered text on an opaque background, cached; FITTED must come from _fitted."""
+        size, text = fitted
         def make() -> pygame.Surface:
-            font = self._fonts[role]
+            font = self._fonts[role][size]
             try:
                 return font.render(text, True, colour, background)
             except (pygame.error, ValueError, UnicodeError):
                 return font.render(text.encode("ascii", "replace").decode("ascii"), True, colour, background)
-        return self._text_cache.get((role, text, colour, background), make)
+        return self._text_cache.get((role, size, text, colour, background), make)
 
     # --- drawing -------------------------------------------------------------------------------
 
@@ -207,10 +223,7 @@ class Display:
         if scene.frame is not None and scene.frame.ndim == 3 and scene.frame.size:
             frame_size = (scene.frame.shape[1], scene.frame.shape[0])
             frame_rect = self._draw_frame(scene.frame, area)
-            for face in scene.faces:
-                layout = self._draw_face(face, frame_size, frame_rect, area)
-                if layout is not None:
-                    layouts.append(layout)
+            layouts = self._draw_faces(scene.faces, frame_size, frame_rect, area)
             if not scene.faces and not scene.greeting:
                 self._draw_idle_hint(frame_rect)
         else:
@@ -218,11 +231,14 @@ class Display:
             self._draw_centred_notice(text, area)
         banner_top = 0
         if scene.greeting:
-            banner_top = self._draw_banner(scene.greeting, "greeting", GREETING_COLOUR, GREETING_TEXT, banner_top)
+            choices = (scene.greeting, scene.greeting_short) if scene.greeting_short else (scene.greeting,)
+            banner_top = self._draw_banner(choices, "greeting", GREETING_COLOUR, GREETING_TEXT, banner_top)
         if scene.status.message:
-            self._draw_banner(scene.status.message, "notice", MESSAGE_COLOUR, MESSAGE_TEXT, banner_top)
+            self._draw_banner((scene.status.message,), "notice", MESSAGE_COLOUR, MESSAGE_TEXT, banner_top)
         if self.config.show_status:
             self._draw_status(scene.status)
+        else:
+            self._draw_state_mark(scene.status)
         self.last_layout = layouts
         self.last_frame_rect = frame_rect
         self._present()
@@ -240,33 +256,45 @@ class Display:
         self._current_canvas.blit(pygame.image.frombuffer(frame.data, target.size, "RGB"), target)
         return target
 
-    def _draw_face(self, face: FaceLabel, frame_size: tuple[int, int], frame_rect: pygame.Rect,
-                   area: pygame.Rect) -> FaceLayout | None:
-        """A face's box and its label: green with the name, red "Unknown", or a grey "…"."""
-        box = map_box(face.box, frame_size, frame_rect).clip(frame_rect)
-        if box.width == 0 or box.height == 0:
-            return None
+    def _draw_faces(self, faces: tuple[FaceLabel, ...], frame_size: tuple[int, int], frame_rect: pygame.Rect,
+                    area: pygame.Rect) -> list[FaceLayout]:
+        """Each face's box and label; labels side by side share the width between their faces."""
+        boxes = [(face, map_box(face.box, frame_size, frame_rect).clip(frame_rect)) for face in faces]
+        boxes = [(face, box) for face, box in boxes if box.width and box.height]
+        font = self._fonts["label"][0]
+        padding = max(4, font.get_height() // 5)
+        height = font.get_height() + padding // 2
+        spans = label_spans([box for _, box in boxes], height, area)
+        return [self._draw_face(face, box, span, padding, height, area)
+                for (face, box), span in zip(boxes, spans, strict=True)]
+
+    def _draw_face(self, face: FaceLabel, box: pygame.Rect, span: tuple[int, int], padding: int, height: int,
+                   area: pygame.Rect) -> FaceLayout:
+        """A face's box and its label inside SPAN: green with the name, red "Unknown", or a grey
+        "…" while the face is still being decided (never red before that)."""
         style = FACE_STYLES.get(face.state, FACE_STYLES[FaceState.PENDING])
-        text = {FaceState.KNOWN: shown_name(face.name) or "Known", FaceState.UNKNOWN: "Unknown",
-                FaceState.NOT_LIVE: "Not live",
-                FaceState.CHECKING: f"{shown_name(face.name)} · {LIVENESS_HINT}"}.get(face.state, ELLIPSIS)
+        name = display_name(face.name)
+        choices = {FaceState.KNOWN: (name or "Known", first_name(face.name) or "Known"),
+                   FaceState.UNKNOWN: ("Unknown",), FaceState.NOT_LIVE: ("Not live",),
+                   FaceState.CHECKING: (f"{name} · {LIVENESS_HINT}", f"{first_name(face.name)} · {LIVENESS_HINT}",
+                                        name)}.get(face.state, (ELLIPSIS,))
         canvas = self._current_canvas
         pygame.draw.rect(canvas, style.box_colour, box, style.box_width)
-        padding = max(4, self._fonts["label"].get_height() // 5)
-        fitted = self._fitted("label", text, area.width - 2 * padding)
+        bounds = pygame.Rect(span[0], area.top, span[1] - span[0], area.height)
+        fitted = self._fitted("label", choices, max(1, bounds.width - 2 * padding))
         rendered = self._text("label", fitted, style.text_colour, style.label_colour)
         label_width = rendered.get_width() + 2 * padding
         if style.label_spans_box:
             label_width = max(label_width, box.width)
-        label = place_label(box, (label_width, rendered.get_height() + padding // 2), area)
+        label = place_label(box, (label_width, height), bounds)
         canvas.fill(style.label_colour, label)
         canvas.blit(rendered, rendered.get_rect(center=label.center))
-        return FaceLayout(face, label)
+        return FaceLayout(face, label, fitted[1])
 
     def _draw_idle_hint(self, frame_rect: pygame.Rect) -> None:
         """A quiet "Look at the camera" near the bottom of the picture when nobody is seen."""
         if self._hint is None:
-            font = self._fonts["notice"]
+            font = self._fonts["notice"][0]
             text = font.render(IDLE_HINT, True, NOTICE_TEXT)
             padding = font.get_height() // 3
             hint = pygame.Surface((text.get_width() + 2 * padding, text.get_height() + padding), pygame.SRCALPHA)
@@ -279,17 +307,19 @@ class Display:
 
     def _draw_centred_notice(self, text: str, area: pygame.Rect) -> None:
         """A message in the middle of the dark screen, for when there is no camera picture."""
-        fitted = self._fitted("notice", text, area.width - 16)
+        fitted = self._fitted("notice", (text,), area.width - 16)
         rendered = self._text("notice", fitted, NOTICE_TEXT, BACKGROUND)
         self._current_canvas.blit(rendered, rendered.get_rect(center=area.center))
 
-    def _draw_banner(self, text: str, role: str, colour: tuple, text_colour: tuple, top: int) -> int:
-        """A full-width bar with centred text starting at `top`; returns where it ends."""
+    def _draw_banner(self, choices: tuple[str, ...], role: str, colour: tuple, text_colour: tuple, top: int) -> int:
+        """A full-width bar starting at `top` with the first of CHOICES that fits, centred; returns
+        where it ends. The bar keeps the height of the role's largest size however the text fits."""
         canvas = self._current_canvas
         width = canvas.get_width()
-        fitted = self._fitted(role, text, width - 16)
+        fitted = self._fitted(role, choices, width - 16)
         rendered = self._text(role, fitted, text_colour, colour)
-        bar = pygame.Rect(0, top, width, rendered.get_height() + rendered.get_height() // 3)
+        line = self._fonts[role][0].get_height()
+        bar = pygame.Rect(0, top, width, line + line // 3)
         canvas.fill(colour, bar)
         canvas.blit(rendered, rendered.get_rect(center=bar.center))
         return bar.bottom
@@ -301,13 +331,22 @@ class Display:
         strip = pygame.Rect(0, height - self._status_height, width, self._status_height)
         canvas.fill(STATUS_COLOUR, strip)
         people = "1 person" if status.people == 1 else f"{status.people} people"
-        clock = self._text("status", time.strftime("%H:%M"), STATUS_TEXT, STATUS_COLOUR)
+        clock = self._text("status", (0, time.strftime("%H:%M")), STATUS_TEXT, STATUS_COLOUR)
         details = (f"{people} · camera {status.camera_state} · fps {status.display_fps:.1f}"
                    f" · detect {status.detector_fps:.0f}/s")
-        fitted = self._fitted("status", details, width - clock.get_width() - 24)
+        fitted = self._fitted("status", (details,), width - clock.get_width() - 24)
         left = self._text("status", fitted, STATUS_TEXT, STATUS_COLOUR)
         canvas.blit(left, left.get_rect(left=6, centery=strip.centery))
         canvas.blit(clock, clock.get_rect(right=width - 6, centery=strip.centery))
+
+    def _draw_state_mark(self, status: Status) -> None:
+        """Without the status strip: a small dot in the bottom right corner, coloured by the
+        camera's state, for whoever looks after the kiosk; visitors need not read it."""
+        canvas = self._current_canvas
+        width, height = canvas.get_size()
+        radius = max(3, height // 80)
+        colour = STATE_MARKS.get(status.camera_state, STATE_MARKS[CameraState.UNAVAILABLE])
+        pygame.draw.circle(canvas, colour, (width - 3 * radius, height - 3 * radius), radius)
 
     # --- showing and saving --------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ GATE_WIDTH = 160  # about this many pixels across the grey copy: a face walking 
 BLUR = (5, 5)
 PIXEL_STEP = 14  # grey levels a pixel must change by (sensor noise stays within a few)
 LEARNING_RATE = 0.05  # share of each new frame blended into the scene average
+CUT_AREA = 0.5  # share of the picture changed at once that makes a cut (another picture altogether)
 
 
 class MotionGate:
@@ -28,11 +29,14 @@ class MotionGate:
         self.min_area = min_area  # share of the picture that must change, e.g. 0.005
         self._scene: np.ndarray | None = None
         self.last_area = 0.0  # changed share of the latest frame, for logs and tests
+        self.cut = False  # the latest frame changed most of the picture at once (a slideshow's next photo)
 
     def moved(self, rgb: np.ndarray) -> bool:
         """True when enough of RGB changed against the scene (always for the first frame)."""
         grey = self._small_grey(rgb)
+        before = self.last_area
         if self._scene is None or self._scene.shape != grey.shape:
+            self.cut = self._scene is not None  # a picture of another size: another picture
             self._scene = grey
             self.last_area = 1.0
             return True
@@ -42,6 +46,7 @@ class MotionGate:
         sample = difference[::4, ::4].ravel()
         difference -= float(np.partition(sample, sample.size // 2)[sample.size // 2])
         self.last_area = float(np.count_nonzero(np.abs(difference) > PIXEL_STEP)) / difference.size
+        self.cut = self.last_area >= CUT_AREA > before  # the first frame of the change, not the ones after
         cv2.accumulateWeighted(grey, self._scene, LEARNING_RATE)
         return self.last_area >= self.min_area
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.config import Config
-from kiosk.live.theme import shown_name
-from kiosk.names import UNKNOWN
+from kiosk.names import UNKNOWN, display_name, first_name
 from kiosk.vocabulary import EventKind, LivenessState
 
 
@@ -48,7 +47,8 @@ class Outcome:
     face_kept: bool = False  # its crop and encoding kept with the event (recognition.capture_faces)
     unknown_kept: bool = False  # kept as an unknown face to label (recognition.capture_unknown)
     published: bool = True  # sent to the building through the MQTT outbox
-    greeting: str = ""  # shown on the screen; "" for none
+    greeting: str = ""  # shown on the screen, with the person's display name; "" for none
+    greeting_short: str = ""  # the same with their first name only, for when it does not fit
 
 
 class ConfirmationPolicy:
@@ -75,12 +75,13 @@ class ConfirmationPolicy:
         self._last_event_at[key] = now
         has_face = confirmation.crop is not None and confirmation.embedding is not None
         known = name != UNKNOWN
+        greet = known and not confirmation.not_live and bool(self.greeting)
         return Outcome(
             face_kept=has_face and self.recognition.capture_faces,
             unknown_kept=has_face and not known and self.recognition.capture_unknown,
             published=not confirmation.not_live,
-            greeting=self.greeting.replace("{name}", shown_name(name))
-            if known and not confirmation.not_live and self.greeting else "")
+            greeting=self.greeting.replace("{name}", display_name(name)) if greet else "",
+            greeting_short=self.greeting.replace("{name}", first_name(name)) if greet else "")
 
     @staticmethod
     def door_opened() -> Outcome:

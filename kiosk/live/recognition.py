@@ -144,6 +144,9 @@ class Recognizer:
         is recognized and the whole pipeline runs as fast as it can.
         """
         self.at_rest = not self._worth_searching(frame)
+        if self._gate is not None and self._gate.cut:
+            with self._lock:  # another picture (the next photo, a cut): the faces in it may be others
+                self.tracker.recheck_all()
         if self.at_rest:
             with self._lock:
                 self.frames_recognized += 1  # looked at, and there was nothing to search
@@ -341,6 +344,7 @@ class Recognizer:
         entry = self.track_log.get(track_id) if self.track_log is not None else None
         track = self.tracker.tracks.get(track_id)
         if entry is not None and track is not None:
+            entry["restarts"] = track.restarts
             entry["evidence"] = {"name": decision.name, "score": round(decision.distance, 4),
                                  "nearest": decision.nearest, "frames": track.evidence.frames,
                                  "used": track.evidence.used, "weight": round(track.evidence.weight, 3),

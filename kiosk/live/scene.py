@@ -39,3 +39,4 @@ class Scene:
     faces: tuple[FaceLabel, ...]
     status: Status
     greeting: str = ""
+    greeting_short: str = ""  # the greeting with the first name, when the whole one does not fit

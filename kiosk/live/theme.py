@@ -30,6 +30,12 @@ MESSAGE_TEXT = (0, 0, 0)
 STATUS_COLOUR = (0, 0, 0)
 STATUS_TEXT = (175, 175, 180)
 NOTICE_TEXT = (210, 210, 215)
+STATE_MARKS = {  # the small mark in a corner when the status strip is off (display.show_status)
+    CameraState.OK: (40, 200, 90),
+    CameraState.STARTING: (245, 185, 40),
+    CameraState.UNAVAILABLE: (220, 60, 40),
+    CameraState.FINISHED: (120, 120, 125),
+}
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,3 @@ NO_FRAME_TEXT = {
     CameraState.FINISHED: "Video finished",
 }
 WAITING_TEXT = "Waiting for the camera…"
-
-
-def shown_name(name: str) -> str:
-    """Folder names often use underscores for spaces; the screen shows spaces."""
-    return name.replace("_", " ")

@@ -7,12 +7,17 @@ recognizer decides on the evidence (Gallery.match_evidence) and hands the tracke
 
 - a name is confirmed (shown) once `confirm_votes` encodings are behind it, or at once when the
   first, well-seen face is clear (well inside the tolerance and well ahead of the next person);
-- "unknown" is confirmed only once `vote_window` encodings are behind it, so a member whose first
-  frames were poor is not shown as a red Unknown before the evidence names them;
+- "unknown" is confirmed only once `vote_window` encodings are behind it and they weigh at least
+  UNKNOWN_WEIGHT (about one well-seen face), so a member whose first frames were poor, or a face
+  too far away to judge, stays neutral instead of showing a red Unknown;
 - until then later evidence may name, rename or un-name the face; once confirmed, the name
   changes only when `confirm_votes` decisions in a row say otherwise (and a name turns to unknown
   only once its score is a margin past the tolerance), so a single odd frame neither shows a
-  wrong name nor makes the name flicker.
+  wrong name nor makes the name flicker;
+- a box's name belongs to the face in it: when a new encoding is another person's (the evidence
+  starts anew, evidence.HANDOVER) the track forgets its name at once and decides afresh; after
+  a cut (most of the picture changed at once: a slideshow's next photo) every track is encoded
+  again on the next frame instead of at its recheck (the recognizer asks, recheck_all).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from kiosk.vision.matcher import Match
 MIN_OVERLAP = 0.3
 AT_ONCE_QUALITY = 0.5  # a first face must be seen at least this well (evidence.quality) to be named at once
 FRAME_NAMES = 20  # single-frame names remembered per track (the door counts agreeing ones)
+UNKNOWN_WEIGHT = 1.0  # evidence (summed quality) behind an "unknown": about one well-seen face
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Track:
     liveness: LivenessCheck | None = None  # with recognition.liveness on
     announced: str | None = None  # the name last handed on as a confirmation (event)
     last_result: tuple[Box, np.ndarray] | None = None  # box and encoding of the latest result
+    restarts: int = 0  # times the face in the box turned out to be another person's
 
     def agreeing_frames(self, name: str) -> int:
         """Single frames in a row, the latest last, that named NAME on their own."""
@@ -97,8 +104,11 @@ class Tracker:
         return [t for t in self.tracks.values() if t.last_seen == timestamp and self._wants_encoding(t, timestamp)]
 
     def _wants_encoding(self, track: Track, now: float) -> bool:
-        if track.confirmed is None or track.last_checked is None:
+        if track.last_checked is None:
             return True
+        if track.confirmed is None:  # a face too poorly seen to judge after a window is looked at less
+            return track.evidence.frames < self.config.vote_window or \
+                now - track.last_checked >= self.config.recheck_seconds
         if track.confirmed != UNKNOWN and track.evidence.frames < self.min_frames:
             return True
         return now - track.last_checked >= self.config.recheck_seconds
@@ -116,7 +126,7 @@ class Tracker:
         frames = track.evidence.frames
         if track.confirmed is None:
             if decision.name == UNKNOWN:
-                settled = frames >= self.config.vote_window
+                settled = frames >= self.config.vote_window and track.evidence.weight >= UNKNOWN_WEIGHT
             else:
                 settled = frames >= self.config.confirm_votes or (frames == 1 and self._clear(decision, track))
             if settled:
@@ -154,13 +164,24 @@ class Tracker:
     def add_encoding(self, track_id: int, box: Box, encoding: np.ndarray, weight: float,
                      timestamp: float) -> tuple[np.ndarray, np.ndarray]:
         """Add one encoding (seen this well, evidence.quality) to the track's evidence; the
-        evidence to decide on: (encodings, weights), the encoding alone for a track just dropped."""
+        evidence to decide on: (encodings, weights), the encoding alone for a track just dropped.
+        Another person's encoding makes the track forget its name."""
         track = self.tracks.get(track_id)
         if track is None:
             return encoding[None, :], np.ones(1)
         track.last_result = (box, encoding)
-        track.evidence.add(encoding, weight, timestamp)
+        if not track.evidence.add(encoding, weight, timestamp):
+            self._forget_name(track, timestamp)
         return track.evidence.encodings(), track.evidence.weights()
+
+    def _forget_name(self, track: Track, timestamp: float) -> None:
+        """The box holds another face now: it starts unnamed, as a new face would."""
+        track.confirmed = track.confirmed_at = track.confirmed_index = track.distance = None
+        track.decision, track.disagreeing, track.announced = None, 0, None
+        track.frame_names.clear()
+        track.restarts += 1
+        if self.liveness is not None:
+            track.liveness = LivenessCheck(self.liveness, timestamp + self.config.liveness_seconds)
 
     def feed_liveness(self, track_id: int, landmarks: np.ndarray, timestamp: float) -> None:
         """The face's 68 landmarks in this frame, for the track's liveness check."""

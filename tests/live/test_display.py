@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from kiosk.config import DisplayConfig
-from kiosk.live.canvas import displayable, fit_rect, fit_text, map_box, place_label
+from kiosk.live.canvas import displayable, fit_choices, fit_rect, fit_text, map_box, place_label
 from kiosk.live.display import TEXT_CACHE_SIZE, Display
 from kiosk.live.scene import FaceLabel, Scene, Status
 from kiosk.live.screens import choose_mode
@@ -27,7 +27,9 @@ from kiosk.live.theme import (
     NOTICE_TEXT,
     PENDING_LABEL,
     PENDING_TEXT,
+    STATE_MARKS,
     STATUS_COLOUR,
+    STATUS_TEXT,
     UNKNOWN_COLOUR,
     UNKNOWN_TEXT,
 )
@@ -170,7 +172,7 @@ def test_unknown_face_has_red_label(photo, tmp_path):
 def test_pending_face_is_neither_green_nor_red(photo, tmp_path):
     frame, box = photo
     display, pixels = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "pending"),), STATUS), tmp_path)
-    face, label_rect = display.last_layout[0]
+    face, label_rect, _ = display.last_layout[0]
     label = region(pixels, label_rect)
     assert count(label, PENDING_LABEL) > 0.3 * label.shape[0] * label.shape[1]
     assert count(label, KNOWN_COLOUR) == 0 and count(label, UNKNOWN_COLOUR) == 0
@@ -198,7 +200,7 @@ def test_three_faces_get_three_labels(photo, tmp_path):
     faces = (FaceLabel(box, "known", "obama", 1), FaceLabel((50, 300, 250, 100), "unknown", "", 2),
              FaceLabel((50, 1400, 250, 1200), "pending", "", 3))
     display, pixels = draw_one(DisplayConfig(), Scene(frame, faces, STATUS), tmp_path)
-    assert [face.track_id for face, _ in display.last_layout] == [1, 2, 3]
+    assert [layout.face.track_id for layout in display.last_layout] == [1, 2, 3]
     assert count(region(pixels, display.last_layout[1].label), UNKNOWN_COLOUR) > 0
 
 
@@ -233,13 +235,22 @@ def test_greeting_banner_across_the_top(photo, tmp_path):
 
 def test_message_banner_and_status_strip(tmp_path):
     status = Status("ok", 1, 30.0, 5.0, message="Importing 12/40…")
-    display, pixels = draw_one(DisplayConfig(), Scene(None, (), status), tmp_path)
+    display, pixels = draw_one(DisplayConfig(show_status=True), Scene(None, (), status), tmp_path)
     assert count(pixels[:15], MESSAGE_COLOUR) > 0.5 * 15 * pixels.shape[1]
     bottom = pixels[-8:]
     assert count(bottom, STATUS_COLOUR) > 0.5 * bottom.shape[0] * bottom.shape[1]
 
-    _, no_status = draw_one(DisplayConfig(show_status=False), Scene(None, (), STATUS), tmp_path)
-    assert count(no_status[-8:], BACKGROUND) == 8 * no_status.shape[1]
+
+@pytest.mark.parametrize("state", ["ok", "starting", "unavailable"])
+def test_visitors_see_no_figures_only_a_small_state_mark(tmp_path, state):
+    """By default the strip of figures is off; a dot in the corner, coloured by the camera's state."""
+    _, pixels = draw_one(DisplayConfig(), Scene(None, (), Status(state, 6, 29.7, 4.2)), tmp_path)
+    strip = pixels[-20:]
+    mark = STATE_MARKS[state]
+    assert count(strip, STATUS_COLOUR) == 0 and count(strip, STATUS_TEXT) == 0  # no strip, no figures
+    assert 5 <= count(pixels[-20:, -20:], mark) <= 120  # a small dot in the bottom right corner
+    assert count(pixels[:, :-20], mark) == 0
+    assert count(strip[:, :-20], BACKGROUND) == strip[:, :-20].shape[0] * strip[:, :-20].shape[1]
 
 
 def test_camera_unavailable_shows_a_centred_notice(photo, tmp_path):
@@ -434,7 +445,7 @@ def red_scene() -> Scene:
 ])
 def test_framebuffer_receives_the_screen(tmp_path, bits, stride, red_bytes):
     sysfs, device = fake_framebuffer(tmp_path, "480,320", bits, stride)
-    with Display(DisplayConfig(), f"fb:{device}", sysfs_root=sysfs) as display:
+    with Display(DisplayConfig(show_status=True), f"fb:{device}", sysfs_root=sysfs) as display:
         display.draw(red_scene())
         assert display.mode.startswith("fb:")
     data = device.read_bytes()
@@ -480,3 +491,97 @@ def test_text_cache_stays_bounded_when_names_change(photo):
                                greeting=f"Welcome, person {index}"))
             assert display.cached_text_count <= 2 * TEXT_CACHE_SIZE
         assert display.cached_text_count > TEXT_CACHE_SIZE  # the bound was actually reached
+
+
+# --- readable at a metre: sizes, fitting, labels side by side, the greeting ----------------------------
+
+def ink_height(pixels: np.ndarray, colour: tuple[int, int, int]) -> int:
+    """Rows between the highest and the lowest pixel of COLOUR (the text's height)."""
+    rows = np.flatnonzero(np.all(pixels == np.array(colour, np.uint8), axis=-1).any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
+
+
+@pytest.mark.parametrize("size, least", [((480, 320), 24), ((800, 480), 36)])
+@pytest.mark.parametrize("name", ["Gary Jay", "Jaylyn Pyke-Montgomery Fitzgerald"])
+def test_names_are_at_least_24_px_high_on_480x320_and_scaled_for_other_screens(photo, tmp_path, size, least,
+                                                                                 name):
+    frame, box = photo
+    config = DisplayConfig(width=size[0], height=size[1])
+    display, pixels = draw_one(config, Scene(frame, (FaceLabel(box, "known", name, 1),), STATUS), tmp_path)
+    (layout,) = display.last_layout
+    assert display.canvas_size == size
+    assert ink_height(region(pixels, layout.label), KNOWN_TEXT) >= least, layout.text  # J to y: the text's height
+
+
+def test_a_long_name_shrinks_then_shows_the_first_name_then_an_ellipsis(photo, tmp_path):
+    frame, box = photo
+    shown = []
+    for name in ["Ada Lovelace", "Maria Guadalupe Fernandez de la Cruz y Montenegro", "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwaren Jr"]:
+        display, _ = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "known", name, 1),), STATUS), tmp_path)
+        shown.append(display.last_layout[0].text)
+    assert shown[0] == "Ada Lovelace"
+    assert shown[1] == "Maria"  # the first name, whole, rather than "Maria Gua…"
+    assert shown[2].startswith("Wolfeschlegel") and shown[2].endswith(ELLIPSIS)
+
+
+def test_fit_choices_tries_every_size_before_the_shorter_form():
+    pygame.font.init()
+    fonts = [pygame.font.Font(None, size) for size in (40, 32, 24)]
+    assert fit_choices(fonts, ["Ada Lovelace", "Ada"], 1000) == (0, "Ada Lovelace")
+    width = fonts[1].size("Ada Lovelace")[0]
+    assert fit_choices(fonts, ["Ada Lovelace", "Ada"], width) == (1, "Ada Lovelace")  # smaller, still whole
+    index, text = fit_choices(fonts, ["Ada Lovelace", "Ada"], fonts[0].size("Ada")[0])
+    assert (index, text) == (0, "Ada")  # then the first name at the largest size it fits
+    index, text = fit_choices(fonts, ["Ada Lovelace", "Ada"], fonts[2].size("A")[0] + fonts[2].size(ELLIPSIS)[0])
+    assert index == 2 and text.endswith(ELLIPSIS)
+
+
+@pytest.mark.parametrize("boxes", [
+    [(57, 964, 242, 778), (47, 408, 202, 253)],  # two_people.jpg's faces
+    [(300, 500, 500, 300), (300, 760, 500, 560), (300, 1020, 500, 820)],  # three in a row, close together
+    [(300, 700, 500, 500), (320, 760, 520, 560)],  # one half in front of the other
+])
+def test_labels_of_faces_side_by_side_never_overlap(photo, tmp_path, boxes):
+    frame, _ = photo
+    names = ["Maria Guadalupe Fernandez", "Christopher Montgomery", "Alexandria Ocasio"]
+    faces = tuple(FaceLabel(box, "known", name, i) for i, (box, name) in enumerate(zip(boxes, names)))
+    display, pixels = draw_one(DisplayConfig(), Scene(frame, faces, STATUS), tmp_path)
+    labels = [layout.label for layout in display.last_layout]
+    assert len(labels) == len(boxes)
+    assert all(not a.colliderect(b) for i, a in enumerate(labels) for b in labels[i + 1:]), labels
+    for layout in display.last_layout:
+        assert ink_height(region(pixels, layout.label), KNOWN_TEXT) >= 16 and layout.text  # a capital at 24 px
+
+
+def test_the_greeting_uses_the_display_name_and_fits(photo, tmp_path):
+    frame, _ = photo
+    scene = Scene(frame, (), STATUS, greeting="Welcome, Maria Guadalupe Fernandez de la Cruz",
+                  greeting_short="Welcome, Maria")
+    display, pixels = draw_one(DisplayConfig(), scene, tmp_path)
+    banner = pixels[:display._fonts["greeting"][0].get_height()]
+    assert count(banner, GREETING_COLOUR) > 0.4 * banner.shape[0] * banner.shape[1]
+    assert display._fitted("greeting", (scene.greeting, scene.greeting_short), 480 - 16)[1] == "Welcome, Maria"
+
+
+def test_each_state_as_a_visitor_sees_it(photo, tmp_path):
+    """One snapshot per face state and banner, kept beside the test's files to be looked at."""
+    frame, box = photo
+    scenes = {
+        "known": Scene(frame, (FaceLabel(box, "known", "jose_nunez", 1),), STATUS,
+                       greeting="Welcome, Jose Nunez", greeting_short="Welcome, Jose"),
+        "unknown": Scene(frame, (FaceLabel(box, "unknown", "unknown", 1),), STATUS),
+        "pending": Scene(frame, (FaceLabel(box, "pending"),), STATUS),
+        "checking": Scene(frame, (FaceLabel(box, "checking", "José Núñez", 1),), STATUS),
+        "not_live": Scene(frame, (FaceLabel(box, "not_live", "José Núñez", 1),), STATUS),
+        "import": Scene(frame, (), Status("ok", 6, 29.7, 4.2, message="Import done: 12 added, 3 skipped, 1 held back")),
+        "no_camera": Scene(None, (), Status("unavailable", 6, 0.0, 0.0)),
+    }
+    texts = {}
+    for name, scene in scenes.items():
+        display, pixels = draw_one(DisplayConfig(), scene, tmp_path)
+        display.snapshot(tmp_path / f"{name}.png")
+        texts[name] = [layout.text for layout in display.last_layout]
+        assert pixels.shape == (320, 480, 3)
+    assert texts["known"] == ["Jose Nunez"] and texts["unknown"] == ["Unknown"] and texts["pending"] == [ELLIPSIS]
+    assert texts["checking"][0].startswith("José") and texts["not_live"] == ["Not live"]
+    assert all((tmp_path / f"{name}.png").stat().st_size > 1000 for name in scenes)

@@ -120,3 +120,17 @@ def test_an_empty_scene_is_redrawn_at_the_idle_rate_and_motion_at_every_frame(en
     in_view = range(arrival.frame + 2, arrival.frame + round(2 * FPS))  # sliding in, then standing
     assert all(index in drawn for index in in_view), sorted(set(in_view) - drawn)
     assert any("obama" in frame["names"] for frame in stats["frames"])
+
+
+def test_a_cut_to_another_picture_is_noticed_once(hall, walk_in):
+    """The next photo of a slideshow (or a cut) changes most of the picture at once: the recognizer
+    then re-encodes every face instead of waiting for its recheck. A face walking in is no cut."""
+    gate = MotionGate(0.005)
+    frames, _ = walk_in
+    assert not any(gate.cut for frame in frames if gate.moved(frame) or True)
+    other = np.ascontiguousarray(255 - hall)
+    cuts = []
+    for frame in [hall] * 3 + [other] * 5 + [hall[: hall.shape[0] // 2]] * 2:
+        gate.moved(frame)
+        cuts.append(gate.cut)
+    assert cuts == [False, False, False, True, False, False, False, False, True, False]

@@ -22,10 +22,12 @@ def seen(name: str, track: int = 1, liveness: LivenessState | None = None, face:
     return Confirmation(track, name, 0.3, FACE if face else None, ENCODING if face else None, liveness)
 
 
-def test_a_member_is_logged_told_and_greeted_with_spaces_for_underscores():
+def test_a_member_is_logged_told_and_greeted_by_their_display_name():
     outcome = policy().decide(seen("lin_manuel_miranda"), now=0.0)
     assert outcome == Outcome(EventKind.SEEN, face_kept=False, unknown_kept=False, published=True,
-                              greeting="Welcome, lin manuel miranda")
+                              greeting="Welcome, Lin Manuel Miranda", greeting_short="Welcome, Lin")
+    accented = policy().decide(seen("José Núñez"), now=0.0)
+    assert accented is not None and accented.greeting == "Welcome, José Núñez"  # as enrolled, not the key
 
 
 def test_one_event_per_visit_per_person_and_per_strangers_track():

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from kiosk.config import RecognitionConfig
+from kiosk.live.recognition import face_state
 from kiosk.live.tracker import Tracker
 from kiosk.names import UNKNOWN
 from kiosk.vision.boxes import overlap
 from kiosk.vision.matcher import Match
+from kiosk.vocabulary import FaceState
 
 CONFIG = RecognitionConfig(confirm_votes=2, vote_window=5, recheck_seconds=1.0, track_timeout=1.0,
                            confirm_at_once=0.0)  # the evidence alone; naming at once is tested below
@@ -133,3 +135,50 @@ def test_a_name_at_the_threshold_does_not_flicker_to_unknown():
     result(tracker, track.id, Match(UNKNOWN, 0.7, "ada", reason="too far"), 0.5, 5)
     assert result(tracker, track.id, Match(UNKNOWN, 0.7, "ada", reason="too far"), 0.6, 6)
     assert track.confirmed == UNKNOWN  # clearly beyond it, twice: un-named
+
+
+ADA = np.full(128, 0.05, np.float32)
+GRACE = -ADA  # another person: far from ada's encodings
+
+
+def test_when_the_face_in_a_box_changes_its_name_goes_at_once():
+    """A slideshow's next photo, or someone stepping into the spot another just left: the first
+    encoding of the new face makes the track forget the old name; it is then decided afresh."""
+    tracker = Tracker(CONFIG)
+    track = tracker.update([FACE], 0.0, 0)[0]
+    for index in range(2):
+        tracker.add_encoding(track.id, FACE, ADA, 1.0, index / 10)
+        tracker.add_result(track.id, Match("ada", 0.4), Match("ada", 0.4), index / 10, index)
+    tracker.announce(track)
+    assert track.confirmed == "ada"
+    kept, _ = tracker.add_encoding(track.id, MOVED, GRACE, 1.0, 0.3)
+    assert track.confirmed is None and track.announced is None and track.restarts == 1
+    assert len(kept) == 1  # decided on the new face alone
+    assert not tracker.add_result(track.id, Match("grace", 0.4), Match("grace", 0.4), 0.3, 3)
+    assert track.confirmed is None  # pending (neutral) until confirm_votes, never ada meanwhile
+    tracker.add_encoding(track.id, MOVED, GRACE, 1.0, 0.4)
+    assert tracker.add_result(track.id, Match("grace", 0.4), Match("grace", 0.4), 0.4, 4)
+    assert track.confirmed == "grace"
+
+
+def test_the_same_face_keeps_its_name_through_new_encodings():
+    tracker = Tracker(CONFIG)
+    track = tracker.update([FACE], 0.0, 0)[0]
+    for index in range(6):
+        tracker.add_encoding(track.id, FACE, ADA + 0.01 * index, 1.0, index / 10)
+        tracker.add_result(track.id, Match("ada", 0.4), Match("ada", 0.4), index / 10, index)
+    assert track.confirmed == "ada" and track.restarts == 0
+
+
+def test_a_face_too_poorly_seen_to_judge_stays_neutral_and_is_looked_at_less():
+    """Unknown needs vote_window encodings worth one well-seen face (UNKNOWN_WEIGHT): a member's
+    poor first frames, or a tiny face in the back row, never show a red Unknown."""
+    tracker = Tracker(CONFIG)
+    track = tracker.update([FACE], 0.0, 0)[0]
+    for index in range(8):
+        assert not result(tracker, track.id, Match(UNKNOWN, 0.8), index / 10, index, weight=0.05)
+    assert track.confirmed is None and face_state(track) == FaceState.PENDING
+    assert tracker.update([FACE], 0.9, 9) == []  # after a window, rechecked every recheck_seconds
+    assert [t.id for t in tracker.update([FACE], 1.8, 10)] == [track.id]
+    assert result(tracker, track.id, Match(UNKNOWN, 0.8), 1.8, 10, weight=1.0)  # now seen well: unknown
+    assert face_state(track) == FaceState.UNKNOWN
