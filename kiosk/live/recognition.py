@@ -32,6 +32,7 @@ from kiosk.vision.boxes import Box, overlap
 from kiosk.vision.calibration import door_threshold, rule_for
 from kiosk.vision.encoders import require_encoder
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
+from kiosk.vision.images import kept_face
 from kiosk.vision.matcher import Gallery
 from kiosk.vocabulary import FaceState, LivenessState
 
@@ -359,9 +360,8 @@ class Recognizer:
             return
         self.tracker.announce(track)
         box, encoding = track.last_result if track.last_result is not None else (track.box, None)
-        top, right, bottom, left = box
         keep = self.policy.wants_crop(track.confirmed)
-        crop = frame.image[top:bottom, left:right].copy() if keep and encoding is not None else None
+        crop = kept_face(frame.image, box) if keep and encoding is not None else None
         self._confirmations.append(Confirmation(track.id, track.confirmed, track.distance,
                                                 crop, encoding if crop is not None else None,
                                                 check.state if check is not None else None,

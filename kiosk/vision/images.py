@@ -164,3 +164,30 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+KEPT_FACE_SIDE = 160  # pixels: a kept face (event or unknown) is at least this large, to be recognised
+KEPT_FACE_MARGIN = 0.4  # share of the box added on each side: hair, chin and ears tell people apart
+DARK = 90.0  # mean grey level below which a kept face is brightened for the admin's eye
+
+
+def kept_face(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The face in BOX of IMAGE (RGB) as a picture an admin can recognise someone by: with a margin
+    around it, at least KEPT_FACE_SIDE pixels on its shorter side, and brightened when dark. It is
+    also what `kiosk unknowns label` keeps as the person's photo, which retraining finds a face in
+    again more easily with the margin."""
+    top, right, bottom, left = box
+    grow_y, grow_x = round((bottom - top) * KEPT_FACE_MARGIN), round((right - left) * KEPT_FACE_MARGIN)
+    height, width = image.shape[:2]
+    crop = image[max(0, top - grow_y):min(height, bottom + grow_y), max(0, left - grow_x):min(width, right + grow_x)]
+    if crop.size == 0:
+        return np.ascontiguousarray(crop)
+    picture = Image.fromarray(np.ascontiguousarray(crop, dtype=np.uint8))
+    shorter = min(picture.size)
+    if shorter < KEPT_FACE_SIDE:
+        scale = KEPT_FACE_SIDE / shorter
+        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.Resampling.BICUBIC)
+    level = float(np.asarray(picture.convert("L")).mean())
+    if level < DARK:
+        picture = ImageOps.autocontrast(picture, cutoff=1)
+    return np.asarray(picture)

@@ -516,7 +516,8 @@ def test_names_are_at_least_24_px_high_on_480x320_and_scaled_for_other_screens(p
 def test_a_long_name_shrinks_then_shows_the_first_name_then_an_ellipsis(photo, tmp_path):
     frame, box = photo
     shown = []
-    for name in ["Ada Lovelace", "Maria Guadalupe Fernandez de la Cruz y Montenegro", "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwaren Jr"]:
+    for name in ["Ada Lovelace", "Maria Guadalupe Fernandez de la Cruz y Montenegro",
+                 "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwaren Jr"]:
         display, _ = draw_one(DisplayConfig(), Scene(frame, (FaceLabel(box, "known", name, 1),), STATUS), tmp_path)
         shown.append(display.last_layout[0].text)
     assert shown[0] == "Ada Lovelace"
@@ -544,7 +545,7 @@ def test_fit_choices_tries_every_size_before_the_shorter_form():
 def test_labels_of_faces_side_by_side_never_overlap(photo, tmp_path, boxes):
     frame, _ = photo
     names = ["Maria Guadalupe Fernandez", "Christopher Montgomery", "Alexandria Ocasio"]
-    faces = tuple(FaceLabel(box, "known", name, i) for i, (box, name) in enumerate(zip(boxes, names)))
+    faces = tuple(FaceLabel(box, "known", names[i], i) for i, box in enumerate(boxes))
     display, pixels = draw_one(DisplayConfig(), Scene(frame, faces, STATUS), tmp_path)
     labels = [layout.label for layout in display.last_layout]
     assert len(labels) == len(boxes)

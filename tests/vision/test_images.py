@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import io
 
+import face_recognition
 import numpy as np
 import pytest
 from PIL import Image
 
 from kiosk.names import validate_person_name
-from kiosk.vision.images import ImageLimits, ImageRejected, load_image
+from kiosk.vision.images import KEPT_FACE_SIDE, ImageLimits, ImageRejected, kept_face, load_image
 
-from conftest import huge_png_header
+from conftest import huge_png_header, require_data
 
 
 def _jpeg_bytes(image: Image.Image, **kwargs) -> bytes:
@@ -67,3 +68,18 @@ def test_person_names_are_validated():
     for bad in ["..", ".", "", "a/b", "new\nline", "x" * 65, ".hidden", " padded"]:
         with pytest.raises(ValueError):
             validate_person_name(bad)
+
+
+def test_a_kept_face_is_large_enough_to_recognise_with_a_margin_and_not_dark():
+    """A far face (obama_small.jpg's is about 70 px) kept for an admin: at least 160 px, with the
+    hair and chin around it, and a dark one brightened."""
+    rgb = np.asarray(Image.open(require_data("probes", "obama_small.jpg")).convert("RGB"))
+    (box,) = face_recognition.face_locations(rgb)
+    top, right, bottom, left = box
+    assert right - left < KEPT_FACE_SIDE
+    kept = kept_face(rgb, box)
+    assert min(kept.shape[:2]) >= KEPT_FACE_SIDE
+    (found,) = face_recognition.face_locations(kept)  # found again, for retraining from it
+    assert found[1] - found[3] < 0.75 * kept.shape[1]  # with room around the face
+    dark = (rgb * 0.25).astype(np.uint8)
+    assert np.asarray(kept_face(dark, box)).mean() > 2 * dark[top:bottom, left:right].mean()
