@@ -19,6 +19,7 @@ import sqlite3
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.config import Config
@@ -272,8 +273,10 @@ def free_bytes(folder: Path) -> int:
     return usage.f_bavail * usage.f_frsize
 
 
-def restore(config: Config, path: Path) -> dict:
-    """Replace the store in config's data directory with the backup at PATH; returns the manifest."""
+def restore(config: Config, path: Path, before_replacing: Callable[[], bool] | None = None) -> dict | None:
+    """Replace the store in config's data directory with the backup at PATH; returns the manifest.
+    BEFORE_REPLACING runs once the backup has passed every check and before anything is replaced
+    (to ask, and to keep the current store); when it says no, nothing changes and this is None."""
     data_dir = config.data_path()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in data_dir.glob(".restore-*"):  # left by a restore that was killed
@@ -283,6 +286,9 @@ def restore(config: Config, path: Path) -> dict:
     try:
         manifest = unpack_backup(path, scratch, int(config.enrollment.max_file_mb * 1e6))
         source = check_backup_database(path, scratch / DB_NAME)
+        if before_replacing is not None and not before_replacing():
+            source.close()
+            return None
         try:
             with Store(data_dir) as store:
                 move_files_into_place(scratch, data_dir)  # files first: the restored rows refer to them

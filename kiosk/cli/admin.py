@@ -74,28 +74,28 @@ def cmd_restore(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.path)
     if not path.is_file():
         raise UsageError(f"{path}: no such backup file")
-    kept = keep_before_restore(args, config, path)
-    if kept is False:
+    kept: list[Path] = []
+    manifest = restore(config, path, lambda: keep_before_restore(args, config, path, kept))
+    if manifest is None:
         print("nothing restored")
         return 0
-    manifest = restore(config, path)
     print(f"restored {manifest.get('people')} people, {manifest.get('samples')} samples from {path}")
-    if kept:
-        print(f"the store it replaced is kept as {kept} (kiosk restore {kept} to go back)")
+    for backup_path in kept:
+        print(f"the store it replaced is kept as {backup_path} (kiosk restore {backup_path} to go back)")
     return 0
 
 
-def keep_before_restore(args: argparse.Namespace, config: Config, path: Path) -> Path | None | bool:
+def keep_before_restore(args: argparse.Namespace, config: Config, path: Path, kept: list[Path]) -> bool:
     """Show what a restore would replace, ask (or take --yes), and back the current store up under
-    DATA_DIR/backups/; the backup's path, None when there is nothing to replace, False for no."""
+    DATA_DIR/backups/ (its path added to KEPT); False when the answer is no."""
     data_dir = config.data_path()
     if not (data_dir / DB_NAME).is_file():
-        return None
+        return True
     with open_store(config) as store:
         people, samples = store.people.counts()
         events = store.events.count()
         if not (people or events):
-            return None
+            return True
         claimed = backup_summary(path)
         made = format_time(claimed["created_at"]) if isinstance(claimed.get("created_at"), (int, float)) else "?"
         print(f"{data_dir} now holds {people} people, {samples} samples and {events} events; {path} "
@@ -107,7 +107,8 @@ def keep_before_restore(args: argparse.Namespace, config: Config, path: Path) ->
         folder.mkdir(mode=0o700, exist_ok=True)
         target = folder / f"before-restore-{time.strftime('%Y%m%d-%H%M%S')}.tar"
         backup(store, target)
-    return target
+    kept.append(target)
+    return True
 
 
 def cmd_sandbox(args: argparse.Namespace, config: Config) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 
 from kiosk.admin.eventlog import daily_summary, event_rows, local, parse_when, print_rows
@@ -43,7 +44,7 @@ def cmd_events(args: argparse.Namespace, config: Config) -> int:
         return 0
     people, unknown = daily_summary(events)
     if fmt == "json":
-        print_rows([{"people": people, "unknown": unknown}], "json")
+        print(json.dumps({"people": people, "unknown": unknown}, ensure_ascii=False))
         return 0
     print_rows(people, fmt)
     if fmt == "text":

@@ -186,7 +186,8 @@ def kept_face(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     shorter = min(picture.size)
     if shorter < KEPT_FACE_SIDE:
         scale = KEPT_FACE_SIDE / shorter
-        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.Resampling.BICUBIC)
+        size = (round(picture.width * scale), round(picture.height * scale))
+        picture = picture.resize(size, Image.Resampling.BICUBIC)
     level = float(np.asarray(picture.convert("L")).mean())
     if level < DARK:
         picture = ImageOps.autocontrast(picture, cutoff=1)

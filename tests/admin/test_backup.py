@@ -21,13 +21,25 @@ def test_backup_and_restore_round_trip(enrolled_copy, tmp_path):
     with Store(enrolled_copy) as store:
         store.people.remove("obama")
         generation = store.people.generation()
-    restored = run_kiosk("restore", str(archive), data_dir=enrolled_copy)
+    asked = run_kiosk("restore", str(archive), data_dir=enrolled_copy)
+    assert asked.returncode == 2 and "--yes" in asked.stderr
+    assert "now holds 5 people, 9 samples and 0 events" in asked.stdout
+    assert "holds 6 people and 11 samples" in asked.stdout
+    with Store(enrolled_copy) as store:
+        assert store.people.counts() == (5, 9)  # nothing replaced without an answer
+    restored = run_kiosk("restore", "--yes", str(archive), data_dir=enrolled_copy)
     assert restored.returncode == 0, restored.stderr
     with Store(enrolled_copy) as store:
         assert store.people.counts() == (6, 11) and store.people.generation() > generation
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         for sample in store.people.samples_of("obama"):
             assert stat.S_IMODE(store.photo_path(sample.photo_sha256).stat().st_mode) == 0o600
+    (kept,) = (enrolled_copy / "backups").glob("before-restore-*.tar")
+    assert f"kept as {kept}" in restored.stdout
+    back = run_kiosk("restore", "--yes", str(kept), data_dir=enrolled_copy)
+    assert back.returncode == 0, back.stderr
+    with Store(enrolled_copy) as store:
+        assert store.people.counts() == (5, 9) and store.people.find("obama") is None  # the replaced store
 
 
 def test_restore_refuses_what_is_not_a_kiosk_backup(enrolled_copy, tmp_path):

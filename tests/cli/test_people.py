@@ -117,7 +117,7 @@ def test_events_filter_by_date_and_person_in_local_time(enrolled_copy):
             store.events.add(name, 0.4, 1, at=when)
         store.events.add("biden", 0.35, 2, at=time.time() - 3600)
 
-    def events(*args: str) -> list[dict]:
+    def events(*args: str):
         result = run_kiosk("events", *args, data_dir=enrolled_copy, **env)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
@@ -126,7 +126,7 @@ def test_events_filter_by_date_and_person_in_local_time(enrolled_copy):
     afternoon = events("--json", "--since", "2026-03-02T12:00", "--until", "2026-03-04")
     assert [(e["name"], e["time"][11:16]) for e in afternoon] == [("obama", "17:45"), ("obama", "10:00")]
     assert [e["name"] for e in events("--json", "--since", "2h")] == ["biden"]
-    daily = events("--json", "--daily", "--until", "2026-03-04")
+    daily = events("--json", "--daily", "--until", "2026-03-04")["people"]
     assert [(d["day"], d["name"], d["first_seen"][11:16], d["last_seen"][11:16], d["visits"]) for d in daily] == [
         ("2026-03-02", "obama", "08:00", "17:45", 2), ("2026-03-02", "biden", "09:00", "09:00", 1),
         ("2026-03-03", "obama", "10:00", "10:00", 1)]

@@ -81,3 +81,45 @@ def test_keep_photos_off_keeps_encodings_only(tmp_path, people_dir):
                                workers=1, show_bar=False)
         assert report.added == 11
     assert not (tmp_path / "photos").exists() or not any((tmp_path / "photos").iterdir())
+
+
+def test_a_folder_named_or_looking_like_an_enrolled_person_adds_to_that_person(enrolled_copy, tmp_path):
+    """`Obama` beside an enrolled `obama` is obama; so is a folder `barack` whose photos are all
+    recognised as obama (a renamed person's old folder name, say); a stranger's folder stays new."""
+    stick = tmp_path / "photos"
+    for folder, probes in (("Obama", ["obama1.jpg"]), ("barack", ["obama3.jpg", "obama-720p.jpg"])):
+        (stick / folder).mkdir(parents=True)
+        for probe in probes:
+            (stick / folder / probe).write_bytes(require_data("probes", probe).read_bytes())
+    madonna = sorted(require_data("faces_dev", "enroll", "madonna").iterdir())[:3]
+    (stick / "Madonna").mkdir()
+    for photo in madonna:
+        (stick / "Madonna" / photo.name).write_bytes(photo.read_bytes())
+    result = run_kiosk("enroll", "--json", str(stick), data_dir=enrolled_copy)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["joined"] == {"Obama": "obama", "barack": "obama"}
+    with Store(enrolled_copy) as store:
+        assert {"Madonna", "obama"} <= set(store.people.names()) and "barack" not in store.people.names()
+        assert len(store.people.samples_of("obama")) == 5
+    identified = run_kiosk("identify", str(require_data("probes", "obama1.jpg")), data_dir=enrolled_copy)
+    assert ": obama (distance" in identified.stdout  # one person, so the margin rule can name them
+
+
+def test_new_people_keeps_a_look_alike_folder_apart_when_asked(enrolled_copy, tmp_path):
+    stick = tmp_path / "photos"
+    (stick / "barack").mkdir(parents=True)
+    (stick / "barack" / "obama3.jpg").write_bytes(require_data("probes", "obama3.jpg").read_bytes())
+    result = run_kiosk("enroll", "--new-people", str(stick), data_dir=enrolled_copy)
+    assert result.returncode == 0, result.stderr
+    with Store(enrolled_copy) as store:
+        assert "barack" in store.people.names()
+
+
+def test_an_empty_or_loose_folder_gets_the_expected_layout(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "me.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
+    result = run_kiosk("enroll", str(tmp_path / "photos"), data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    assert (f"nothing to import: 1 photo(s) lie loose, outside any person folder; expected one folder per person, "
+            f"{tmp_path / 'photos'}/<name>/<photos>") in result.stdout

@@ -109,3 +109,34 @@ def test_write_report_only_when_asked(tmp_path, people_dir):
 def test_missing_mountpoint_is_a_usage_error(tmp_path):
     result = run_kiosk("import-usb", str(tmp_path / "gone"), data_dir=tmp_path / "data")
     assert result.returncode == 2 and "gone" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_stick_in_the_wrong_layout_says_which_layout_it_expects(tmp_path, people_dir, monkeypatch):
+    monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for photo in sorted((people_dir / "obama").iterdir()):
+        (loose / photo.name).write_bytes(photo.read_bytes())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    data = tmp_path / "data"
+    for stick, found in ((loose, "2 photo(s) lie loose, outside any person folder"),
+                         (empty, "no person folder with photos")):
+        result = run_kiosk("import-usb", str(stick), data_dir=data)
+        assert result.returncode == 0, result.stderr
+        expected = f"nothing to import: {found}; expected one folder per person, faces/<name>/<photos> on the stick"
+        assert expected in result.stdout
+        progress = read_record(data / "import.json", ImportProgress)
+        assert progress.state == "done" and progress.hint == expected
+
+
+def test_remove_list_names_are_matched_as_typed_and_a_typo_gets_a_suggestion(tmp_path, enrolled_copy):
+    stick = tmp_path / "stick"
+    (stick / "faces").mkdir(parents=True)
+    (stick / "remove.txt").write_text("Kit Harington\nRose Lesly\n")
+    result = run_kiosk("import-usb", str(stick), data_dir=enrolled_copy)
+    assert result.returncode == 0, result.stderr
+    assert "not removed Rose Lesly: nobody of that name (did you mean rose_leslie?)" in result.stdout
+    assert "nothing to import" not in result.stdout  # a stick that only removes people is laid out right
+    with Store(enrolled_copy) as store:
+        assert store.people.find("kit_harington") is None and store.people.find("rose_leslie") == "rose_leslie"

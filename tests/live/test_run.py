@@ -326,18 +326,20 @@ def test_usb_import_progress_and_summary_are_shown_on_screen(enrolled_copy, tmp_
     slides.mkdir()
     (slides / "obama.jpg").write_bytes(require_data("probes", "obama1.jpg").read_bytes())
     progress = tmp_path / "import.json"
-    publish(progress, ImportProgress("running", processed=12, total=40))
+    publish(progress, ImportProgress("running"))  # the stick is being listed: no count yet
     daemon = Daemon(_config(enrolled_copy), RunOptions(source=f"dir:{slides}", loop=True))
     recorder = SceneRecorder(daemon)
 
     def shown(text: str):
         return lambda: any(scene.status.message == text for _, scene in list(recorder.scenes))
     # Each step waits for the screen to show the one before, however long the daemon takes to start.
-    _when(shown("Importing 12/40…"), lambda: publish(progress, ImportProgress(
+    steps = ["Reading the USB stick…", "Importing 1/40…", "Importing 13/40…", "Import done: 37 added, 2 skipped"]
+    _when(shown(steps[0]), lambda: publish(progress, ImportProgress("running", processed=0, total=40)))
+    _when(shown(steps[1]), lambda: publish(progress, ImportProgress("running", processed=12, total=40)))
+    _when(shown(steps[2]), lambda: publish(progress, ImportProgress(
         "done", processed=40, total=40, added=37, duplicates=1, skipped=2)))
-    _when(shown("Import done: 37 added, 2 skipped"), lambda: setattr(daemon, "stop_requested", True))
+    _when(shown(steps[3]), lambda: setattr(daemon, "stop_requested", True))
     daemon.run()
     messages = [scene.status.message for _, scene in recorder.scenes]
-    assert "Importing 12/40…" in messages
-    assert "Import done: 37 added, 2 skipped" in messages
-    assert messages.index("Importing 12/40…") < messages.index("Import done: 37 added, 2 skipped")
+    assert "Importing 0/40…" not in messages  # counted from the photo being read
+    assert [messages.index(step) for step in steps] == sorted(messages.index(step) for step in steps)

@@ -37,6 +37,6 @@ def test_restore_clears_what_a_killed_restore_left(enrolled_copy, tmp_path):
     stale = enrolled_copy / ".restore-killed"
     (stale / "photos").mkdir(parents=True)
     (stale / "photos" / "x").write_bytes(b"0" * 1000)
-    result = run_kiosk("restore", str(backup), data_dir=enrolled_copy)
+    result = run_kiosk("restore", "--yes", str(backup), data_dir=enrolled_copy)
     assert result.returncode == 0, result.stderr
     assert not list(enrolled_copy.glob(".restore-*"))
