@@ -29,7 +29,7 @@ def test_unknown_crops_are_bounded_labelled_and_purged(enrolled_copy, people_dir
     assert len(crops) == 2 and all(stat.S_IMODE(c.stat().st_mode) == 0o600 for c in crops)
     listed = json.loads(run_kiosk("unknowns", "list", "--json", data_dir=enrolled_copy).stdout)
     assert [row["id"] for row in listed] == ids[1:]
-    labelled = run_kiosk("unknowns", "label", str(ids[1]), "visitor", data_dir=enrolled_copy)
+    labelled = run_kiosk("unknowns", "label", str(ids[1]), "visitor", "--new", data_dir=enrolled_copy)
     assert labelled.returncode == 0, labelled.stderr
     with Store(enrolled_copy) as store:
         sample = store.people.samples_of("visitor")[0]

@@ -21,7 +21,7 @@ def wait_until(condition, timeout: float = 20.0) -> None:
 def test_a_sighup_right_after_start_does_not_kill_kiosk_run(enrolled_copy, tmp_path):
     env = dict(os.environ, KIOSK_CONFIG=str(REPO / "config.yaml"), RUNTIME_DIRECTORY=str(tmp_path))
     process = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--data-dir", str(enrolled_copy), "run",
-                                "--source", "dir:/nonexistent-folder", "--display", "headless"],
+                                "--source", "usb:57", "--display", "headless"],  # an absent camera
                                env=env, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(0.5)

@@ -146,7 +146,7 @@ def test_snapshot_shows_the_name_next_to_the_face(enrolled_copy, tmp_path, resto
     daemon.display.draw = draw_and_capture_once_named
     daemon.run()
     assert layouts, "a name was shown"
-    known = [(label, rect) for label, rect in layouts[0] if label.state == "known"]
+    known = [(layout.face, layout.label) for layout in layouts[0] if layout.face.state == "known"]
     assert [label.name for label, _ in known] == ["obama"]
     _, rect = known[0]
     pixels = np.asarray(Image.open(tmp_path / "final.png").convert("RGB")).astype(int)

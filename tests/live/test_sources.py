@@ -23,6 +23,7 @@ from kiosk.live.sources import (
     ImageFolderSource,
     PicameraSource,
     RetryingSource,
+    SourceImpossible,
     VideoFileSource,
     open_source,
     orient,
@@ -132,12 +133,10 @@ def test_video_frames_are_rgb(tmp_path):
     assert red > 200 and green < 60 and blue < 60
 
 
-def test_missing_video_is_unavailable_without_raising(tmp_path):
+def test_a_missing_video_is_refused_at_once_and_a_source_that_fails_later_is_retried(tmp_path):
     missing = tmp_path / "nowhere.mp4"
-    source = open_source(f"file:{missing}", FAST_RETRY)
-    assert source.read() is None
-    assert source.state == "unavailable" and not source.finished
-    assert str(missing) in source.last_error
+    with pytest.raises(SourceImpossible, match="nowhere.mp4: no such video file"):
+        open_source(f"file:{missing}", FAST_RETRY)  # a typo: never retried for ever
     with pytest.raises(CameraUnavailable, match="nowhere.mp4"):
         VideoFileSource(CameraConfig(), missing).open()
 
