@@ -31,7 +31,7 @@ def test_an_event_corrected_by_the_admin_is_named_right_next_time(enrolled_copy,
     assert first and all(e["face_kept"] for e in first)
     assert len(list((enrolled_copy / "event_faces").iterdir())) == len(first)
     lin = next(e for e in first if e["name"] == "lin_manuel_miranda")
-    result = run_kiosk("events", "correct", str(lin["id"]), "stage_double", data_dir=enrolled_copy, env=env)
+    result = run_kiosk("events", "correct", str(lin["id"]), "stage_double", "--new", data_dir=enrolled_copy, env=env)
     assert result.returncode == 0, result.stderr
     assert "recorded as not lin_manuel_miranda" in result.stdout
     corrected = {e["id"]: e for e in json.loads(run_kiosk("events", "--json", data_dir=enrolled_copy).stdout)}
@@ -54,5 +54,5 @@ def test_an_event_corrected_by_the_admin_is_named_right_next_time(enrolled_copy,
         assert store.events.get(later["id"]).name == "unknown" and store.events.confusions_of("stage_double") == 1
         near = face + np.random.default_rng(1).normal(0, 0.005, 128).astype(np.float32)
         assert "stage_double" not in {m.name for m in store.people.load_gallery().match(np.vstack([face, near]), rule)}
-    bad = run_kiosk("events", "correct", "999999", "someone", data_dir=enrolled_copy)
+    bad = run_kiosk("events", "correct", "999999", "someone", "--new", data_dir=enrolled_copy)
     assert bad.returncode == 2 and "no such event" in bad.stderr
