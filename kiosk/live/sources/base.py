@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -37,6 +38,14 @@ def orient(image: np.ndarray, rotation: int, mirror: bool) -> np.ndarray:
     if mirror:
         image = np.fliplr(image)
     return np.ascontiguousarray(image)
+
+
+def path_problem(argument: str, is_right_kind: Callable[[Path], bool], noun: str) -> str:
+    """For `impossible`: why the path a file or folder source names can never deliver, or ""."""
+    path = Path(argument)
+    if not path.exists():
+        return f"{argument}: no such {noun}"
+    return "" if is_right_kind(path) else f"{argument}: not a {noun}"
 
 
 class FrameSource(ABC):

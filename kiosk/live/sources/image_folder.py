@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from kiosk.config import CameraConfig
-from kiosk.live.sources.base import CameraUnavailable, FrameSource, register
+from kiosk.live.sources.base import CameraUnavailable, FrameSource, path_problem, register
 from kiosk.vision.images import PHOTO_SUFFIXES, ImageRejected, load_image
 
 log = logging.getLogger("kiosk.camera")
@@ -46,10 +46,7 @@ class ImageFolderSource(FrameSource):
 
     @classmethod
     def impossible(cls, argument: str) -> str:
-        path = Path(argument)
-        if not path.exists():
-            return f"{argument}: no such folder"
-        return "" if path.is_dir() else f"{argument}: not a folder"
+        return path_problem(argument, Path.is_dir, "folder")
 
     def _open(self) -> None:
         if not self.path.is_dir():

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from kiosk.config import CameraConfig
-from kiosk.live.sources.base import CameraUnavailable, FrameSource, register
+from kiosk.live.sources.base import CameraUnavailable, FrameSource, path_problem, register
 
 
 @register
@@ -34,10 +34,7 @@ class VideoFileSource(FrameSource):
 
     @classmethod
     def impossible(cls, argument: str) -> str:
-        path = Path(argument)
-        if not path.exists():
-            return f"{argument}: no such video file"
-        return "" if path.is_file() else f"{argument}: not a video file"
+        return path_problem(argument, Path.is_file, "video file")
 
     def _open(self) -> None:
         if not self.path.is_file():
