@@ -171,6 +171,9 @@ class RecognitionConfig:
     capture_unknown: bool = False
     unknown_max_count: int = field(default=200, metadata=_range(1, 100000))
     unknown_max_age_days: float = field(default=30.0, metadata=_range(0.01, 3650))
+    # Two kept unknown faces are one visitor when their groups lie within this mean distance
+    # (kiosk unknowns groups; measured by kiosk eval-groups).
+    group_tolerance: float = field(default=0.5, metadata=_range(0.1, 1.0))
     capture_faces: bool = False
     face_max_count: int = field(default=1000, metadata=_range(1, 100000))
     face_max_age_days: float = field(default=30.0, metadata=_range(0.01, 3650))
@@ -220,6 +223,12 @@ class DoorConfig:
     frames: int = field(default=3, metadata=_range(1, 20))
 
 
+@dataclass(frozen=True)
+class WebConfig:
+    """`kiosk web`: the face library page, on 127.0.0.1 only (reached through an SSH tunnel)."""
+    port: int = field(default=8080, metadata=_range(1, 65535))
+
+
 DOOR_WITHOUT_LIVENESS = ("door.enabled with recognition.liveness off: nothing checks that the face is a person, so a "
                          "printed photo of an allowed person opens the door (set recognition.liveness to both)")
 
@@ -235,6 +244,7 @@ class Config:
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     door: DoorConfig = field(default_factory=DoorConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source_path: str = field(default="", metadata={"internal": True})
 
     def data_path(self) -> Path:

@@ -17,6 +17,8 @@ PHOTOS_DIR = "photos"  # kept enrollment photos, photos/<sha256>
 UNKNOWNS_DIR = "unknowns"  # faces seen but not recognised (recognition.capture_unknown)
 EVENT_FACES_DIR = "event_faces"  # each event's face (recognition.capture_faces)
 BACKUPS_DIR = "backups"  # the store as it was before each `kiosk restore` replaced it
+CAPTURES_DIR = "captures"  # views of the person in front while `kiosk capture` takes them (deleted after)
+WEB_TOKEN = "web-token"  # the secret `kiosk web` asks for (0600), made once by the installer
 SYSTEM_RUNTIME_DIR = Path("/run/kiosk")
 
 

@@ -48,3 +48,16 @@ class EventKind(StrEnum):
     """What an event records."""
     SEEN = "seen"  # a face confirmed
     DOOR = "door"  # the door opened for them
+
+
+class CaptureState(StrEnum):
+    """Where a `kiosk capture` request stands (store/captures.py, live/capture.py)."""
+    WAITING = "waiting"  # not taken by a running kiosk yet
+    TAKING = "taking"  # the kiosk is taking views of the person in front
+    ENROLLING = "enrolling"  # the views are being enrolled
+    DONE = "done"
+    FAILED = "failed"  # gave up: the message says why
+    CANCELLED = "cancelled"  # the asker stopped waiting
+
+
+CAPTURE_FINISHED = (CaptureState.DONE, CaptureState.FAILED, CaptureState.CANCELLED)

@@ -97,7 +97,9 @@ def status_report(config: Config) -> dict:
     return report
 
 
-def print_status(report: dict) -> None:
+def status_lines(report: dict) -> list[str]:
+    """What `kiosk status` prints, line by line (the web page's status shows the same)."""
+    lines: list[str] = []
     daemon = report["daemon"]
     state = daemon["state"]
     if state == "stale":
@@ -107,50 +109,51 @@ def print_status(report: dict) -> None:
             state = f"running (pid {daemon['pid']}) but its status is {age or 0:.0f} s old: {daemon['why_stale']}"
     elif state == "running":
         state = f"running (pid {daemon['pid']})"
-    print(f"daemon:     {state}")
+    lines.append(f"daemon:     {state}")
     if daemon["state"] != "not running":
         camera = daemon.get("camera_state") or "-"
         if daemon.get("camera_error"):
             camera += f" ({daemon['camera_error']})"
-        print(f"camera:     {camera}, source {daemon.get('source') or '-'}")
-        print(f"display:    {daemon.get('display') or '-'}, {_fps(daemon.get('display_fps'))} fps on screen, "
+        lines.append(f"camera:     {camera}, source {daemon.get('source') or '-'}")
+        lines.append(f"display:    {daemon.get('display') or '-'}, {_fps(daemon.get('display_fps'))} fps on screen, "
               f"{_fps(daemon.get('recognition_fps'))} fps recognition, "
               f"face detector {_fps(daemon.get('detector_fps'))} runs/s")
         if daemon.get("message"):
-            print(f"message:    {printable(daemon['message'])}")
+            lines.append(f"message:    {printable(daemon['message'])}")
         if daemon.get("events_waiting") or daemon.get("events_dropped"):
             dropped = f", {daemon['events_dropped']} dropped (memory full)" if daemon.get("events_dropped") else ""
             problem = f": {daemon['store_problem']}" if daemon.get("store_problem") else ""
-            print(f"events:     {daemon.get('events_waiting', 0)} waiting to be saved{dropped}{problem}")
-    print(f"store:      {report['people']} people, {report['samples']} samples in {report['data_dir']}")
+            lines.append(f"events:     {daemon.get('events_waiting', 0)} waiting to be saved{dropped}{problem}")
+    lines.append(f"store:      {report['people']} people, {report['samples']} samples in {report['data_dir']}")
     encoder = report.get("encoder")
     if encoder:
-        print(f"encoder:    {encoder['name']}")
+        lines.append(f"encoder:    {encoder['name']}")
         for problem in (encoder["unavailable"], encoder["waiting_for_retrain"]):
             if problem:
-                print(f"warning:    {problem}")
+                lines.append(f"warning:    {problem}")
     if report.get("recognition"):
-        print(f"expect:     {report['recognition']['expectation']}")
+        lines.append(f"expect:     {report['recognition']['expectation']}")
         if report["recognition"]["warning"]:
-            print(f"warning:    {report['recognition']['warning']}")
+            lines.append(f"warning:    {report['recognition']['warning']}")
     if report.get("store_note"):
-        print(f"            {report['store_note']}")
+        lines.append(f"            {report['store_note']}")
     sizes = report["store_bytes"]
-    print(f"store size: {format_bytes(sizes['total'])} (database {format_bytes(sizes['db'])}, "
+    lines.append(f"store size: {format_bytes(sizes['total'])} (database {format_bytes(sizes['db'])}, "
           f"log {format_bytes(sizes['wal'])}, photos {format_bytes(sizes['photos'])})")
-    print(f"disk free:  {format_bytes(report['disk_free_bytes'])}")
+    lines.append(f"disk free:  {format_bytes(report['disk_free_bytes'])}")
     mqtt = report["mqtt"]
     if mqtt["enabled"] or mqtt["outbox_waiting"]:
         dropped = f", {mqtt['outbox_dropped']} dropped unsent (outbox full)" if mqtt["outbox_dropped"] else ""
-        print(f"mqtt:       {mqtt['state'] or 'not running'}, broker {mqtt['broker']}, "
+        lines.append(f"mqtt:       {mqtt['state'] or 'not running'}, broker {mqtt['broker']}, "
               f"outbox {mqtt['outbox_waiting']} waiting{dropped}")
     else:
-        print("mqtt:       off")
+        lines.append("mqtt:       off")
     door = report["door"]
-    print(f"door:       {door['state'] or 'not running'}, GPIO {door['pin']}" if door["enabled"] else "door:       off")
+    lines.append(f"door:       {door['state'] or 'not running'}, GPIO {door['pin']}" if door["enabled"]
+                 else "door:       off")
     if door.get("warning"):
-        print(f"warning:    {door['warning']}")
-    print("last events:" if report["last_events"] else "last events: none")
+        lines.append(f"warning:    {door['warning']}")
+    lines.append("last events:" if report["last_events"] else "last events: none")
     ahead = time.time() + 300
     for event in report["last_events"]:
         distance = f" (distance {event['distance']:.2f})" if event["distance"] is not None else ""
@@ -158,7 +161,13 @@ def print_status(report: dict) -> None:
         what = f"door opened for {name}" if event.get("kind") == "door" else name
         what += " (not live: a picture?)" if event.get("liveness") == "failed" else ""
         what += " (dated ahead of this clock: it was set wrong then, or is now)" if event["at"] > ahead else ""
-        print(f"  {format_time(event['at'])}  {what}{distance}")
+        lines.append(f"  {format_time(event['at'])}  {what}{distance}")
+    return lines
+
+
+def print_status(report: dict) -> None:
+    for line in status_lines(report):
+        print(line)
 
 
 def _fps(value: object) -> str:

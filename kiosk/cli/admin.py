@@ -1,4 +1,4 @@
-"""Handlers for looking after the kiosk: status, doctor, tune, backup and restore."""
+"""Handlers for looking after the kiosk: status, doctor, tune, backup and restore, the web page."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from kiosk.outside.door import Door
 from kiosk.paths import BACKUPS_DIR, DB_NAME
 from kiosk.util import format_time
 from kiosk.vision.calibration import rule_for
+from kiosk.web import ensure_token
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
@@ -127,6 +128,27 @@ def cmd_sandbox(args: argparse.Namespace, config: Config) -> int:
     for change in changes:
         print(change)
     print("then: sudo systemctl daemon-reload && sudo systemctl restart kiosk" if changes else "nothing to change")
+    return 0
+
+
+def cmd_web(args: argparse.Namespace, config: Config) -> int:
+    port = config.web.port if args.port is None else args.port
+    if not 0 <= port <= 65535 or (args.url and port == 0):
+        raise UsageError(f"--port: {port} is not a port (1-65535{'' if args.url else ', or 0 for any free one'})")
+    data_dir = config.data_path()
+    if not data_dir.is_dir():
+        raise UsageError(f"{data_dir}: no data directory (data_dir, --data-dir)")
+    token = ensure_token(data_dir)
+    if args.url:
+        print(f"http://localhost:{port}/login?token={token}")
+        print(f"from another machine, first: ssh -L {port}:localhost:{port} USER@THIS-KIOSK", file=sys.stderr)
+        return 0
+    from kiosk.web.app import serve  # late on purpose: bottle and waitress only for serving
+
+    def listening(actual: int) -> None:
+        print(f"serving the face library on http://127.0.0.1:{actual}/ (kiosk web --url for the address that "
+              "logs in)", flush=True)
+    serve(config, port, token, listening)
     return 0
 
 

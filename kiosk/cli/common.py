@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 
+from kiosk.admin import naming
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.names import close_names, mixed_scripts, validate_person_name
 from kiosk.store import Sample, Store
 
 
@@ -51,22 +51,16 @@ def person(store: Store, typed: str) -> str:
 
 def person_or_new(store: Store, typed: str, *, new: bool) -> str:
     """Like `person`, but with --new a name nobody has becomes a new person; without it, a typo
-    is an error and never a person made by accident."""
-    if (found := store.people.find(typed)) is not None:
-        return found
-    if not new:
-        guesses = close_names(typed, store.people.names())
-        maybe = f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
-        raise UsageError(f"{typed}: nobody of that name{maybe}; add --new to enroll a new person of that name")
-    return checked_name(typed)
+    is an error and never a person made by accident (admin/naming.py)."""
+    name, warning = naming.person_or_new(store, typed, new=new)
+    if warning:
+        print(f"kiosk: warning: {warning}", file=sys.stderr)
+    return name
 
 
 def checked_name(name: str) -> str:
-    """A valid person name, or a UsageError naming the bad value."""
-    try:
-        name = validate_person_name(name)
-    except ValueError as exc:
-        raise UsageError(f"{name!r}: {exc}") from None
-    if warning := mixed_scripts(name):
-        print(f"kiosk: warning: {name!r} {warning}", file=sys.stderr)
+    """A valid person name, or an error naming the bad value."""
+    name, warning = naming.new_name(name)
+    if warning:
+        print(f"kiosk: warning: {warning}", file=sys.stderr)
     return name

@@ -8,12 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli.common import UsageError, open_store, person
+from kiosk.admin import capture
+from kiosk.cli.common import UsageError, open_store, person, person_or_new
 from kiosk.config import Config, EnrollmentConfig, check_setting
 from kiosk.enrollment.enroll import import_folder, live_rule
 from kiosk.enrollment.legacy_pickle import legacy_samples
 from kiosk.enrollment.retrain import retrain
 from kiosk.enrollment.usb import import_stick
+from kiosk.errors import Refused
+from kiosk.store.captures import CaptureRequest
+from kiosk.vocabulary import CaptureState
 
 
 def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
@@ -53,6 +57,31 @@ def cmd_import_usb(args: argparse.Namespace, config: Config) -> int:
     for name, guesses in report.not_found.items():
         maybe = f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
         print(f"  not removed {name}: nobody of that name{maybe}")
+    return 0
+
+
+def cmd_capture(args: argparse.Namespace, config: Config) -> int:
+    """kiosk capture NAME: asks the running kiosk, then prints its progress until it is done."""
+    with open_store(config, create=True) as store:
+        name = person_or_new(store, args.name, new=args.new)
+        request_id = capture.ask(store, name, args.views, args.timeout)
+        print(f"asked the kiosk for {args.views} views of {name}: stand in front of it, one person at a time",
+              flush=True)
+
+        def show(request: CaptureRequest) -> None:
+            if request.state == CaptureState.TAKING:
+                print(f"  {request.taken} of {request.views} view(s)", flush=True)
+            elif request.state == CaptureState.ENROLLING:
+                print("  enrolling the views", flush=True)
+
+        try:
+            request = capture.follow(store, request_id, show)
+        except KeyboardInterrupt:
+            capture.cancel(store, request_id)
+            raise
+    if request.state != CaptureState.DONE:
+        raise Refused(f"capture of {name}: {request.message}")
+    print(request.message)
     return 0
 
 

@@ -10,10 +10,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from kiosk.admin.visitors import grouping_tolerance
 from kiosk.cli.common import UsageError
 from kiosk.config import Config
 from kiosk.enrollment.photos import scan_people
-from kiosk.measure import bench, detection_recall, report, visits
+from kiosk.measure import bench, detection_recall, grouping, report, visits
 from kiosk.measure.evaluate import (
     DEFAULT_TOLERANCES,
     EvalPlan,
@@ -40,6 +41,27 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(results))
     else:
         report.print_report(results)
+    return 0
+
+
+def cmd_eval_groups(args: argparse.Namespace, config: Config) -> int:
+    root = Path(args.photos_dir)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a folder of person folders")
+    try:
+        tolerances = parse_tolerances(args.tolerances) if args.tolerances else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    default = grouping_tolerance(config)
+    embeddings, owners, skipped = grouping.encode_folders(root, config)
+    if not owners:
+        raise UsageError(f"{root}: no photo with a face in its person folders")
+    rows = grouping.measure(embeddings, owners, list(tolerances or [default]))
+    if args.json:
+        print(json.dumps({"faces": len(owners), "people": len(set(owners)), "skipped": skipped,
+                          "tolerance": default, "results": [row.as_dict() for row in rows]}))
+    else:
+        grouping.print_report(rows, len(owners), len(set(owners)), skipped, default)
     return 0
 
 

@@ -62,6 +62,18 @@ def add_enroll_commands(commands: Commands) -> None:
                      help="also write a summary file onto the stick (only if it is mounted writable)")
     usb.set_defaults(handler=Handler("enroll", "cmd_import_usb"))
 
+    capture = commands.add_parser(
+        "capture", help="enroll the person standing in front of the running kiosk",
+        description="Ask the running kiosk to take VIEWS good views of the single face in front of it "
+                    "(large, sharp, roughly frontal, a few angles, live when liveness is on) and enroll them "
+                    "as NAME, through the same photo check as a USB stick's photos.")
+    capture.add_argument("name", metavar="NAME")
+    capture.add_argument("--views", type=int, default=8, metavar="N", help="views to take, 1-50 (default 8)")
+    capture.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                         help="give up after this long, 5-600 (default 60)")
+    capture.add_argument("--new", action="store_true", help="NAME is a new person")
+    capture.set_defaults(handler=Handler("enroll", "cmd_capture"))
+
     retrain = commands.add_parser(
         "retrain", help="re-encode the kept photos with new settings",
         description="Re-encode the kept photos (all cores) and replace each person's samples in one "
@@ -164,12 +176,22 @@ def add_people_commands(commands: Commands) -> None:
     unknown_list = unknown_actions.add_parser("list", help="each kept face: id, when, crop file")
     unknown_list.add_argument("--json", action="store_true")
     unknown_list.set_defaults(handler=Handler("people", "cmd_unknowns_list"))
-    label = unknown_actions.add_parser("label", help="enroll a kept face as NAME",
-                                       description="Enroll kept face ID as a sample of NAME.")
-    label.add_argument("id", type=int, metavar="ID")
+    groups = unknown_actions.add_parser(
+        "groups", help="the kept faces grouped into individuals (g17: a group named by its first face)",
+        description="Group the kept faces into individuals, each with its count and first and last seen.")
+    groups.add_argument("--json", action="store_true")
+    groups.set_defaults(handler=Handler("people", "cmd_unknowns_groups"))
+    label = unknown_actions.add_parser("label", help="enroll a kept face (ID) or a whole group (gID) as NAME",
+                                       description="Enroll kept face ID, or every face of group gID, as "
+                                                   "samples of NAME; a group's faces go through the photo check.")
+    label.add_argument("id", metavar="ID_OR_GROUP")
     label.add_argument("name", metavar="NAME")
     label.add_argument("--new", action="store_true", help="NAME is a new person, enrolled with this face")
     label.set_defaults(handler=Handler("people", "cmd_unknowns_label"))
+    dismiss = unknown_actions.add_parser("dismiss", help="delete the faces of one group (gID)",
+                                         description="Delete every kept face of group gID.")
+    dismiss.add_argument("group", metavar="GROUP")
+    dismiss.set_defaults(handler=Handler("people", "cmd_unknowns_dismiss"))
     purge = unknown_actions.add_parser("purge", help="delete every kept face")
     purge.set_defaults(handler=Handler("people", "cmd_unknowns_purge"))
 
@@ -241,6 +263,14 @@ def add_admin_commands(commands: Commands) -> None:
     sandbox.add_argument("--dir", metavar="DIR", help="drop-in folder (default: /etc/systemd/system/kiosk.service.d)")
     sandbox.set_defaults(handler=Handler("admin", "cmd_sandbox"))
 
+    web = commands.add_parser(
+        "web", help="the face library page on 127.0.0.1 (through an SSH tunnel)",
+        description="Serve the face library page on 127.0.0.1 only; with --url, print the address that logs "
+                    "in (with the token) and exit. From another machine: ssh -L 8080:localhost:8080 pi@kiosk.local")
+    web.add_argument("--port", type=int, metavar="N", help="port on 127.0.0.1 (default: web.port, 8080; 0: any free)")
+    web.add_argument("--url", action="store_true", help="print the address with its token, then exit")
+    web.set_defaults(handler=Handler("admin", "cmd_web"))
+
     door = commands.add_parser("door", help="the door relay: close it now",
                                description="Drive the door relay closed (run by kiosk.service after the daemon ends).")
     door_actions = door.add_subparsers(dest="door_command", metavar="ACTION", required=True)
@@ -284,6 +314,16 @@ def add_measure_commands(commands: Commands) -> None:
                                "stranger photos (each person's photos in turn for 2 s) run through `kiosk run`")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=Handler("measure", "cmd_eval"))
+
+    grouping = commands.add_parser(
+        "eval-groups", help="how well unknown visitors are grouped, on a folder of person folders",
+        description="Treat every photo of PHOTOS_DIR as a kept unknown face, group them as `kiosk unknowns "
+                    "groups` does, and score the pairs put together against the folders.")
+    grouping.add_argument("photos_dir", metavar="PHOTOS_DIR")
+    grouping.add_argument("--tolerances", metavar="LIST",
+                          help="comma-separated tolerances to score (default: recognition.group_tolerance)")
+    grouping.add_argument("--json", action="store_true", help="print one JSON object")
+    grouping.set_defaults(handler=Handler("measure", "cmd_eval_groups"))
 
     recall = commands.add_parser("detection-recall", help="HOG face recall per detection width",
                                  description="Recall and false positives of the live detector on labelled "

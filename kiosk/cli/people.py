@@ -7,6 +7,7 @@ import argparse
 import json
 from typing import Any
 
+from kiosk.admin.visitors import GROUP_ID, dismiss_group, find_group, label_group, visitor_groups
 from kiosk.cli.common import UsageError, checked_name, confirm, open_store, person, person_or_new, samples_of
 from kiosk.config import Config
 from kiosk.enrollment.consistency import MIN_PHOTOS, check_people
@@ -172,11 +173,49 @@ def cmd_unknowns_list(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def cmd_unknowns_label(args: argparse.Namespace, config: Config) -> int:
+def cmd_unknowns_groups(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
+        groups = visitor_groups(store, config)
+        rows = [dict(group.as_dict(), crops=[str(store.unknown_face_path(face.crop_file)) for face in group.faces])
+                for group in groups]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for row in rows:
+        print(f"{row['group']}\t{row['faces']} face(s), {row['visits']} visit(s)"
+              f"\tfirst {format_time(row['first_seen'])}\tlast {format_time(row['last_seen'])}\t{row['crops'][0]}")
+    if rows:
+        print("name one: kiosk unknowns label gID NAME [--new]; forget one: kiosk unknowns dismiss gID")
+    else:
+        print("no unknown faces kept" + ("" if config.recognition.capture_unknown
+                                         else " (recognition.capture_unknown is off)"))
+    return 0
+
+
+def cmd_unknowns_label(args: argparse.Namespace, config: Config) -> int:
+    typed = args.id.strip()
+    if not typed.isdigit() and not GROUP_ID.fullmatch(typed):
+        raise UsageError(f"{args.id}: not a face id (17) or a group (g17); see kiosk unknowns groups")
+    with open_store(config) as store:
+        group = find_group(store, config, typed) if not typed.isdigit() else None
         name = person_or_new(store, args.name, new=args.new)
-        label_unknown(store, config, args.id, name)
-    print(f"unknown face {args.id} enrolled as {name}")
+        if group is None:
+            label_unknown(store, config, int(typed), name)
+            print(f"unknown face {typed} enrolled as {name}")
+            return 0
+        result = label_group(store, config, group, name)
+    held = f"; {len(result.suspects)} held back by the photo check" if result.suspects else ""
+    print(f"group {group.key}: {len(group.faces)} face(s) enrolled as {name}{held}")
+    for suspect in result.suspects:
+        print(f"  {suspect.file}: {suspect.reason}")
+    return 0
+
+
+def cmd_unknowns_dismiss(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        group = find_group(store, config, args.group)
+        deleted = dismiss_group(store, group)
+    print(f"group {group.key}: {deleted} face(s) deleted")
     return 0
 
 

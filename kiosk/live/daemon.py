@@ -4,9 +4,10 @@ Each pass reads the newest frame (the source paces itself at the camera's rate),
 recognizer, and draws it with the newest results, so the screen never waits for recognition; an
 empty, unchanged scene is redrawn only display.idle_fps times a second.
 Twice a second the loop also checks the store for changes (reloading the gallery within 2 s of
-any `kiosk enroll`), publishes its state for `kiosk status` and systemd, and shows the progress
-of a USB import. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads the gallery. A kiosk.db
-replaced or deleted under it is noticed there too and reopened, with one log line.
+any `kiosk enroll`), publishes its state for `kiosk status` and systemd, shows the progress
+of a USB import, and takes up a `kiosk capture` request (capture.py). SIGTERM/SIGINT stop it
+cleanly; SIGHUP reloads the gallery. A kiosk.db replaced or deleted under it is noticed there
+too and reopened, with one log line.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import cv2
 
 from kiosk.config import DOOR_WITHOUT_LIVENESS, Config
 from kiosk.frame import Frame
+from kiosk.live.capture import Capturer
 from kiosk.live.display import Display
 from kiosk.live.events import EventWriter
 from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
@@ -89,6 +91,7 @@ class Daemon:
         self.greeting_until = 0.0
         self.last_drawn = float("-inf")  # when a camera frame was last drawn
         self.banner = ""
+        self.capturer = Capturer(config, self.recognizer.engine)  # `kiosk capture`: the person in front
         self.stats = RunStats()
 
     # --- signals -----------------------------------------------------------------------------
@@ -127,6 +130,7 @@ class Daemon:
                     if self.options.stats_json:
                         self.stats.frame_taken(frame.index, now)
                     self.recognizer.submit(frame, wait=self.options.fast)
+                    self.capturer.offer(frame)
                     self.display_fps.tick(now)
                 elif self.source.finished:
                     log.info("source finished after %d frames", self.stats.frames_displayed)
@@ -211,6 +215,11 @@ class Daemon:
     def housekeeping(self, now: float) -> None:
         self.reload_gallery_if_changed(now)
         self.update_import_banner()
+        try:
+            self.capturer.poll(self.store)
+        except Exception as exc:  # a busy or briefly locked store is tried again next time
+            log.warning("capture requests unreadable: %s", exc)
+        self.banner = self.capturer.banner() or self.banner
         writer = self.event_log.state()
         state = DaemonStatus(
             pid=os.getpid(), camera_state=self.source.state, camera_error=self.source.last_error,
@@ -285,6 +294,7 @@ class Daemon:
         self.notifier.stopping()
         if self.door is not None:
             self.door.release()
+        self.capturer.stop()
         self.recognizer.stop()
         self.event_log.close()
         if self.publisher is not None:

@@ -3,6 +3,7 @@
     store.people    people, samples, kept photos, the gallery (people.py)
     store.events    the event log, kept event faces, the MQTT outbox (events.py)
     store.unknowns  faces seen but not recognised (unknowns.py)
+    store.captures  requests to enroll the person in front of the running kiosk (captures.py)
 
 One SQLite file in the data directory (standard library); embeddings are raw little-endian
 float32 BLOBs, never pickle.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from kiosk.store.captures import Captures
 from kiosk.store.database import Database
 from kiosk.store.events import Events
 from kiosk.store.people import People
@@ -27,6 +29,7 @@ class Store(Database):
         self.people = People(self)
         self.events = Events(self)
         self.unknowns = Unknowns(self)
+        self.captures = Captures(self)
 
     def __enter__(self) -> Store:
         return self

@@ -144,6 +144,15 @@ class People(Part):
             "FROM samples WHERE person_id = ? ORDER BY created_at, id", row).fetchall()
         return [Sample(r[0], r[1], r[2], SampleSettings(*r[3:7]), r[7], r[8], r[9]) for r in rows]
 
+    def sample(self, sample_id: int) -> tuple[str, Sample] | None:
+        """Whose sample SAMPLE_ID is, and the sample; None when there is no such sample."""
+        row = self.db.execute("SELECT p.name FROM samples s JOIN people p ON p.id = s.person_id WHERE s.id = ?",
+                              (sample_id,)).fetchone()
+        if row is None:
+            return None
+        found = [s for s in self.samples_of(row[0]) or [] if s.id == sample_id]
+        return (row[0], found[0]) if found else None
+
     def owner_of_photo(self, sha256: str) -> str | None:
         row = self.db.execute(
             "SELECT p.name FROM samples s JOIN people p ON p.id = s.person_id WHERE s.photo_sha256 = ?",

@@ -196,6 +196,21 @@ MIGRATIONS = [
         count INTEGER NOT NULL
     );
     """,
+    # `kiosk capture NAME`: a request to the running daemon to enroll the person in front, and
+    # its progress as the daemon reports it (store/captures.py).
+    """
+    CREATE TABLE capture_requests (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        views INTEGER NOT NULL CHECK (views BETWEEN 1 AND 50),
+        timeout REAL NOT NULL CHECK (timeout > 0),
+        requested_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'waiting',
+        taken INTEGER NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -30,6 +30,11 @@ class Unknowns(Part):
                                "ORDER BY at, id").fetchall()
         return [UnknownFace(r[0], r[1], as_embedding(r[2]), r[3], r[4], r[5]) for r in rows]
 
+    def get(self, unknown_id: int) -> UnknownFace | None:
+        row = self.db.execute("SELECT id, at, embedding, crop_file, track_id, encoder FROM unknown_faces "
+                              "WHERE id = ?", (unknown_id,)).fetchone()
+        return UnknownFace(row[0], row[1], as_embedding(row[2]), row[3], row[4], row[5]) if row else None
+
     def delete(self, ids: list[int]) -> list[str]:
         """Delete unknown faces by id, overwriting their rows on disk; returns their crop files."""
         self.db.execute("PRAGMA secure_delete = ON")

@@ -1,0 +1,422 @@
+"""`kiosk web`: the face library as a small web page, for an admin at the other end of an SSH tunnel.
+
+Every request opens the store, does what the matching command does through the same functions
+(store parts, enrollment, admin/), and closes it: the page keeps no state of its own, and the
+running kiosk picks each change up as it does a command's. Every request first passes access.py
+(token, loopback Host, same-origin changes); pictures come through pictures.py only. A change
+answers with a redirect to the page it came from, saying what happened (or why not) in one line.
+
+Served by waitress (pure Python, threads, no build step) on 127.0.0.1; pages are bottle templates.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import bottle
+
+from kiosk.admin import capture
+from kiosk.admin.naming import person_or_new
+from kiosk.admin.status import status_lines, status_report
+from kiosk.admin.visitors import dismiss_group, find_group, grouping_tolerance, label_group, visitor_groups
+from kiosk.config import Config
+from kiosk.enrollment.consistency import check_people
+from kiosk.enrollment.enroll import import_folder
+from kiosk.enrollment.labels import correct_event, undo_correction
+from kiosk.errors import KioskError, NotFound, Refused
+from kiosk.names import display_name
+from kiosk.store import Store
+from kiosk.store.records import write_private_file
+from kiosk.util import format_time
+from kiosk.vision.images import PHOTO_SUFFIXES
+from kiosk.vocabulary import SampleStatus
+from kiosk.web import pages
+from kiosk.web.access import COOKIE, Asked, refusal, same_token
+from kiosk.web.pictures import KINDS, png_file, stored_file, thumbnail
+
+HELD = (SampleStatus.SUSPECT, SampleStatus.PENDING)
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # one upload of photos
+EVENTS_SHOWN = 200
+CARD_FACES = 4  # photos on a person's card
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # no-referrer would make the browser send "Origin: null" with a form
+    "Cache-Control": "no-store",
+}
+
+
+class WebApp:
+    """The routes, over CONFIG's store; PORT and TOKEN are what access.py holds requests to."""
+
+    def __init__(self, config: Config, port: int, token: str):
+        self.config, self.port, self.token = config, port, token
+        self.app = bottle.Bottle()
+        self.app.hook("after_request")(self._headers)
+        self.app.error(403)(self._plain_error)
+        self.app.error(404)(self._plain_error)
+        self.app.error(405)(self._plain_error)
+        self.app.error(400)(self._plain_error)
+        routes: list[tuple[str, str, Callable[..., Any], bool]] = [
+            ("GET", "/login", self.login_page, True), ("POST", "/login", self.login, True),
+            ("GET", "/style.css", self.style, True),
+            ("GET", "/", lambda: bottle.redirect("/people", 303), False),
+            ("GET", "/people", self.people, False), ("GET", "/person", self.person, False),
+            ("POST", "/person/rename", self.rename, False), ("POST", "/person/merge", self.merge, False),
+            ("POST", "/person/remove", self.remove, False), ("POST", "/person/decide", self.decide, False),
+            ("POST", "/person/upload", self.upload, False),
+            ("POST", "/capture", self.capture, False), ("GET", "/capture/<request_id:int>", self.capture_page, False),
+            ("POST", "/capture/<request_id:int>/cancel", self.capture_cancel, False),
+            ("GET", "/events", self.events, False), ("POST", "/events/correct", self.correct, False),
+            ("GET", "/visitors", self.visitors, False), ("POST", "/visitors/label", self.label, False),
+            ("POST", "/visitors/dismiss", self.dismiss, False),
+            ("GET", "/status", self.status, False), ("GET", "/screen.png", self.screen, False),
+            ("GET", "/image/<kind>/<number:int>", self.image, False),
+        ]
+        for method, path, handler, login in routes:
+            self.app.route(path, method, self._guarded(handler, login))
+
+    # --- what every request passes ------------------------------------------------------------
+
+    def _guarded(self, handler: Callable[..., Any], login: bool) -> Callable[..., Any]:
+        def checked(**kwargs: Any) -> Any:
+            request = bottle.request
+            asked = Asked(request.method, request.get_header("Host", ""), request.get_cookie(COOKIE) or "",
+                          request.get_header("Origin", ""), request.get_header("Referer", ""),
+                          request.get_header("Sec-Fetch-Site", ""))
+            reason = refusal(asked, self.token, self.port, login=login)
+            if reason:
+                if request.method == "GET" and "log in" in reason and not request.path.startswith("/image"):
+                    return bottle.redirect("/login", 303)
+                bottle.abort(403, reason)
+            try:
+                return handler(**kwargs)
+            except KioskError as exc:  # a page that cannot be shown as asked (changes say so themselves)
+                raise bottle.HTTPError(404 if isinstance(exc, NotFound) else 400, str(exc)) from None
+        return checked
+
+    @staticmethod
+    def _headers() -> None:
+        for key, value in HEADERS.items():
+            bottle.response.set_header(key, value)
+
+    @staticmethod
+    def _plain_error(error: bottle.HTTPError) -> str:
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        return f"{error.status_line}: {error.body}\n"
+
+    def store(self) -> Store:
+        return Store(self.config.data_path(), create=True)
+
+    def page(self, title: str, here: str, body: str, refresh: int = 0) -> str:
+        query = bottle.request.query.decode()
+        return pages.LAYOUT.render(title=title, here=here, body=body, said=query.get("said", ""),
+                                   error=query.get("error", ""), refresh=refresh)
+
+    def form(self) -> bottle.FormsDict:
+        return bottle.request.forms.decode()
+
+    @staticmethod
+    def back(path: str, outcome: str = "", error: str = "", **query: str) -> None:
+        """Redirect to PATH (a page of this server), saying OUTCOME or ERROR there."""
+        query.update({key: value for key, value in (("said", outcome), ("error", error)) if value})
+        bottle.redirect(f"{path}?{urlencode(query)}" if query else path, 303)
+
+    def act(self, path: str, change: Callable[[Store], str], failed: str = "", **query: str) -> None:
+        """Do CHANGE on the store and go back to PATH with what it said; on an error, to FAILED
+        (default PATH) with the error."""
+        try:
+            with self.store() as store:
+                outcome = change(store)
+        except KioskError as exc:
+            self.back(failed or path, error=str(exc), **({} if failed else query))
+        self.back(path, outcome, **query)
+
+    # --- login ------------------------------------------------------------------------------
+
+    def login_page(self) -> Any:
+        given = bottle.request.query.decode().get("token", "")
+        if given:
+            return self._log_in(given)
+        return self.page("Log in", "", pages.LOGIN.render(reason="This page needs the kiosk's web token."))
+
+    def login(self) -> Any:
+        return self._log_in(self.form().get("token", "").strip())
+
+    def _log_in(self, given: str) -> Any:
+        if not same_token(given, self.token):
+            bottle.response.status = 403
+            return self.page("Log in", "", pages.LOGIN.render(reason="That is not the kiosk's web token."))
+        bottle.response.set_cookie(COOKIE, self.token, path="/", httponly=True, samesite="strict")
+        bottle.response.status = 303
+        bottle.response.set_header("Location", "/people")
+        return ""
+
+    @staticmethod
+    def style() -> str:
+        bottle.response.content_type = "text/css; charset=utf-8"
+        return pages.STYLE
+
+    # --- people -----------------------------------------------------------------------------
+
+    def people(self) -> str:
+        with self.store() as store:
+            people = store.people.summaries()
+            faces = {p.name: [s.id for s in store.people.samples_of(p.name) or []][:CARD_FACES] for p in people}
+        body = pages.PEOPLE.render(people=people, faces=faces, q=pages.q, shown=display_name)
+        return self.page("People", "/people", body)
+
+    def person(self) -> str:
+        typed = bottle.request.query.decode().get("name", "")
+        try:
+            with self.store() as store:
+                name = store.people.resolve(typed)
+                samples = store.people.samples_of(name) or []
+                others = [other for other in store.people.names() if other != name]
+                confusions = store.events.confusions_of(name)
+        except KioskError as exc:
+            self.back("/people", error=str(exc))
+        held = {s.id: s.status_reason if s.status == SampleStatus.SUSPECT else "waiting for the photo check"
+                for s in samples if s.status in HELD}
+        body = pages.PERSON.render(name=name, samples=samples, held=held, others=others, confusions=confusions,
+                                   shown=display_name)
+        return self.page(display_name(name), "/people", body)
+
+    def rename(self) -> None:
+        form = self.form()
+
+        def change(store: Store) -> str:
+            old = store.people.resolve(form.get("name", ""))
+            new, _ = person_or_new(store, form.get("new", "").strip(), new=True)
+            if new == old:
+                raise Refused(f"{old} is already called that")
+            store.people.rename(old, new)
+            return f"renamed {old} to {new} (shown as {display_name(new)})"
+        self.act("/person", change, name=self._renamed_to(form))
+
+    @staticmethod
+    def _renamed_to(form: bottle.FormsDict) -> str:
+        return form.get("new", "").strip() or form.get("name", "")
+
+    def merge(self) -> Any:
+        form = self.form()
+        source, target = form.get("name", ""), form.get("into", "")
+        if form.get("confirm") != "yes":
+            with self.store() as store:
+                samples = len(store.people.samples_of(source) or [])
+            return self.page("Merge", "/people", pages.CONFIRM.render(
+                question=f"Merge {source} ({samples} sample(s)) into {target}? Their events follow.",
+                action="/person/merge", fields={"name": source, "into": target}, button="Merge",
+                back=f"/person?name={pages.q(source)}"))
+
+        def change(store: Store) -> str:
+            old, into = store.people.resolve(source), store.people.resolve(target)
+            if old == into:
+                raise Refused(f"{source} and {target} are the same person: {old}")
+            moved = store.people.merge(old, into)
+            result = check_people(store, [into], self.config.enrollment, self.config.recognition.encoder)
+            return (f"merged {old} into {into}: {moved} sample(s), events and corrections moved; "
+                    f"{len(result.suspects)} photo(s) held back by the check")
+        self.act("/person", change, name=target)
+
+    def remove(self) -> Any:
+        form = self.form()
+        name, events = form.get("name", ""), form.get("events") == "1"
+        if form.get("confirm") != "yes":
+            with self.store() as store:
+                samples = len(store.people.samples_of(name) or [])
+            what = " and their events" if events else ""
+            fields = {"name": name, **({"events": "1"} if events else {})}
+            return self.page("Remove", "/people", pages.CONFIRM.render(
+                question=f"Remove {name} ({samples} sample(s)){what}?", action="/person/remove", fields=fields,
+                button="Remove", back=f"/person?name={pages.q(name)}"))
+
+        def change(store: Store) -> str:
+            stored = store.people.resolve(name)
+            removed = store.people.remove(stored, events=events)
+            return f"removed {stored}: {removed} sample(s)" + (" and their events" if events else "")
+        self.act("/people", change)
+
+    def decide(self) -> None:
+        form = self.form()
+        name, action = form.get("name", ""), form.get("action", "")
+
+        def change(store: Store) -> str:
+            stored = store.people.resolve(name)
+            try:
+                sample_id = int(form.get("sample", ""))
+            except ValueError:
+                raise Refused(f"sample {form.get('sample', '')!r}: not a sample number") from None
+            held = [s.id for s in store.people.samples_of(stored) or [] if s.status in HELD]
+            if sample_id not in held:
+                raise NotFound(f"#{sample_id}: no photo of {stored} held back by that number")
+            if action == "accept":
+                store.people.accept(stored, [sample_id])
+                return f"accepted photo #{sample_id} of {stored}: used for matching from now on"
+            if action == "reject":
+                store.people.reject(stored, [sample_id])
+                return f"rejected photo #{sample_id} of {stored}: deleted, and refused if imported again as {stored}"
+            raise Refused(f"{action!r}: neither accept nor reject")
+        self.act("/person", change, name=name)
+
+    def upload(self) -> None:
+        form = self.form()
+        typed, new = form.get("name", "").strip(), form.get("new") == "1"
+        if bottle.request.content_length > MAX_UPLOAD_BYTES:
+            self.back("/people", error=f"upload too large (at most {MAX_UPLOAD_BYTES >> 20} MB at once)")
+        files = bottle.request.files.getall("photos")
+
+        def change(store: Store) -> str:
+            name, _ = person_or_new(store, typed, new=new)
+            if not files:
+                raise Refused("no photo chosen to upload")
+            with tempfile.TemporaryDirectory(prefix="kiosk-upload-", dir=store.data_dir) as scratch:
+                folder = Path(scratch) / name
+                for index, upload in enumerate(files, 1):
+                    suffix = Path(upload.raw_filename or "").suffix.lower()
+                    suffix = suffix if suffix in PHOTO_SUFFIXES else ".jpg"
+                    write_private_file(folder / f"upload-{index}{suffix}", upload.file.read(MAX_UPLOAD_BYTES))
+                report = import_folder(store, scratch, self.config.enrollment,
+                                       encoder=self.config.recognition.encoder, layout="the uploaded photos")
+            skipped = "; ".join(f"{s.file.split('/', 1)[-1]}: {s.reason}" for s in report.skipped)
+            held = f", {len(report.suspects)} held back by the photo check" if report.suspects else ""
+            return (f"added {report.added} photo(s) for {name}{held}, {report.duplicates} duplicate(s), "
+                    f"{len(report.skipped)} skipped" + (f" ({skipped})" if skipped else ""))
+        self.act("/person", change, failed="/people" if new else "", name=typed)
+
+    def capture(self) -> None:
+        form = self.form()
+        try:
+            views = int(form.get("views", capture.DEFAULT_VIEWS))
+        except ValueError:
+            self.back("/people", error=f"views: {form.get('views')!r} is not a number")
+        try:
+            with self.store() as store:
+                name, _ = person_or_new(store, form.get("name", "").strip(), new=form.get("new") == "1")
+                request_id = capture.ask(store, name, views)
+        except KioskError as exc:
+            self.back("/people", error=str(exc))
+        bottle.redirect(f"/capture/{request_id}", 303)
+
+    def capture_page(self, request_id: int) -> str:
+        with self.store() as store:
+            request = store.captures.get(request_id)
+        if request is None:
+            raise bottle.HTTPError(404, f"capture {request_id}: no such request")
+        body = pages.CAPTURE.render(c=request, shown=display_name, q=pages.q)
+        return self.page("Enrolling", "/people", body, refresh=0 if request.finished else 1)
+
+    def capture_cancel(self, request_id: int) -> None:
+        with self.store() as store:
+            capture.cancel(store, request_id)
+        bottle.redirect(f"/capture/{request_id}", 303)
+
+    # --- the log ------------------------------------------------------------------------------
+
+    def events(self) -> str:
+        person = bottle.request.query.decode().get("person", "")
+        with self.store() as store:
+            events = store.events.query(person=person or None, limit=EVENTS_SHOWN)  # newest first
+            names = store.people.names()
+        body = pages.EVENTS.render(events=events, names=names, person=person, when=format_time)
+        return self.page("Log", "/events", body)
+
+    def correct(self) -> None:
+        form = self.form()
+
+        def change(store: Store) -> str:
+            try:
+                event_id = int(form.get("event", ""))
+            except ValueError:
+                raise Refused(f"event {form.get('event', '')!r}: not an event number") from None
+            if form.get("undo"):
+                return undo_correction(store, event_id)
+            if form.get("not"):
+                return correct_event(store, self.config, event_id, None, store.people.resolve(form.get("not")))
+            typed = form.get("name", "").strip()
+            if not typed:
+                raise Refused("say who the face is")
+            name, _ = person_or_new(store, typed, new=form.get("new") == "1")
+            return correct_event(store, self.config, event_id, name, None)
+        self.act("/events", change)
+
+    # --- unknown visitors ---------------------------------------------------------------------
+
+    def visitors(self) -> str:
+        tolerance = grouping_tolerance(self.config)
+        with self.store() as store:
+            groups = visitor_groups(store, self.config, tolerance)
+            names = store.people.names()
+        body = pages.VISITORS.render(groups=groups, names=names, tolerance=tolerance, when=format_time,
+                                     capturing=self.config.recognition.capture_unknown)
+        return self.page("Visitors", "/visitors", body)
+
+    def label(self) -> None:
+        form = self.form()
+
+        def change(store: Store) -> str:
+            group = find_group(store, self.config, form.get("group", ""))
+            name, _ = person_or_new(store, form.get("name", "").strip(), new=form.get("new") == "1")
+            result = label_group(store, self.config, group, name)
+            held = f"; {len(result.suspects)} held back by the photo check" if result.suspects else ""
+            return f"group {group.key}: {len(group.faces)} face(s) enrolled as {name}{held}"
+        self.act("/visitors", change)
+
+    def dismiss(self) -> None:
+        form = self.form()
+
+        def change(store: Store) -> str:
+            group = find_group(store, self.config, form.get("group", ""))
+            return f"group {group.key}: {dismiss_group(store, group)} face(s) deleted"
+        self.act("/visitors", change)
+
+    # --- status and pictures ------------------------------------------------------------------
+
+    def status(self) -> str:
+        report = status_report(self.config)
+        with self.store() as store:
+            captures = store.captures.latest()
+        snapshot = bool(self.config.display.snapshot_path) and Path(self.config.display.snapshot_path).is_file()
+        body = pages.STATUS.render(text="\n".join(status_lines(report)), snapshot=snapshot, captures=captures)
+        return self.page("Status", "/status", body, refresh=10)
+
+    def screen(self) -> bytes:
+        if not self.config.display.snapshot_path:
+            bottle.abort(404, "display.snapshot_path is not set")
+        try:
+            data = png_file(Path(self.config.display.snapshot_path))
+        except NotFound as exc:
+            bottle.abort(404, str(exc))
+        bottle.response.content_type = "image/png"
+        return data
+
+    def image(self, kind: str, number: int) -> bytes:
+        if kind not in KINDS:
+            bottle.abort(404, f"{kind}: no such kind of picture")
+        size = bottle.request.query.get("size", "small")
+        try:
+            with self.store() as store:
+                path = stored_file(store, kind, number)
+            data = thumbnail(path, self.config, size)
+        except NotFound as exc:
+            bottle.abort(404, str(exc))
+        bottle.response.content_type = "image/jpeg"
+        bottle.response.set_header("Cache-Control", "private, max-age=300")
+        return data
+
+
+def serve(config: Config, port: int, token: str, on_listening: Callable[[int], None]) -> None:
+    """Serve the page on 127.0.0.1:PORT (0: any free port) until stopped; ON_LISTENING gets the port."""
+    import waitress  # late on purpose: only `kiosk web` serves
+
+    app = WebApp(config, port, token)
+    server = waitress.create_server(app.app, host="127.0.0.1", port=port, threads=4, ident="kiosk",
+                                    clear_untrusted_proxy_headers=True)
+    app.port = int(server.effective_port)
+    on_listening(app.port)
+    server.run()
