@@ -16,7 +16,8 @@
 #   /usr/local/bin/kiosk             symlink to the venv's kiosk command
 #   /etc/kiosk/config.yaml           configuration, written once and kept on re-install
 #   /var/lib/kiosk                   encodings store and photos (0700, kiosk:kiosk)
-#   /etc/systemd/system/kiosk.service, kiosk-import@.service
+#   /etc/systemd/system/kiosk.service, kiosk-import@.service, kiosk-web.service (the face library
+#                                    page on 127.0.0.1, off until enabled)
 #   /etc/udev/rules.d/99-kiosk-usb.rules
 set -euo pipefail
 # Installed files must be readable by the kiosk user whatever the caller's umask is.
@@ -79,7 +80,7 @@ CONFIG_DIR=$ROOT/etc/kiosk
 DATA_DIR=$ROOT/var/lib/kiosk
 COMMAND_LINK=$ROOT/usr/local/bin/kiosk
 REQUIREMENTS=$SOURCE_DIR/scripts/pi-requirements.txt
-UNITS=(kiosk.service kiosk-import@.service)
+UNITS=(kiosk.service kiosk-import@.service kiosk-web.service)
 RULES=99-kiosk-usb.rules
 
 step() {
@@ -201,7 +202,10 @@ install_files() {
     elif [ "$DRY_RUN" = 1 ]; then
         echo "would write: $CONFIG_DIR/config.yaml from $SOURCE_DIR/config.yaml with data_dir: /var/lib/kiosk"
     else
-        sed 's|^data_dir:.*|data_dir: /var/lib/kiosk|' "$SOURCE_DIR/config.yaml" >"$CONFIG_DIR/config.yaml.new"
+        # The screen's snapshot goes to the runtime folder, for the web page's status.
+        sed -e 's|^data_dir:.*|data_dir: /var/lib/kiosk|' \
+            -e 's|^  snapshot_path: ""|  snapshot_path: /run/kiosk/screen.png|' \
+            "$SOURCE_DIR/config.yaml" >"$CONFIG_DIR/config.yaml.new"
         chmod 0644 "$CONFIG_DIR/config.yaml.new"
         mv "$CONFIG_DIR/config.yaml.new" "$CONFIG_DIR/config.yaml"
     fi
@@ -214,6 +218,10 @@ install_files() {
     files mkdir -p "$DATA_DIR"
     files chmod 0700 "$DATA_DIR"
     system chown kiosk:kiosk "$DATA_DIR"
+    # The web page's secret (0600, the kiosk user's), made once and kept on re-install; this
+    # prints the address that logs in (sudo systemctl enable --now kiosk-web serves it).
+    system runuser -u kiosk -- env KIOSK_DATA_DIR=/var/lib/kiosk \
+        "$VENV/bin/kiosk" --config /etc/kiosk/config.yaml web --url
 }
 
 start_service() {
@@ -230,6 +238,7 @@ start_service() {
         # Already running the previous version: restart it on the new one.
         systemctl enable kiosk.service
         systemctl restart kiosk.service
+        systemctl try-restart kiosk-web.service
     else
         system systemctl enable --now kiosk.service
     fi
@@ -253,6 +262,7 @@ uninstall() {
     step "removing the kiosk"
     # Each of these may find nothing to do on a partly removed install.
     system systemctl disable --now kiosk.service || true
+    system systemctl disable --now kiosk-web.service || true
     system systemctl stop "kiosk-import@*.service" || true
     local unit
     for unit in "${UNITS[@]}"; do

@@ -27,7 +27,7 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or (
 needs_systemd_analyze = pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze not installed")
 
 # Highest acceptable `systemd-analyze security` exposure (0 = locked down, 10 = unprotected).
-MAX_EXPOSURE = {"kiosk.service": 2.0, "kiosk-import@sda1.service": 4.0}
+MAX_EXPOSURE = {"kiosk.service": 2.0, "kiosk-import@sda1.service": 4.0, "kiosk-web.service": 2.5}
 
 
 def unit_settings(path: Path) -> list[tuple[str, str, str]]:
@@ -57,7 +57,8 @@ def one(path: Path, section: str, key: str) -> str:
 
 def copies_for_verify(tmp_path: Path) -> list[Path]:
     """The units as systemd-analyze can load them here: real binaries, template as an instance."""
-    renames = {"kiosk.service": "kiosk.service", "kiosk-import@.service": "kiosk-import@sda1.service"}
+    renames = {"kiosk.service": "kiosk.service", "kiosk-import@.service": "kiosk-import@sda1.service",
+               "kiosk-web.service": "kiosk-web.service"}
     copies = []
     for name, copy_name in renames.items():
         text = (SYSTEMD_DIR / name).read_text()
@@ -185,3 +186,18 @@ def test_udevadm_verify_accepts_the_rule():
     result = subprocess.run(["udevadm", "verify", "--no-style", str(RULES)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_web_unit_serves_loopback_as_the_kiosk_user_and_is_off_until_enabled():
+    unit = SYSTEMD_DIR / "kiosk-web.service"
+    command = one(unit, "Service", "ExecStart").split()
+    args = build_parser().parse_args(command[1:])
+    assert args.command == "web" and args.port is None and not args.url
+    assert one(unit, "Service", "User") == "kiosk"
+    assert values(unit, "Service", "IPAddressDeny") == ["any"]
+    assert values(unit, "Service", "IPAddressAllow") == ["localhost"]
+    assert "RUNTIME_DIRECTORY=/run/kiosk" in values(unit, "Service", "Environment")
+    installer = [line.strip() for line in (REPO / "scripts" / "install.sh").read_text().splitlines()
+                 if not line.strip().startswith("#")]
+    assert any("kiosk-web.service" in line for line in installer)
+    assert not [line for line in installer if re.search(r"systemctl (enable|start).*kiosk-web", line)]
