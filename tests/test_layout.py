@@ -14,7 +14,8 @@ from conftest import REPO
 
 PACKAGE = REPO / "kiosk"
 # Higher may import lower; equal ranks are separate rooms that do not import each other.
-LAYERS = {"cli": 7, "measure": 6, "web": 6, "live": 5, "admin": 5, "outside": 4, "enrollment": 3, "store": 2, "vision": 1}
+LAYERS = {"cli": 7, "measure": 6, "web": 6, "live": 5, "admin": 5, "outside": 4, "enrollment": 3, "store": 2,
+          "vision": 1}
 GROUND = 0  # config, errors, paths, runtime, util, pool, names, frame, vocabulary: one floor
 LATE_IMPORT_MARK = "late on purpose"
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import require_data, run_kiosk
 
 from kiosk.config import Config
 from kiosk.store import Store
 from kiosk.store.faces import save_unknown_face
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.images import kept_face, load_image
+
+from conftest import require_data, run_kiosk
 
 
 @pytest.fixture

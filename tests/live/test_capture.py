@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, require_data
 from PIL import Image
 
 from kiosk.live.capture import pose
+
+from conftest import REPO, require_data
 
 DAEMON_START_SECONDS = 90
 

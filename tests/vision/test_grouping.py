@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import require_data
 
 from kiosk.config import Config
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.grouping import group_faces, pair_score
 from kiosk.vision.images import load_image
+
+from conftest import require_data
 
 
 @pytest.fixture(scope="module")

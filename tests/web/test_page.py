@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, require_data, run_kiosk
 
 from kiosk.config import Config, RecognitionConfig
 from kiosk.store import Store
 from kiosk.store.faces import add_event_with_face, save_unknown_face
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.images import kept_face, load_image
+
+from conftest import REPO, require_data, run_kiosk
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
