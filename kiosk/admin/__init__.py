@@ -4,5 +4,8 @@
 - doctor.py: installation checks;
 - tune.py: distances in the gallery and a suggested tolerance and margin;
 - backup.py: one .tar of the store and kept photos, and restoring it;
-- eventlog.py: the log of who was seen, per event or per person per day.
+- eventlog.py: the log of who was seen, per event or per person per day;
+- visitors.py: the kept unknown faces grouped into visitors, to name or dismiss;
+- capture.py: asking the running kiosk to enroll the person in front, and following it;
+- naming.py: which person a typed name means, or a new one when the admin says so.
 """

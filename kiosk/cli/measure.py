@@ -14,7 +14,7 @@ from kiosk.admin.visitors import grouping_tolerance
 from kiosk.cli.common import UsageError
 from kiosk.config import Config
 from kiosk.enrollment.photos import scan_people
-from kiosk.measure import bench, detection_recall, grouping, report, visits
+from kiosk.measure import bench, detection_recall, grouping, report, visits, web_page
 from kiosk.measure.evaluate import (
     DEFAULT_TOLERANCES,
     EvalPlan,
@@ -62,6 +62,21 @@ def cmd_eval_groups(args: argparse.Namespace, config: Config) -> int:
                           "tolerance": default, "results": [row.as_dict() for row in rows]}))
     else:
         grouping.print_report(rows, len(owners), len(set(owners)), skipped, default)
+    return 0
+
+
+def cmd_bench_web(args: argparse.Namespace, config: Config) -> int:
+    photos = Path(args.photos or bench.DEFAULT_PEOPLE)
+    if not photos.is_dir():
+        raise UsageError(f"{photos}: not a folder of person folders (--photos)")
+    if not 1 <= args.people <= 100000:
+        raise UsageError(f"--people: {args.people} is out of range, 1-100000")
+    result = web_page.run(photos, config, args.people,
+                          log=lambda message: None if args.json else print(message, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        web_page.print_report(result)
     return 0
 
 

@@ -325,6 +325,16 @@ def add_measure_commands(commands: Commands) -> None:
     grouping.add_argument("--json", action="store_true", help="print one JSON object")
     grouping.set_defaults(handler=Handler("measure", "cmd_eval_groups"))
 
+    web_bench = commands.add_parser(
+        "bench-web", help="speed and footprint of the face library page on a store of N people",
+        description="Serve a scratch store of N people (five kept photos each) with the real `kiosk web` and "
+                    "time its pages and thumbnails, and its memory and CPU while idle.")
+    web_bench.add_argument("--people", type=int, default=200, metavar="N", help="people in the store (default 200)")
+    web_bench.add_argument("--photos", metavar="DIR", help="person folders whose photos are used "
+                                                           "(default: ../shared/data/people)")
+    web_bench.add_argument("--json", action="store_true", help="print one JSON object")
+    web_bench.set_defaults(handler=Handler("measure", "cmd_bench_web"))
+
     recall = commands.add_parser("detection-recall", help="HOG face recall per detection width",
                                  description="Recall and false positives of the live detector on labelled "
                                              "photos at several detection widths and upsample settings.")

@@ -8,6 +8,7 @@
 - scene.py: what one drawn frame shows, as plain data;
 - display.py: drawing a scene with pygame (theme.py: the look; canvas.py: geometry and text);
 - screens/: where the picture goes (window, KMS/DRM fullscreen, /dev/fbN, headless);
+- capture.py: `kiosk capture`, the good views of the person in front, enrolled;
 - daemon.py: the loop that ties them together, with systemd notification (notify.py),
   the event writer (events.py) and run figures (stats.py).
 """

@@ -6,5 +6,7 @@
 - scenes.py: synthetic clips (an empty hall, people walking in) for the at-rest and arrival figures;
 - visits.py: `kiosk eval --visits`, whole visits through `kiosk run`;
 - evaluate.py: recognition accuracy (closed set, open set, strangers) at several settings;
-- detection_recall.py: how many labelled faces the live detector finds at each width.
+- detection_recall.py: how many labelled faces the live detector finds at each width;
+- grouping.py: `kiosk eval-groups`, unknown visitors grouped, scored on photos of known people;
+- web_page.py: `kiosk bench-web`, the face library page's times and footprint on N people.
 """

@@ -8,5 +8,6 @@
 - calibration.py: the rule's tolerance chosen for the gallery, for a target stranger rate;
 - detectors/: the models that find faces (HOG, CNN), one per file, behind one base class;
 - encoders/: the networks that turn a face into numbers, one per file, behind one base class;
-- liveness.py: a person or a picture held up, from blinks and movement.
+- liveness.py: a person or a picture held up, from blinks and movement;
+- grouping.py: unknown faces grouped into individuals (average linkage).
 """

@@ -4,7 +4,7 @@ Average linkage: every face starts as its own group, and the two closest groups 
 mean distance between their faces is within the tolerance (recognition.group_tolerance). Unlike
 "any close pair joins" (single linkage, or dlib's chinese whispers), a few close pairs between
 two look-alike strangers do not chain them into one group: on the 924 faces of lfw_dev's 466
-strangers, at 0.5, 97 % of the pairs put together were one person and 90 % of each person's
+strangers, at 0.5, 96 % of the pairs put together were one person and 90 % of each person's
 pairs were found, where chinese whispers put 42 % of its pairs right (`kiosk eval-groups`,
 measure/grouping.py, prints both).
 """

@@ -25,7 +25,6 @@ from kiosk.admin.status import status_lines, status_report
 from kiosk.admin.visitors import dismiss_group, find_group, grouping_tolerance, label_group, visitor_groups
 from kiosk.config import Config
 from kiosk.enrollment.consistency import check_people
-from kiosk.enrollment.enroll import import_folder
 from kiosk.enrollment.labels import correct_event, undo_correction
 from kiosk.errors import KioskError, NotFound, Refused
 from kiosk.names import display_name
@@ -275,6 +274,8 @@ class WebApp:
             name, _ = person_or_new(store, typed, new=new)
             if not files:
                 raise Refused("no photo chosen to upload")
+            from kiosk.enrollment.enroll import import_folder  # late on purpose: the detector loads for uploads only
+
             with tempfile.TemporaryDirectory(prefix="kiosk-upload-", dir=store.data_dir) as scratch:
                 folder = Path(scratch) / name
                 for index, upload in enumerate(files, 1):
