@@ -47,6 +47,7 @@ class DaemonStatus:
     events_waiting: int = 0  # events kept in memory because the store could not take them yet
     events_dropped: int = 0  # events lost because that memory was full
     store_problem: str = ""  # why the store cannot take events now (a full drive, a lock), or ""
+    fleet: str = ""  # off, or the site gallery's sync: connected, broker unreachable, a refused version
     updated_at: float | None = None
 
 

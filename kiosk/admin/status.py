@@ -17,6 +17,7 @@ from kiosk.errors import StoreError
 from kiosk.paths import DB_NAME, PHOTOS_DIR, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, age, pid_alive, read_record
 from kiosk.store import Store, waiting_for_retrain
+from kiosk.store.site import read_site
 from kiosk.util import format_bytes, format_time, printable
 from kiosk.vision.calibration import rule_for
 from kiosk.vision.encoders import encoder_class
@@ -86,6 +87,10 @@ def status_report(config: Config) -> dict:
     report["mqtt"] = {"enabled": config.mqtt.enabled, "broker": f"{config.mqtt.host}:{config.mqtt.port}",
                       "state": daemon.get("mqtt") if daemon["state"] == "running" else None,
                       "outbox_waiting": waiting, "outbox_dropped": dropped}
+    site = read_site(data_dir)
+    report["site"] = None if site is None else {
+        "name": site.name, "role": site.role, "home": site.home, "version": site.version, "made_at": site.made_at,
+        "applied_at": site.applied_at, "sync": daemon.get("fleet") if daemon["state"] == "running" else None}
     report["door"] = {"enabled": config.door.enabled, "pin": config.door.pin,
                       "state": daemon.get("door") if daemon["state"] == "running" else None,
                       "warning": DOOR_WITHOUT_LIVENESS if config.door_without_liveness else ""}
@@ -148,6 +153,9 @@ def status_lines(report: dict) -> list[str]:
               f"outbox {mqtt['outbox_waiting']} waiting{dropped}")
     else:
         lines.append("mqtt:       off")
+    site = report.get("site")
+    if site:
+        lines.append(f"site:       {site_line(site)}")
     door = report["door"]
     lines.append(f"door:       {door['state'] or 'not running'}, GPIO {door['pin']}" if door["enabled"]
                  else "door:       off")
@@ -163,6 +171,21 @@ def status_lines(report: dict) -> list[str]:
         what += " (dated ahead of this clock: it was set wrong then, or is now)" if event["at"] > ahead else ""
         lines.append(f"  {format_time(event['at'])}  {what}{distance}")
     return lines
+
+
+def site_line(site: dict, now: float | None = None) -> str:
+    """ "member of site office: gallery v17 from kiosk-a, 3 days old; broker unreachable" """
+    now = time.time() if now is None else now
+    role = "home" if site["role"] == "home" else "member"
+    if not site["version"]:
+        gallery = "no gallery version yet" + ("" if role == "home" else f" from {site['home']}")
+    else:
+        age = now - site["made_at"]
+        old = (f"{age / 86400:.0f} days old" if age >= 2 * 86400 else f"{age / 3600:.0f} hours old"
+               if age >= 2 * 3600 else "made within the last 2 hours")
+        gallery = f"gallery v{site['version']} from {site['home']}, {old}"
+    sync = site["sync"] or "not running"
+    return f"{role} of site {site['name']}: {gallery}; {sync}"
 
 
 def print_status(report: dict) -> None:

@@ -25,10 +25,15 @@ import sys
 from kiosk.cli.parser import build_parser
 from kiosk.config import load_config
 from kiosk.errors import KioskError
+from kiosk.store.site import refuse_on_member
 from kiosk.util import PrintableStream
 
 USAGE_OR_DATA_PROBLEM = 2  # a bad argument, config, store, name or file: the message says which
 INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+# Commands that change who is enrolled: on a site's member kiosk the gallery is the home's.
+CHANGES_GALLERY = {"cmd_enroll", "cmd_import_usb", "cmd_capture", "cmd_retrain", "cmd_import_pickle",
+                   "cmd_people_decide", "cmd_people_check", "cmd_people_rename", "cmd_people_merge",
+                   "cmd_people_remove", "cmd_events_correct", "cmd_unknowns_label"}
 
 
 def setup_logging(level: str) -> None:
@@ -59,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, args.data_dir)
         setup_logging(config.log_level)
+        if getattr(args.handler, "__name__", "") in CHANGES_GALLERY:
+            refuse_on_member(config.data_path(), f"kiosk {args.command}")
         return args.handler(args, config)
     except KioskError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)

@@ -26,6 +26,8 @@ def logged_name(store: Store, typed: str) -> str:
 
 
 def cmd_events(args: argparse.Namespace, config: Config) -> int:
+    if args.site:
+        return print_site_log(args, config)
     try:
         since = parse_when(args.since, "--since") if args.since else None
         until = parse_when(args.until, "--until") if args.until else None
@@ -50,6 +52,24 @@ def cmd_events(args: argparse.Namespace, config: Config) -> int:
     if fmt == "text":
         for day in unknown:
             print(f"{day['day']}: {day['visits']} visit(s) by faces nobody could name (unknown)")
+    return 0
+
+
+def print_site_log(args: argparse.Namespace, config: Config) -> int:
+    """kiosk events --site: the site's events, each once, with the kiosk that decided it."""
+    if args.daily or args.person or args.since or args.until:
+        raise UsageError("--site lists the whole site's log; --daily, --person, --since and --until are for "
+                         "this kiosk's own")
+    from kiosk.cli.fleet import site_log  # late on purpose: the broker client only for --site
+
+    rows = site_log(config)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    shown = [{"time": local(r["at"]), "kiosk": r["kiosk"], "id": r["id"], "kind": r["kind"], "name": r["name"],
+              "distance": round(r["distance"], 4) if r["distance"] is not None else None,
+              "gallery_version": r["gallery_version"]} for r in rows]
+    print_rows(shown, "csv" if args.csv else "text")
     return 0
 
 

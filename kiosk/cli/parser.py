@@ -203,6 +203,8 @@ def add_events_commands(commands: Commands) -> None:
     events.add_argument("--until", metavar="DATE")
     events.add_argument("--person", metavar="NAME")
     events.add_argument("--daily", action="store_true", help="first and last seen per person per day")
+    events.add_argument("--site", action="store_true",
+                        help="on a site's home: every kiosk's events, read from the broker (kiosk fleet)")
     form = events.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
@@ -262,6 +264,26 @@ def add_admin_commands(commands: Commands) -> None:
     sandbox.add_argument("--write", action="store_true", help="write them (then: systemctl daemon-reload)")
     sandbox.add_argument("--dir", metavar="DIR", help="drop-in folder (default: /etc/systemd/system/kiosk.service.d)")
     sandbox.set_defaults(handler=Handler("admin", "cmd_sandbox"))
+
+    fleet = commands.add_parser("fleet", help="several kiosks as one site, through the MQTT broker",
+                                description="Make this kiosk a site's home, or a member that takes the home's "
+                                            "signed gallery; see which kiosk runs which version.")
+    fleet_actions = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
+    init = fleet_actions.add_parser("init", help="make this kiosk the home of a new site (it holds the gallery)")
+    init.add_argument("--site", required=True, metavar="NAME")
+    init.set_defaults(handler=Handler("fleet", "cmd_fleet_init"))
+    join = fleet_actions.add_parser("join", help="make this kiosk a member of a site (the line fleet init printed)")
+    join.add_argument("--site", required=True, metavar="NAME")
+    join.add_argument("--home", required=True, metavar="DEVICE", help="the home kiosk's name")
+    join.add_argument("--key", required=True, metavar="HEX", help="the site's public key")
+    join.add_argument("--yes", action="store_true", help="replace the people enrolled here with the home's")
+    join.set_defaults(handler=Handler("fleet", "cmd_fleet_join"))
+    publish = fleet_actions.add_parser("publish", help="on the home: publish the gallery now (kiosk run does so "
+                                                       "after every change)")
+    publish.set_defaults(handler=Handler("fleet", "cmd_fleet_publish"))
+    fleet_status = fleet_actions.add_parser("status", help="which kiosk runs which gallery version")
+    fleet_status.add_argument("--json", action="store_true")
+    fleet_status.set_defaults(handler=Handler("fleet", "cmd_fleet_status"))
 
     web = commands.add_parser(
         "web", help="the face library page on 127.0.0.1 (through an SSH tunnel)",

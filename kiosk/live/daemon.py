@@ -33,10 +33,12 @@ from kiosk.live.scene import Scene, Status
 from kiosk.live.sources import Frames, check_source, open_source
 from kiosk.live.stats import RunStats
 from kiosk.outside.door import Door
+from kiosk.outside.fleet import Fleet
 from kiosk.outside.mqtt import Publisher
 from kiosk.paths import import_progress_path, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, ImportProgress, ReloadSignal, age, publish, read_record
 from kiosk.store import Store, waiting_for_retrain
+from kiosk.store.site import read_site
 from kiosk.util import RateMeter
 from kiosk.vocabulary import CameraState
 
@@ -77,6 +79,11 @@ class Daemon:
         if config.door_without_liveness:
             log.warning(DOOR_WITHOUT_LIVENESS)
         self.publisher = Publisher(config, self.gallery.names) if config.mqtt.enabled else None
+        site = read_site(config.data_path())
+        self.fleet = Fleet(config, site) if site is not None and config.mqtt.enabled else None
+        if site is not None and not config.mqtt.enabled:
+            log.warning("site %s: mqtt.enabled is off, so this kiosk neither sends nor takes gallery versions",
+                        site.name)
         self.event_log = EventWriter(config, self.publisher.wake if self.publisher else None)
         self.source: Frames = open_source(options.source or config.camera.source, config.camera,
                                   fast=options.fast, loop=options.loop)
@@ -113,6 +120,8 @@ class Daemon:
         self.recognizer.start()
         if self.publisher is not None:
             self.publisher.start()
+        if self.fleet is not None:
+            self.fleet.start()
         log.info("running: source %s, display %s, %d people enrolled",
                  self.source.name, self.display.mode, self.gallery.people)
         self.notifier.ready()
@@ -229,7 +238,7 @@ class Daemon:
             people=self.gallery.people, samples=len(self.gallery), message=self.banner,
             door="off" if self.door is None else "open" if self.door.is_open else "closed",
             events_waiting=writer.waiting, events_dropped=writer.dropped, store_problem=writer.problem,
-            **self.mqtt_status())
+            fleet=self.fleet_status(), **self.mqtt_status())
         try:
             publish(self.status_path, state)
         except OSError as exc:
@@ -245,6 +254,12 @@ class Daemon:
         state = self.publisher.state()
         return {"mqtt": "connected" if state.connected else f"disconnected{': ' + state.error if state.error else ''}",
                 "outbox_waiting": state.waiting, "outbox_dropped": state.dropped}
+
+    def fleet_status(self) -> str:
+        if self.fleet is None:
+            return "off"
+        state = self.fleet.state()
+        return state.problem or ("connected" if state.connected else "broker unreachable")
 
     def reload_gallery_if_changed(self, now: float) -> None:
         """Reload on any change to the store, on SIGHUP (a burst of them is one reload within
@@ -267,6 +282,8 @@ class Daemon:
                 if self.publisher is not None and set(self.gallery.names) != names_before:
                     self.publisher.set_people(self.gallery.names)
                 log.info("gallery reloaded: %d people, %d samples", self.gallery.people, len(self.gallery))
+                if self.fleet is not None:
+                    self.fleet.changed()
         except Exception as exc:  # a busy or briefly locked store is retried next time
             log.warning("gallery reload failed: %s", exc)
 
@@ -299,6 +316,8 @@ class Daemon:
         self.event_log.close()
         if self.publisher is not None:
             self.publisher.stop()
+        if self.fleet is not None:
+            self.fleet.stop()
         self.source.close()
         self.display.close()
         if self.options.stats_json:

@@ -3,6 +3,8 @@
 Topics, under <mqtt.topic_prefix>/<device>:
 - status          retained: online, or offline (sent on a clean stop, else by the broker as our will)
 - event           one JSON message per event, QoS 1: id, time, kind, name, known, distance, camera
+                  (and kiosk, site, gallery_version: which kiosk of which site, deciding with
+                  which version of the site's gallery; see fleet.py)
 - last_seen       retained: the latest event of a face seen (Home Assistant's "last seen" sensor)
 - person/<key>    retained: present, or away once mqtt.away_seconds have passed without them
 Discovery (retained, under mqtt.discovery_prefix): one device per kiosk, a sensor for the last
@@ -40,6 +42,7 @@ from kiosk.errors import ConfigError, StoreError
 from kiosk.names import UNKNOWN
 from kiosk.store import Store, person_key
 from kiosk.store.records import Event
+from kiosk.store.site import read_site
 from kiosk.util import write_atomically
 
 log = logging.getLogger("kiosk.mqtt")
@@ -93,11 +96,13 @@ class Topics:
         return f"{self.discovery}/sensor/{self.node}/last_seen/config"
 
 
-def event_message(event: Event, device: str) -> dict:
-    """The JSON body of one event (and of the retained last_seen topic)."""
+def event_message(event: Event, device: str, site: str = "") -> dict:
+    """The JSON body of one event (and of the retained last_seen topic): which kiosk decided it,
+    of which site, with which version of the site's gallery."""
     return {"id": event.id, "time": datetime.fromtimestamp(event.at, UTC).isoformat(timespec="milliseconds"),
             "at": event.at, "kind": event.kind, "name": event.name, "known": event.name != UNKNOWN,
             "distance": None if event.distance is None else round(event.distance, 4), "camera": device,
+            "kiosk": device, "site": site or None, "gallery_version": event.gallery_version,
             "liveness": event.liveness}
 
 
@@ -132,10 +137,12 @@ def read_password(path: str) -> str:
         raise ConfigError(f"mqtt.password_file: cannot read {path}: {exc.strerror}") from None
 
 
-def make_client(settings: MqttConfig, topics: Topics, device: str, *, will: bool = True) -> mqtt.Client:
-    """A paho client set up from the mqtt section, with the offline last will; not yet connected."""
+def make_client(settings: MqttConfig, topics: Topics, device: str, *, will: bool = True,
+                clean_session: bool = True) -> mqtt.Client:
+    """A paho client set up from the mqtt section, with the offline last will; not yet connected.
+    CLEAN_SESSION false: the broker keeps the client's subscriptions and queues for its next visit."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id or f"kiosk-{device}",
-                         protocol=mqtt.MQTTv311, clean_session=True)
+                         protocol=mqtt.MQTTv311, clean_session=clean_session)
     if will:
         client.will_set(topics.status, "offline", qos=1, retain=True)
     if settings.username:
@@ -173,6 +180,8 @@ class Publisher:
         self.data_dir = config.data_path()
         self.device = device_name(self.settings)
         self.topics = Topics.of(self.settings, self.device)
+        site = read_site(self.data_dir)
+        self.site = site.name if site is not None else ""
         self.client = make_client(self.settings, self.topics, self.device)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -320,7 +329,7 @@ class Publisher:
             return set()
 
     def _send_event(self, store: Store, event: Event) -> None:
-        message = event_message(event, self.device)
+        message = event_message(event, self.device, self.site)
         face = self._face_jpeg(store, event) if self.settings.publish_faces and event.has_face else None
         self._publish(self.topics.event, json.dumps(
             message if face is None else {**message, "face_jpeg": base64.b64encode(face).decode("ascii")}))

@@ -37,6 +37,24 @@ class Store(Database):
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # --- the site's gallery version (kiosk fleet; store/site.py) ---------------------------------
+
+    def site_version(self) -> int:
+        """The site gallery version this store holds (0 off a site); events record it."""
+        return self.db.execute("SELECT value FROM meta WHERE key = 'site_gallery_version'").fetchone()[0]
+
+    def site_generation(self) -> int | None:
+        """On the home: the gallery generation its newest version was made from."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'site_generation'").fetchone()
+        return row[0] if row else None
+
+    def set_site_version(self, version: int, generation: int) -> None:
+        """On the home: VERSION was published, made from gallery GENERATION."""
+        with self.transaction() as db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'site_gallery_version'", (version,))
+            db.execute("INSERT INTO meta VALUES ('site_generation', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+                       (generation, generation))
+
 
 def waiting_for_retrain(store: Store, encoder: str) -> str:
     """A line when samples made by another encoder than ENCODER (recognition.encoder) are in the

@@ -36,9 +36,10 @@ class Events(Part):
             row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             at = time.time() if at is None else at
             event_id = db.execute(
-                "INSERT INTO events (at, person_id, name, distance, track_id, kind, liveness, threshold, frames) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (at, row[0] if row else None, name, distance, track_id, kind,
-                                                       liveness, threshold, frames)).lastrowid
+                "INSERT INTO events (at, person_id, name, distance, track_id, kind, liveness, threshold, frames, "
+                "gallery_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "(SELECT nullif(value, 0) FROM meta WHERE key = 'site_gallery_version'))",
+                (at, row[0] if row else None, name, distance, track_id, kind, liveness, threshold, frames)).lastrowid
             if face is not None:
                 db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file, encoder) "
                            "VALUES (?, ?, ?, ?, ?)", (event_id, at, embedding_blob(face[0]), face[1], face[2]))
@@ -79,12 +80,27 @@ class Events(Part):
     def _rows(self, where: str, params: list, order: str) -> list[Event]:
         rows = self.db.execute(
             "SELECT e.id, e.at, e.name, e.distance, e.track_id, e.corrected_from, f.event_id IS NOT NULL, e.kind, "
-            f"e.liveness, e.threshold, e.frames FROM events e LEFT JOIN event_faces f ON f.event_id = e.id "
-            f"{where} {order}", params).fetchall()
-        return [Event(event_id, at, name, distance, track_id, corrected_from, bool(has_face), kind, liveness,
-                      threshold, frames)
-                for event_id, at, name, distance, track_id, corrected_from, has_face, kind, liveness, threshold, frames
-                in rows]
+            f"e.liveness, e.threshold, e.frames, e.gallery_version FROM events e "
+            f"LEFT JOIN event_faces f ON f.event_id = e.id {where} {order}", params).fetchall()
+        return [Event(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), *row[7:]) for row in rows]
+
+    def add_site_events(self, events: list[dict]) -> int:
+        """Other kiosks' events as their messages say (kiosk fleet), once each by (kiosk, id);
+        returns how many were new."""
+        now = time.time()
+        with self.transaction() as db:
+            return sum(db.execute(
+                "INSERT OR IGNORE INTO site_events (kiosk, event_id, at, kind, name, distance, gallery_version, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (e["kiosk"], e["id"], e["at"], e["kind"], e["name"], e.get("distance"), e.get("gallery_version"),
+                 now)).rowcount for e in events)
+
+    def site_events(self) -> list[dict]:
+        """The site's log as the home has read it, in time order."""
+        rows = self.db.execute("SELECT kiosk, event_id, at, kind, name, distance, gallery_version FROM site_events "
+                               "ORDER BY at, kiosk, event_id").fetchall()
+        return [{"kiosk": r[0], "id": r[1], "at": r[2], "kind": r[3], "name": r[4], "distance": r[5],
+                 "gallery_version": r[6]} for r in rows]
 
     def last_seen(self) -> dict[str, float]:
         """When each enrolled person was last seen (people never seen are left out)."""

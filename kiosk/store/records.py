@@ -50,6 +50,7 @@ class Event:
     liveness: LivenessState | None = None  # None: not checked; failed: a picture, not a person
     threshold: float | None = None  # the live threshold the track's evidence was held to
     frames: int | None = None  # encodings the evidence was made of (agreeing frames for the door)
+    gallery_version: int | None = None  # the site's gallery version in use (kiosk fleet), None off a site
 
 
 @dataclass(frozen=True)

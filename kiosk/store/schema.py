@@ -211,6 +211,23 @@ MIGRATIONS = [
         updated_at REAL NOT NULL
     );
     """,
+    # Several kiosks as one site (store/site.py): the gallery version each event was decided with,
+    # and the other kiosks' events as the home reads them from the broker (`kiosk events --site`).
+    """
+    ALTER TABLE events ADD COLUMN gallery_version INTEGER;
+    INSERT INTO meta VALUES ('site_gallery_version', 0);
+    CREATE TABLE site_events (
+        kiosk TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        distance REAL,
+        gallery_version INTEGER,
+        received_at REAL NOT NULL,
+        PRIMARY KEY (kiosk, event_id)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

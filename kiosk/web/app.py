@@ -30,6 +30,7 @@ from kiosk.errors import KioskError, NotFound, Refused
 from kiosk.names import display_name
 from kiosk.store import Store
 from kiosk.store.records import write_private_file
+from kiosk.store.site import refuse_on_member
 from kiosk.util import format_time
 from kiosk.vision.images import PHOTO_SUFFIXES
 from kiosk.vocabulary import SampleStatus
@@ -130,6 +131,7 @@ class WebApp:
         """Do CHANGE on the store and go back to PATH with what it said; on an error, to FAILED
         (default PATH) with the error."""
         try:
+            refuse_on_member(self.config.data_path())
             with self.store() as store:
                 outcome = change(store)
         except KioskError as exc:
@@ -297,6 +299,7 @@ class WebApp:
         except ValueError:
             self.back("/people", error=f"views: {form.get('views')!r} is not a number")
         try:
+            refuse_on_member(self.config.data_path())
             with self.store() as store:
                 name, _ = person_or_new(store, form.get("name", "").strip(), new=form.get("new") == "1")
                 request_id = capture.ask(store, name, views)

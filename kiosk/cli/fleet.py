@@ -1,0 +1,163 @@
+"""Handlers for several kiosks as one site: fleet init, join, status, publish, and events --site."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import time
+
+from kiosk.cli.common import UsageError, confirm, open_store
+from kiosk.config import Config
+from kiosk.errors import KioskError
+from kiosk.outside.bundle import new_signing_key, seal
+from kiosk.outside.fleet import applied_topic, build_bundle, collect, gallery_topic, site_topic
+from kiosk.outside.mqtt import Topics, device_name, make_client
+from kiosk.store.site import HOME, MEMBER, Site, read_signing_key, read_site, updated, write_signing_key, write_site
+from kiosk.util import format_time
+
+SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+PUBLIC_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def needs_broker(config: Config) -> None:
+    if not (config.mqtt.enabled and config.mqtt.host):
+        raise UsageError("a site talks through the MQTT broker: set mqtt.enabled and mqtt.host first "
+                         f"(in {config.source_path or 'config.yaml'})")
+
+
+def site_events_client(config: Config) -> str:
+    """The home's session for the site's events: the broker queues them for it between visits."""
+    return f"kiosk-{device_name(config.mqtt)}-site"
+
+
+def cmd_fleet_init(args: argparse.Namespace, config: Config) -> int:
+    needs_broker(config)
+    if not SITE_NAME.fullmatch(args.site):
+        raise UsageError(f"--site {args.site!r}: letters, digits, '.', '_' and '-' only, up to 64")
+    data_dir = config.data_path()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if (site := read_site(data_dir)) is not None:
+        raise UsageError(f"this kiosk is already the {site.role} of site {site.name}")
+    secret, public = new_signing_key()
+    write_signing_key(data_dir, secret)
+    home = device_name(config.mqtt)
+    write_site(data_dir, Site(args.site, HOME, public, home))
+    try:  # the session that keeps the other kiosks' events for `kiosk events --site`
+        collect(config, f"{config.mqtt.topic_prefix}/+/event", client_id=site_events_client(config), clean=False,
+                quiet_seconds=0.2, timeout=5)
+        note = ""
+    except KioskError as exc:
+        note = f" ({exc}; the site's events are kept from the first `kiosk events --site` on)"
+    print(f"this kiosk ({home}) is the home of site {args.site}: its gallery goes to the others with every change"
+          f"{note}")
+    print("on each other kiosk, with its mqtt: section pointing at the same broker, run:")
+    print(f"  kiosk fleet join --site {args.site} --home {home} --key {public}")
+    return 0
+
+
+def cmd_fleet_join(args: argparse.Namespace, config: Config) -> int:
+    needs_broker(config)
+    if not SITE_NAME.fullmatch(args.site) or not PUBLIC_KEY.fullmatch(args.key):
+        raise UsageError("--site or --key is not as `kiosk fleet init` printed it (the key: 64 hex digits)")
+    data_dir = config.data_path()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if (site := read_site(data_dir)) is not None:
+        raise UsageError(f"this kiosk is already the {site.role} of site {site.name}")
+    with open_store(config, create=True) as store:
+        people = len(store.people.names())
+    if people and not confirm(f"The {people} people enrolled here will be replaced by the home's gallery. Join?",
+                              f"{people} people are enrolled here and would be replaced by the home's gallery: "
+                              "add --yes to join anyway", yes=args.yes):
+        print("not joined")
+        return 0
+    write_site(data_dir, Site(args.site, MEMBER, args.key, args.home))
+    print(f"this kiosk ({device_name(config.mqtt)}) is a member of site {args.site}: the running kiosk takes "
+          f"the gallery from {args.home} through {config.mqtt.host}:{config.mqtt.port}")
+    return 0
+
+
+def cmd_fleet_publish(args: argparse.Namespace, config: Config) -> int:
+    """Publish the home's gallery now (the running kiosk does so by itself after every change)."""
+    needs_broker(config)
+    data_dir = config.data_path()
+    site = read_site(data_dir)
+    if site is None or not site.is_home:
+        raise UsageError("only a site's home publishes its gallery (kiosk fleet init)")
+    with open_store(config) as store:
+        generation = store.people.generation()
+        bundle = build_bundle(store, config, site, site.version + 1)
+        message = seal(bundle, read_signing_key(data_dir))
+        device = device_name(config.mqtt)
+        client = make_client(dataclasses.replace(config.mqtt, client_id=f"kiosk-{device}-publish"),
+                             Topics.of(config.mqtt, device), device, will=False)
+        try:
+            client.connect(config.mqtt.host, config.mqtt.port, keepalive=30)
+        except OSError as exc:
+            raise UsageError(f"mqtt: cannot reach the broker {config.mqtt.host}:{config.mqtt.port}: {exc}") from None
+        client.loop_start()
+        try:
+            info = client.publish(gallery_topic(config.mqtt, site.name), message, qos=1, retain=True)
+            info.wait_for_publish(60)
+            if not info.is_published():
+                raise UsageError("mqtt: the broker did not take the gallery")
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        store.set_site_version(bundle.version, generation)
+    updated(data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
+    print(f"site {site.name}: gallery version {bundle.version} published ({len(bundle.people)} people, "
+          f"{bundle.samples} samples, {len(message)} bytes)")
+    return 0
+
+
+def cmd_fleet_status(args: argparse.Namespace, config: Config) -> int:
+    needs_broker(config)
+    site = read_site(config.data_path())
+    if site is None:
+        raise UsageError("this kiosk belongs to no site (kiosk fleet init, or kiosk fleet join)")
+    messages = collect(config, applied_topic(config.mqtt, site.name, "+"),
+                       client_id=f"kiosk-{device_name(config.mqtt)}-fleet-status")
+    kiosks = []
+    for message in messages:
+        try:
+            kiosks.append(json.loads(message.payload))
+        except ValueError:
+            continue
+    newest = max([site.version] + [k.get("version", 0) for k in kiosks])
+    rows = [{"kiosk": k.get("kiosk"), "role": k.get("role"), "version": k.get("version"),
+             "applied_at": k.get("applied_at"), "current": k.get("version") == newest} for k in kiosks]
+    rows.sort(key=lambda row: (row["role"] != HOME, str(row["kiosk"])))
+    if args.json:
+        print(json.dumps({"site": site.name, "newest": newest, "kiosks": rows}))
+        return 0
+    print(f"site {site.name} ({site_topic(config.mqtt, site.name)}): newest gallery version {newest}")
+    for row in rows:
+        state = "current" if row["current"] else f"behind ({newest - (row['version'] or 0)} version(s))"
+        print(f"  {row['kiosk']:<20} {row['role']:<7} version {row['version']:<5} applied "
+              f"{format_time(row['applied_at'])}  {state}")
+    if not rows:
+        print("  no kiosk has reported yet (each reports once its `kiosk run` reaches the broker)")
+    return 0
+
+
+def site_log(config: Config) -> list[dict]:
+    """`kiosk events --site`: the events the broker kept for the home, added to its site log."""
+    needs_broker(config)
+    site = read_site(config.data_path())
+    if site is None or not site.is_home:
+        raise UsageError("--site reads the site's events on its home (kiosk fleet init)")
+    messages = collect(config, f"{config.mqtt.topic_prefix}/+/event", client_id=site_events_client(config),
+                       clean=False)
+    events = []
+    for message in messages:
+        try:
+            body = json.loads(message.payload)
+            if body.get("site") == site.name and isinstance(body.get("id"), int):
+                events.append({**body, "kiosk": str(body.get("kiosk") or body.get("camera"))})
+        except (ValueError, AttributeError):
+            continue
+    with open_store(config, create=True) as store:
+        store.events.add_site_events(events)
+        return store.events.site_events()

@@ -1,0 +1,266 @@
+"""Several kiosks as one site, through the MQTT broker they already use (kiosk fleet, store/site.py).
+
+Topics, under <mqtt.topic_prefix>/site/<site>:
+- gallery            retained, QoS 1: the newest gallery version, signed by the home (bundle.py)
+- applied/<device>   retained: the version each kiosk runs on and since when (`kiosk fleet status`)
+
+In `kiosk run`, a Fleet thread beside the event publisher:
+- on the home, every change to the gallery (enroll, a stick, capture, the web page, retrain, a
+  correction, a removal) becomes the next version, sealed and published; the broker keeps the
+  newest, so a kiosk that was off for a week gets it on connecting;
+- on a member, each version received is opened (signature, site, wholeness), must be newer than
+  the one applied, and replaces the gallery in one transaction (store.people.replace_all, which
+  also forgets the people no longer in it); the daemon then reloads as after any enrollment.
+  A refused version is logged once. Without the broker the kiosk keeps its last gallery.
+Nothing here subscribes to events: a replayed event message reaches no door.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+
+from kiosk.config import Config, MqttConfig
+from kiosk.errors import KioskError
+from kiosk.outside.bundle import Bundle, open_bundle, seal
+from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client
+from kiosk.store import SampleSettings, Store
+from kiosk.store.site import Site, read_signing_key, read_site, updated
+from kiosk.vision.encoders import encoder_class, model_of
+
+log = logging.getLogger("kiosk.fleet")
+
+PUBLISH_TIMEOUT = 30.0  # seconds for the broker to take a gallery version (several MB for a big site)
+
+
+def site_topic(settings: MqttConfig, site: str) -> str:
+    return f"{settings.topic_prefix}/site/{site}"
+
+
+def gallery_topic(settings: MqttConfig, site: str) -> str:
+    return f"{site_topic(settings, site)}/gallery"
+
+
+def applied_topic(settings: MqttConfig, site: str, device: str) -> str:
+    return f"{site_topic(settings, site)}/applied/{device}"
+
+
+def build_bundle(store: Store, config: Config, site: Site, version: int) -> Bundle:
+    """The home's gallery as version VERSION."""
+    model = model_of(config.recognition.encoder)
+    return Bundle(site.name, version, site.home, time.time(), model, store.people.matched_embeddings(model))
+
+
+def apply_bundle(store: Store, config: Config, site: Site, message: bytes) -> tuple[Bundle, list[str]]:
+    """Check MESSAGE and make it this member's gallery; (the bundle, who was forgotten)."""
+    encoder = encoder_class(config.recognition.encoder)
+    bundle = open_bundle(message, site.name, site.public_key, encoder.dimensions)
+    if bundle.encoder != encoder.model:
+        raise KioskError(f"version {bundle.version} was made by {bundle.encoder}, this kiosk's recognition.encoder "
+                         f"is {config.recognition.encoder}; set the home's encoder here too")
+    if bundle.version <= site.version:
+        raise KioskError(f"version {bundle.version} is not newer than version {site.version}, applied already")
+    settings = SampleSettings(bundle.encoder, "site", 5, 1)
+    forgotten = store.people.replace_all(bundle.people, settings, f"site/{bundle.home}/v{bundle.version}",
+                                         bundle.version)
+    updated(store.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
+    return bundle, forgotten
+
+
+@dataclass(frozen=True)
+class FleetState:
+    """For status.json and `kiosk status`."""
+    site: str
+    role: str
+    version: int
+    made_at: float
+    connected: bool
+    problem: str = ""  # the last refused version's reason
+
+
+class Fleet:
+    """The site's gallery in `kiosk run`: published (home) or applied (member), from its own thread."""
+
+    def __init__(self, config: Config, site: Site):
+        self.config, self.site = config, site
+        self.settings = config.mqtt
+        self.device = device_name(self.settings)
+        self.data_dir = config.data_path()
+        topics = Topics.of(self.settings, self.device)
+        self.client = make_client(dataclasses.replace(self.settings, client_id=f"kiosk-{self.device}-fleet"),
+                                  topics, self.device, will=False)
+        self.gallery_topic = gallery_topic(self.settings, site.name)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.subscriptions: list[str] = []
+        self._received: bytes | None = None
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._connected = False
+        self._refused: set[str] = set()  # reasons logged already: each refusal is one line
+        self._report_due = True
+        self._published_generation: int | None = None
+        self.problem = ""
+        self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
+
+    def start(self) -> None:
+        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        self.client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def state(self) -> FleetState:
+        site = read_site(self.data_dir) or self.site
+        return FleetState(site.name, site.role, site.version, site.made_at, self._connected, self.problem)
+
+    def changed(self) -> None:
+        """The daemon saw the gallery change (on the home: a new version is due)."""
+        self._wake.set()
+
+    # --- paho's network thread ---------------------------------------------------------------
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            return
+        self._connected = True
+        self._report_due = True
+        if not self.site.is_home:
+            self.subscriptions = [self.gallery_topic]
+            client.subscribe(self.gallery_topic, qos=1)
+        self._wake.set()
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        if message.topic == self.gallery_topic:
+            with self._lock:
+                self._received = bytes(message.payload)
+            self._wake.set()
+
+    # --- the fleet thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        with Store(self.data_dir) as store:
+            while not self._stopping:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                self._connected = self.client.is_connected()
+                try:
+                    if self.site.is_home:
+                        self._publish_if_changed(store)
+                    else:
+                        self._apply_received(store)
+                    if self._report_due and self._connected:
+                        self._report()
+                except NotDelivered:
+                    pass  # the broker went away; tried again once it is back
+                except Exception:  # a busy store: the next pass tries again
+                    log.exception("site gallery sync failed")
+
+    def _publish_if_changed(self, store: Store) -> None:
+        generation = store.people.generation()
+        if generation == self._published_generation or not self._connected:
+            return
+        site = read_site(self.data_dir) or self.site
+        if self._published_generation is None and site.version and store.site_generation() == generation:
+            self._published_generation = generation  # published before this start, unchanged since
+            return
+        bundle = build_bundle(store, self.config, site, site.version + 1)
+        message = seal(bundle, read_signing_key(self.data_dir))
+        self._send(self.gallery_topic, message)
+        store.set_site_version(bundle.version, generation)
+        updated(self.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
+        self._published_generation = generation
+        self._report_due = True
+        log.info("site %s: gallery version %d published (%d people, %d samples, %d bytes)", site.name,
+                 bundle.version, len(bundle.people), bundle.samples, len(message))
+
+    def _apply_received(self, store: Store) -> None:
+        with self._lock:
+            message, self._received = self._received, None
+        if not message:
+            return
+        site = read_site(self.data_dir) or self.site
+        try:
+            bundle, forgotten = apply_bundle(store, self.config, site, message)
+        except KioskError as exc:
+            reason = str(exc)
+            if reason not in self._refused:
+                self._refused.add(reason)
+                if "not newer" not in reason or "applied already" not in reason or site.version == 0:
+                    log.warning("site %s: gallery refused: %s", site.name, reason)
+            self.problem = "" if "applied already" in reason else reason
+            return
+        self.problem = ""
+        self._report_due = True
+        gone = f"; forgotten: {', '.join(forgotten)}" if forgotten else ""
+        log.info("site %s: gallery version %d from %s applied (%d people, %d samples)%s", site.name, bundle.version,
+                 bundle.home, len(bundle.people), bundle.samples, gone)
+
+    def _report(self) -> None:
+        site = read_site(self.data_dir) or self.site
+        self._send(applied_topic(self.settings, site.name, self.device), json.dumps(
+            {"kiosk": self.device, "role": site.role, "version": site.version, "made_at": site.made_at,
+             "applied_at": site.applied_at}).encode())
+        self._report_due = False
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=1, retain=True)
+        try:
+            info.wait_for_publish(PUBLISH_TIMEOUT)
+        except (RuntimeError, ValueError) as exc:
+            raise NotDelivered(str(exc)) from None
+        if not info.is_published():
+            raise NotDelivered(f"no acknowledgement for {topic}")
+
+
+def collect(config: Config, topic: str, *, client_id: str, clean: bool = True, quiet_seconds: float = 1.0,
+            timeout: float = 10.0) -> list[mqtt.MQTTMessage]:
+    """The messages on TOPIC (a filter) the broker hands a short-lived client: the retained ones,
+    or with CLEAN false those queued for CLIENT_ID's session; until QUIET_SECONDS pass without one."""
+    settings = config.mqtt
+    device = device_name(settings)
+    client = make_client(dataclasses.replace(settings, client_id=client_id), Topics.of(settings, device), device,
+                         will=False, clean_session=clean)
+    received: list[mqtt.MQTTMessage] = []
+    last = [time.monotonic()]
+    subscribed = threading.Event()
+
+    def on_connect(client, _userdata, _flags, reason_code, _properties) -> None:
+        if not reason_code.is_failure:
+            client.subscribe(topic, qos=1)
+
+    def on_subscribe(*_args) -> None:
+        last[0] = time.monotonic()
+        subscribed.set()
+
+    def on_message(_client, _userdata, message) -> None:
+        received.append(message)
+        last[0] = time.monotonic()
+    client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
+    try:
+        client.connect(settings.host, settings.port, keepalive=10)
+    except (OSError, ValueError) as exc:
+        raise KioskError(f"mqtt: cannot reach the broker {settings.host}:{settings.port}: {exc}") from None
+    client.loop_start()
+    try:
+        if not subscribed.wait(timeout):
+            raise KioskError(f"mqtt: no answer from the broker {settings.host}:{settings.port}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() - last[0] < quiet_seconds and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return received
+    finally:
+        client.disconnect()
+        client.loop_stop()
