@@ -14,7 +14,7 @@ from kiosk.admin.visitors import grouping_tolerance
 from kiosk.cli.common import UsageError
 from kiosk.config import Config
 from kiosk.enrollment.photos import scan_people
-from kiosk.measure import bench, detection_recall, grouping, report, visits, web_page
+from kiosk.measure import bench, detection_recall, grouping, report, site, visits, web_page
 from kiosk.measure.evaluate import (
     DEFAULT_TOLERANCES,
     EvalPlan,
@@ -77,6 +77,20 @@ def cmd_bench_web(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(result))
     else:
         web_page.print_report(result)
+    return 0
+
+
+def cmd_bench_site(args: argparse.Namespace, config: Config) -> int:
+    if not (1 <= args.people <= 100000 and 1 <= args.samples <= 100):
+        raise UsageError("--people 1-100000 and --samples 1-100")
+    people = Path(bench.DEFAULT_PEOPLE)
+    if not people.is_dir():
+        raise UsageError(f"{people}: the sample people are not there (../shared/data beside the repository)")
+    result = site.run(people, config, args.people, args.samples)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        site.print_report(result)
     return 0
 
 

@@ -357,6 +357,15 @@ def add_measure_commands(commands: Commands) -> None:
     web_bench.add_argument("--json", action="store_true", help="print one JSON object")
     web_bench.set_defaults(handler=Handler("measure", "cmd_bench_web"))
 
+    site_bench = commands.add_parser(
+        "bench-site", help="the site's signed gallery at N people: size, sealing, applying, memory",
+        description="Seal a gallery of N people x S samples as a site's home does, then check and apply it "
+                    "into a scratch member store and load it as the daemon does.")
+    site_bench.add_argument("--people", type=int, default=1000, metavar="N", help="default 1000")
+    site_bench.add_argument("--samples", type=int, default=10, metavar="S", help="per person, default 10")
+    site_bench.add_argument("--json", action="store_true", help="print one JSON object")
+    site_bench.set_defaults(handler=Handler("measure", "cmd_bench_site"))
+
     recall = commands.add_parser("detection-recall", help="HOG face recall per detection width",
                                  description="Recall and false positives of the live detector on labelled "
                                              "photos at several detection widths and upsample settings.")

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import time
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,6 @@ from kiosk.live.scene import Scene, Status
 from kiosk.live.sources import Frames, check_source, open_source
 from kiosk.live.stats import RunStats
 from kiosk.outside.door import Door
-from kiosk.outside.fleet import Fleet
 from kiosk.outside.mqtt import Publisher
 from kiosk.paths import import_progress_path, status_file_path
 from kiosk.runtime import STALE_AFTER_SECONDS, DaemonStatus, ImportProgress, ReloadSignal, age, publish, read_record
@@ -41,6 +41,9 @@ from kiosk.store import Store, waiting_for_retrain
 from kiosk.store.site import read_site
 from kiosk.util import RateMeter
 from kiosk.vocabulary import CameraState
+
+if typing.TYPE_CHECKING:
+    from kiosk.outside.fleet import Fleet
 
 log = logging.getLogger("kiosk.daemon")
 
@@ -80,7 +83,11 @@ class Daemon:
             log.warning(DOOR_WITHOUT_LIVENESS)
         self.publisher = Publisher(config, self.gallery.names) if config.mqtt.enabled else None
         site = read_site(config.data_path())
-        self.fleet = Fleet(config, site) if site is not None and config.mqtt.enabled else None
+        self.fleet: Fleet | None = None
+        if site is not None and config.mqtt.enabled:
+            from kiosk.outside.fleet import Fleet  # late on purpose: the signing library only on a site
+
+            self.fleet = Fleet(config, site)
         if site is not None and not config.mqtt.enabled:
             log.warning("site %s: mqtt.enabled is off, so this kiosk neither sends nor takes gallery versions",
                         site.name)

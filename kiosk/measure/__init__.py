@@ -8,5 +8,6 @@
 - evaluate.py: recognition accuracy (closed set, open set, strangers) at several settings;
 - detection_recall.py: how many labelled faces the live detector finds at each width;
 - grouping.py: `kiosk eval-groups`, unknown visitors grouped, scored on photos of known people;
-- web_page.py: `kiosk bench-web`, the face library page's times and footprint on N people.
+- web_page.py: `kiosk bench-web`, the face library page's times and footprint on N people;
+- site.py: `kiosk bench-site`, a site's signed gallery sealed, applied and loaded at N people.
 """

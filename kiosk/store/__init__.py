@@ -4,7 +4,7 @@
 - database.py: the connection, transactions, migrations and the files kept beside rows;
 - people.py: people, samples, kept photos and the gallery; events.py: events, their faces and
   the MQTT outbox; unknowns.py: faces seen but not recognised; captures.py: requests to
-  enroll the person in front of the running kiosk;
+  enroll the person in front of the running kiosk; site.py: which site this kiosk is of;
 - records.py: the plain records the store hands out, and the stored form of an embedding;
 - schema.py: the SQLite schema, as migrations;
 - faces.py: face crops the daemon keeps on disk beside their rows, bounded in count and age.

@@ -333,11 +333,17 @@ class People(Part):
                            "OR name = ?)", (person_id, name))
                 db.execute("DELETE FROM people WHERE id = ?", (person_id,))
                 doomed += [f"{EVENT_FACES_DIR}/{c}" for c in crops]
-            for name, rows in people.items():
-                for row in rows:
-                    digest = sha256_hex(embedding_blob(row))
-                    if db.execute("SELECT 1 FROM samples WHERE photo_sha256 = ?", (digest,)).fetchone() is None:
-                        insert_sample(db, name, row, settings, digest, source)
+            now = time.time()
+            for name, rows in people.items():  # the home's names, each already one person's there
+                db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                           (name, now))
+                (person_id,) = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+                blobs = {sha256_hex(blob): blob for blob in map(embedding_blob, rows)}  # equal rows once
+                db.executemany(
+                    "INSERT OR IGNORE INTO samples (person_id, embedding, encoder, detector, landmarks, jitters, "
+                    "photo_sha256, source, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(person_id, blob, settings.encoder, settings.detector, settings.landmarks, settings.jitters,
+                      digest, source, now, SampleStatus.OK) for digest, blob in blobs.items()])
             db.executemany("INSERT OR IGNORE INTO doomed_files (path) VALUES (?)", [(p,) for p in doomed])
             db.execute("UPDATE meta SET value = ? WHERE key = 'site_gallery_version'", (version,))
         self.database.delete_doomed_files()

@@ -33,3 +33,13 @@ def test_bench_web_serves_a_store_of_n_people_and_prints_its_figures():
     for key in ("people_page_ms", "person_page_ms", "thumbnail_ms", "rss_mb_idle"):
         assert figures[key] > 0, key
     assert 0 <= figures["idle_cpu_percent"] < 50
+
+
+def test_bench_site_seals_applies_and_loads_a_gallery_of_n_people():
+    require_data("people")
+    result = run_kiosk("bench-site", "--people", "50", "--samples", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["samples"] == figures["loaded_samples"] == 150
+    assert 0.05 < figures["bundle_mb"] < 0.2  # 150 x 128 float32 and the names
+    assert figures["kiosk_rss_mb_with_gallery"] > 0 and figures["kiosk_rss_mb_empty"] > 0

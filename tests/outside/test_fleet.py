@@ -255,3 +255,29 @@ def start_with(broker: Broker, extra: str) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("the bridged mosquitto did not start")
+
+
+def test_a_kiosk_subscribes_to_the_gallery_only_so_no_replayed_event_reaches_a_door(tmp_path):
+    """The daemon's MQTT clients: the publisher subscribes to nothing, the site's client to the
+    gallery alone; an event message (replayed, duplicated, forged) has no way in."""
+    import inspect
+
+    from kiosk.config import MqttConfig
+    from kiosk.outside import fleet, mqtt
+
+    assert "subscribe(" not in inspect.getsource(mqtt.Publisher)
+    config = Config(data_dir=str(tmp_path), mqtt=MqttConfig(enabled=True, host="127.0.0.1", device="door1"))
+    member = fleet.Fleet(config, Site("office", MEMBER, new_signing_key()[1], "home"))
+
+    class Recorder:
+        topics: list[str] = []
+
+        def subscribe(self, topic, qos=0):
+            self.topics.append(topic)
+
+    class Connected:
+        is_failure = False
+
+    client = Recorder()
+    member._on_connect(client, None, None, Connected(), None)
+    assert client.topics == ["kiosk/site/office/gallery"] == member.subscriptions
