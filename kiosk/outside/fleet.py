@@ -11,7 +11,9 @@ In `kiosk run`, a Fleet thread beside the event publisher:
 - on a member, each version received is opened (signature, site, wholeness), must be newer than
   the one applied, and replaces the gallery in one transaction (store.people.replace_all, which
   also forgets the people no longer in it); the daemon then reloads as after any enrollment.
-  A refused version is logged once. Without the broker the kiosk keeps its last gallery.
+  A refused version is logged once. Without the broker the kiosk keeps its last gallery;
+- the home listens to the gallery topic as well, and answers a message it did not sign with a
+  new version, so the broker keeps the real gallery for the kiosks that join later.
 Nothing here subscribes to events: a replayed event message reaches no door.
 """
 
@@ -37,6 +39,7 @@ from kiosk.vision.encoders import encoder_class, model_of
 log = logging.getLogger("kiosk.fleet")
 
 PUBLISH_TIMEOUT = 30.0  # seconds for the broker to take a gallery version (several MB for a big site)
+ANSWER_SECONDS = 10.0  # the home answers a foreign gallery message at most this often
 
 
 def site_topic(settings: MqttConfig, site: str) -> str:
@@ -57,6 +60,10 @@ def build_bundle(store: Store, config: Config, site: Site, version: int) -> Bund
     return Bundle(site.name, version, site.home, time.time(), model, store.people.matched_embeddings(model))
 
 
+class AlreadyApplied(KioskError):
+    """The version this kiosk runs on already (the broker hands the retained one on every connect)."""
+
+
 def apply_bundle(store: Store, config: Config, site: Site, message: bytes) -> tuple[Bundle, list[str]]:
     """Check MESSAGE and make it this member's gallery; (the bundle, who was forgotten)."""
     encoder = encoder_class(config.recognition.encoder)
@@ -64,8 +71,10 @@ def apply_bundle(store: Store, config: Config, site: Site, message: bytes) -> tu
     if bundle.encoder != encoder.model:
         raise KioskError(f"version {bundle.version} was made by {bundle.encoder}, this kiosk's recognition.encoder "
                          f"is {config.recognition.encoder}; set the home's encoder here too")
-    if bundle.version <= site.version:
-        raise KioskError(f"version {bundle.version} is not newer than version {site.version}, applied already")
+    if bundle.version == site.version:
+        raise AlreadyApplied(f"version {bundle.version} is applied already")
+    if bundle.version < site.version:
+        raise KioskError(f"version {bundle.version} is older than version {site.version}, applied already")
     settings = SampleSettings(bundle.encoder, "site", 5, 1)
     forgotten = store.people.replace_all(bundle.people, settings, f"site/{bundle.home}/v{bundle.version}",
                                          bundle.version)
@@ -107,6 +116,8 @@ class Fleet:
         self._refused: set[str] = set()  # reasons logged already: each refusal is one line
         self._report_due = True
         self._published_generation: int | None = None
+        self._force = False  # publish a new version even with the gallery unchanged
+        self._answer_after = 0.0
         self.problem = ""
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
 
@@ -137,9 +148,10 @@ class Fleet:
             return
         self._connected = True
         self._report_due = True
-        if not self.site.is_home:
-            self.subscriptions = [self.gallery_topic]
-            client.subscribe(self.gallery_topic, qos=1)
+        # The home listens too: a message it did not sign (somebody else published there) is
+        # answered with a new version, so the broker keeps the real one for kiosks that join.
+        self.subscriptions = [self.gallery_topic]
+        client.subscribe(self.gallery_topic, qos=1)
         self._wake.set()
 
     def _on_message(self, _client, _userdata, message) -> None:
@@ -170,10 +182,19 @@ class Fleet:
 
     def _publish_if_changed(self, store: Store) -> None:
         generation = store.people.generation()
-        if generation == self._published_generation or not self._connected:
-            return
         site = read_site(self.data_dir) or self.site
-        if self._published_generation is None and site.version and store.site_generation() == generation:
+        with self._lock:
+            heard, self._received = self._received, None
+        if heard is not None and not self._is_own(heard, site) and time.monotonic() >= self._answer_after:
+            log.warning("site %s: the broker holds a gallery message this home did not sign; "
+                        "publishing a new version over it", site.name)
+            self._published_generation = None
+            self._answer_after = time.monotonic() + ANSWER_SECONDS
+            self._force = True
+        if (generation == self._published_generation and not self._force) or not self._connected:
+            return
+        if (self._published_generation is None and not self._force and site.version
+                and store.site_generation() == generation):
             self._published_generation = generation  # published before this start, unchanged since
             return
         bundle = build_bundle(store, self.config, site, site.version + 1)
@@ -182,9 +203,18 @@ class Fleet:
         store.set_site_version(bundle.version, generation)
         updated(self.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
         self._published_generation = generation
+        self._force = False
         self._report_due = True
         log.info("site %s: gallery version %d published (%d people, %d samples, %d bytes)", site.name,
                  bundle.version, len(bundle.people), bundle.samples, len(message))
+
+    def _is_own(self, message: bytes, site: Site) -> bool:
+        """Whether MESSAGE is a version this home sealed (its own echo, perhaps a late older one)."""
+        try:
+            return open_bundle(message, site.name, site.public_key,
+                               encoder_class(self.config.recognition.encoder).dimensions).version <= site.version
+        except KioskError:
+            return False
 
     def _apply_received(self, store: Store) -> None:
         with self._lock:
@@ -194,13 +224,14 @@ class Fleet:
         site = read_site(self.data_dir) or self.site
         try:
             bundle, forgotten = apply_bundle(store, self.config, site, message)
+        except AlreadyApplied:
+            return
         except KioskError as exc:
             reason = str(exc)
-            if reason not in self._refused:
+            if reason not in self._refused:  # each refusal is one line, however often it comes
                 self._refused.add(reason)
-                if "not newer" not in reason or "applied already" not in reason or site.version == 0:
-                    log.warning("site %s: gallery refused: %s", site.name, reason)
-            self.problem = "" if "applied already" in reason else reason
+                log.warning("site %s: gallery refused: %s", site.name, reason)
+            self.problem = f"refused a gallery: {reason}"
             return
         self.problem = ""
         self._report_due = True

@@ -3,6 +3,7 @@ three real kiosks (`kiosk run`) sharing one real mosquitto on loopback, then two
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -65,7 +66,7 @@ def test_a_member_applies_newer_versions_whole_and_refuses_older_ones(tmp_path):
         _, forgotten = apply_bundle(store, config, read_site(tmp_path), seal(bundle(2, people=3), secret))
         assert forgotten == [] and store.people.counts() == (3, 6) and store.site_version() == 2
         for older in (1, 2):
-            with pytest.raises(KioskError, match="not newer"):
+            with pytest.raises(KioskError, match="applied already"):
                 apply_bundle(store, config, read_site(tmp_path), seal(bundle(older), secret))
         _, forgotten = apply_bundle(store, config, read_site(tmp_path), seal(bundle(3, people=2), secret))
         assert forgotten == ["person_2"] and store.people.names() == ["person_0", "person_1"]
@@ -205,6 +206,14 @@ def test_three_kiosks_share_one_gallery_its_removals_and_one_event_stream(tmp_pa
         wait_until(lambda: "biden" not in second.people() and "biden" not in third.people(),
                    what="the kiosks catching up after the broker came back")
         assert "gallery v" in third("status").stdout
+
+        # Somebody else's message on the gallery topic: the home answers it with a new version.
+        before = read_site(home.data).version
+        publish(broker.port, "kiosk/site/office/gallery", seal(bundle(99), new_signing_key()[0]))
+        wait_until(lambda: read_site(home.data).version > before, what="the home answering a forgery")
+        assert "did not sign" in home.log.read_text()
+        wait_until(lambda: read_site(second.data).version == read_site(home.data).version,
+                   what="the members on the home's newest again")
     finally:
         for kiosk in kiosks:
             kiosk.stop()
@@ -233,10 +242,34 @@ def test_two_bridged_brokers_carry_the_gallery_between_buildings(tmp_path):
         wait_until(lambda: "obama" in member.people(), what="the gallery across the bridge")
         wait_until(lambda: {k["kiosk"] for k in json.loads(home("fleet", "status", "--json").stdout)["kiosks"]}
                    >= {"member"}, what="the member's report coming back across the bridge")
+
+        # Refused on the member, each logged once, the gallery kept: another key, cut short, older.
+        real = (home.data / "site-signing.key").read_bytes()
+        good = bundle(version=5, people=2)
+        for message in (seal(good, new_signing_key()[0]), seal(good, real)[:-50],
+                        seal(dataclasses.replace(good, version=0), real), seal(good, new_signing_key()[0])):
+            publish(second.port, "kiosk/site/office/gallery", message)
+        wait_until(lambda: member.log.read_text().count("gallery refused") >= 2, what="the refusals logged")
+        time.sleep(1)
+        log_text = member.log.read_text()
+        # A cut-short message fails its signature too; the same reason is logged once, however often.
+        assert log_text.count("gallery refused: its signature is not the site's") == 1
+        assert log_text.count("gallery refused: version 0 is older than version 1") == 1
+        assert "obama" in member.people() and "refused a gallery" in member("status").stdout
     finally:
         member.stop()
         second.stop()
         first.stop()
+
+
+def publish(port: int, topic: str, payload: bytes) -> None:
+    import paho.mqtt.client as mqtt
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-forger")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.publish(topic, payload, qos=1, retain=True).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
 
 
 def start_with(broker: Broker, extra: str) -> None:
