@@ -9,7 +9,7 @@ gallery version last published (home) or applied (member), and when, for `kiosk 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from kiosk.errors import Refused, StoreError
@@ -29,7 +29,6 @@ class Site:
     version: int = 0  # the gallery version last published (home) or applied (member)
     made_at: float = 0.0  # when that version was made on the home
     applied_at: float = 0.0  # when this kiosk published or applied it
-    removed: list[str] = field(default_factory=list)  # people removed on the home, carried to members
 
     @property
     def is_home(self) -> bool:

@@ -119,8 +119,10 @@ def test_events_discovery_availability_and_presence(broker, listener, enrolled_c
     assert [e["id"] for e in published] == sorted(e["id"] for e in events) and len(events) >= 3
     by_id = {e["id"]: e for e in events}
     for message in published:
-        assert set(message) == {"id", "time", "at", "kind", "name", "known", "distance", "camera", "liveness"}
-        assert message["name"] == by_id[message["id"]]["name"] and message["camera"] == DEVICE
+        assert set(message) == {"id", "time", "at", "kind", "name", "known", "distance", "camera", "liveness",
+                                "kiosk", "site", "gallery_version"}
+        assert message["name"] == by_id[message["id"]]["name"] and message["camera"] == message["kiosk"] == DEVICE
+        assert message["site"] is None and message["gallery_version"] is None  # a kiosk of no site
         assert message["known"] == (message["name"] != "unknown")
     assert {"obama", "alex_lacamoire", "kit_harington"} <= {m["name"] for m in published}
 
