@@ -127,15 +127,18 @@ class WebApp:
         query.update({key: value for key, value in (("said", outcome), ("error", error)) if value})
         bottle.redirect(f"{path}?{urlencode(query)}" if query else path, 303)
 
-    def act(self, path: str, change: Callable[[Store], str], failed: str = "", **query: str) -> None:
-        """Do CHANGE on the store and go back to PATH with what it said; on an error, to FAILED
-        (default PATH) with the error."""
+    def act(self, path: str, change: Callable[[Store], str], failed: str = "", failed_query: dict | None = None,
+            **query: str) -> None:
+        """Do CHANGE on the store and go back to PATH (with QUERY) saying what it did; on an
+        error, to FAILED (default PATH) with FAILED_QUERY (default: QUERY when back at PATH)."""
         try:
             refuse_on_member(self.config.data_path())
             with self.store() as store:
                 outcome = change(store)
         except KioskError as exc:
-            self.back(failed or path, error=str(exc), **({} if failed else query))
+            if failed_query is None:
+                failed_query = {} if failed else query
+            self.back(failed or path, error=str(exc), **failed_query)
         self.back(path, outcome, **query)
 
     # --- login ------------------------------------------------------------------------------
@@ -198,11 +201,8 @@ class WebApp:
                 raise Refused(f"{old} is already called that")
             store.people.rename(old, new)
             return f"renamed {old} to {new} (shown as {display_name(new)})"
-        self.act("/person", change, name=self._renamed_to(form))
-
-    @staticmethod
-    def _renamed_to(form: bottle.FormsDict) -> str:
-        return form.get("new", "").strip() or form.get("name", "")
+        self.act("/person", change, failed_query={"name": form.get("name", "")},
+                 name=form.get("new", "").strip() or form.get("name", ""))
 
     def merge(self) -> Any:
         form = self.form()

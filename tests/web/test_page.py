@@ -235,6 +235,13 @@ def test_requests_without_the_token_from_elsewhere_or_for_other_files_are_refuse
         db.execute("UPDATE unknown_faces SET crop_file = '../../../../etc/passwd' WHERE id = ?", (unknown_id,))
     status, _, text = request(base, "GET", f"/image/unknown/{unknown_id}", cookie)
     assert status == 404 and "not one the kiosk writes" in text and "root:" not in text
+    # A rename to another person's name comes back to the person, saying why; a good one follows the name.
+    status, location, _ = request(base, "POST", "/person/rename", same_site, "name=biden&new=obama")
+    assert status == 303 and location.startswith(f"{base}/person?name=biden&error=obama%3A+already+enrolled")
+    status, location, _ = request(base, "POST", "/person/rename", same_site, "name=biden&new=Joe+Biden")
+    assert status == 303 and location.startswith(f"{base}/person?name=Joe+Biden&said=renamed+biden+to+Joe+Biden")
+    assert any(p["name"] == "Joe Biden" for p in cli_json(data_dir, "people", "list"))
+
     # The same change from the page itself goes through, after its confirmation.
     status, _, text = request(base, "POST", "/person/remove", same_site, "name=obama")
     assert status == 200 and "Remove obama" in text
