@@ -218,10 +218,11 @@ install_files() {
     files mkdir -p "$DATA_DIR"
     files chmod 0700 "$DATA_DIR"
     system chown kiosk:kiosk "$DATA_DIR"
-    # The web page's secret (0600, the kiosk user's), made once and kept on re-install; this
-    # prints the address that logs in (sudo systemctl enable --now kiosk-web serves it).
+    # The web page's secret (0600, the kiosk user's), made once and kept on re-install. The
+    # address with it is not printed here, where install logs would keep it.
     system runuser -u kiosk -- env KIOSK_DATA_DIR=/var/lib/kiosk \
-        "$VENV/bin/kiosk" --config /etc/kiosk/config.yaml web --url
+        "$VENV/bin/kiosk" --config /etc/kiosk/config.yaml web --url >/dev/null 2>&1
+    echo "the face library page: sudo systemctl enable --now kiosk-web; sudo kiosk web --url prints its address"
 }
 
 start_service() {
