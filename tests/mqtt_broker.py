@@ -39,12 +39,13 @@ class Broker:
         self.kind = "mosquitto" if MOSQUITTO else "amqtt"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def start(self, extra: str = "") -> None:
+        """EXTRA: more lines for mosquitto's config (a bridge to another broker)."""
         log = open(self.workdir / f"{self.kind}.log", "ab")
         if MOSQUITTO:
             config = self.workdir / "mosquitto.conf"
             config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                              f"persistence_location {self.workdir}/\nuser {getpass.getuser()}\n")
+                              f"persistence_location {self.workdir}/\nuser {getpass.getuser()}\n{extra}")
             command = [MOSQUITTO, "-c", str(config)]
         else:
             command = [sys.executable, __file__, str(self.port)]

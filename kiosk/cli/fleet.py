@@ -6,15 +6,14 @@ import argparse
 import dataclasses
 import json
 import re
-import time
 
 from kiosk.cli.common import UsageError, confirm, open_store
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.outside.bundle import new_signing_key, seal
-from kiosk.outside.fleet import applied_topic, build_bundle, collect, gallery_topic, site_topic
-from kiosk.outside.mqtt import Topics, device_name, make_client
-from kiosk.store.site import HOME, MEMBER, Site, read_signing_key, read_site, updated, write_signing_key, write_site
+from kiosk.outside.bundle import new_signing_key
+from kiosk.outside.fleet import applied_topic, collect, publish_version, site_topic
+from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client
+from kiosk.store.site import HOME, MEMBER, Site, read_site, write_signing_key, write_site
 from kiosk.util import format_time
 
 SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -85,30 +84,24 @@ def cmd_fleet_publish(args: argparse.Namespace, config: Config) -> int:
     site = read_site(data_dir)
     if site is None or not site.is_home:
         raise UsageError("only a site's home publishes its gallery (kiosk fleet init)")
-    with open_store(config) as store:
-        generation = store.people.generation()
-        bundle = build_bundle(store, config, site, site.version + 1)
-        message = seal(bundle, read_signing_key(data_dir))
-        device = device_name(config.mqtt)
-        client = make_client(dataclasses.replace(config.mqtt, client_id=f"kiosk-{device}-publish"),
-                             Topics.of(config.mqtt, device), device, will=False)
-        try:
-            client.connect(config.mqtt.host, config.mqtt.port, keepalive=30)
-        except OSError as exc:
-            raise UsageError(f"mqtt: cannot reach the broker {config.mqtt.host}:{config.mqtt.port}: {exc}") from None
-        client.loop_start()
-        try:
-            info = client.publish(gallery_topic(config.mqtt, site.name), message, qos=1, retain=True)
-            info.wait_for_publish(60)
-            if not info.is_published():
-                raise UsageError("mqtt: the broker did not take the gallery")
-        finally:
-            client.disconnect()
-            client.loop_stop()
-        store.set_site_version(bundle.version, generation)
-    updated(data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
+    device = device_name(config.mqtt)
+    client = make_client(dataclasses.replace(config.mqtt, client_id=f"kiosk-{device}-publish"),
+                         Topics.of(config.mqtt, device), device, will=False)
+    try:
+        client.connect(config.mqtt.host, config.mqtt.port, keepalive=30)
+    except OSError as exc:
+        raise UsageError(f"mqtt: cannot reach the broker {config.mqtt.host}:{config.mqtt.port}: {exc}") from None
+    client.loop_start()
+    try:
+        with open_store(config) as store:
+            bundle, size, _ = publish_version(store, config, site, client)
+    except NotDelivered as exc:
+        raise UsageError(f"mqtt: the broker did not take the gallery ({exc})") from None
+    finally:
+        client.disconnect()
+        client.loop_stop()
     print(f"site {site.name}: gallery version {bundle.version} published ({len(bundle.people)} people, "
-          f"{bundle.samples} samples, {len(message)} bytes)")
+          f"{bundle.samples} samples, {size} bytes)")
     return 0
 
 

@@ -98,7 +98,6 @@ class Capturer:
         self.config = config
         self.engine = engine
         self.data_dir = config.data_path()
-        self.started = time.time()
         self._newest: Frame | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None

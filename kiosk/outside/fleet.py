@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 from kiosk.config import Config, MqttConfig
 from kiosk.errors import KioskError
 from kiosk.outside.bundle import Bundle, open_bundle, seal
-from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client
+from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client, publish_acknowledged
 from kiosk.store import SampleSettings, Store
 from kiosk.store.site import Site, read_signing_key, read_site, updated
 from kiosk.vision.encoders import encoder_class, model_of
@@ -58,6 +58,19 @@ def build_bundle(store: Store, config: Config, site: Site, version: int) -> Bund
     """The home's gallery as version VERSION."""
     model = model_of(config.recognition.encoder)
     return Bundle(site.name, version, site.home, time.time(), model, store.people.matched_embeddings(model))
+
+
+def publish_version(store: Store, config: Config, site: Site, client: mqtt.Client) -> tuple[Bundle, int, Site]:
+    """On the home: seal the gallery as the next version, have the broker keep it, and record it;
+    returns the bundle, the message's size and the site record as it is now."""
+    generation = store.people.generation()
+    bundle = build_bundle(store, config, site, site.version + 1)
+    message = seal(bundle, read_signing_key(store.data_dir))
+    publish_acknowledged(client, gallery_topic(config.mqtt, site.name), message, retain=True,
+                         timeout=PUBLISH_TIMEOUT)
+    store.set_site_version(bundle.version, generation)
+    site = updated(store.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
+    return bundle, len(message), site
 
 
 class AlreadyApplied(KioskError):
@@ -134,7 +147,7 @@ class Fleet:
         self.client.loop_stop()
 
     def state(self) -> FleetState:
-        site = read_site(self.data_dir) or self.site
+        site = self.site  # as the fleet thread last read it (another command may change the file)
         return FleetState(site.name, site.role, site.version, site.made_at, self._connected, self.problem)
 
     def changed(self) -> None:
@@ -169,6 +182,7 @@ class Fleet:
                 self._wake.clear()
                 self._connected = self.client.is_connected()
                 try:
+                    self.site = read_site(self.data_dir) or self.site
                     if self.site.is_home:
                         self._publish_if_changed(store)
                     else:
@@ -182,7 +196,7 @@ class Fleet:
 
     def _publish_if_changed(self, store: Store) -> None:
         generation = store.people.generation()
-        site = read_site(self.data_dir) or self.site
+        site = self.site
         with self._lock:
             heard, self._received = self._received, None
         if heard is not None and not self._is_own(heard, site) and time.monotonic() >= self._answer_after:
@@ -197,16 +211,12 @@ class Fleet:
                 and store.site_generation() == generation):
             self._published_generation = generation  # published before this start, unchanged since
             return
-        bundle = build_bundle(store, self.config, site, site.version + 1)
-        message = seal(bundle, read_signing_key(self.data_dir))
-        self._send(self.gallery_topic, message)
-        store.set_site_version(bundle.version, generation)
-        updated(self.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
+        bundle, size, self.site = publish_version(store, self.config, site, self.client)
         self._published_generation = generation
         self._force = False
         self._report_due = True
         log.info("site %s: gallery version %d published (%d people, %d samples, %d bytes)", site.name,
-                 bundle.version, len(bundle.people), bundle.samples, len(message))
+                 bundle.version, len(bundle.people), bundle.samples, size)
 
     def _is_own(self, message: bytes, site: Site) -> bool:
         """Whether MESSAGE is a version this home sealed (its own echo, perhaps a late older one)."""
@@ -221,7 +231,7 @@ class Fleet:
             message, self._received = self._received, None
         if not message:
             return
-        site = read_site(self.data_dir) or self.site
+        site = self.site
         try:
             bundle, forgotten = apply_bundle(store, self.config, site, message)
         except AlreadyApplied:
@@ -235,25 +245,17 @@ class Fleet:
             return
         self.problem = ""
         self._report_due = True
+        self.site = read_site(self.data_dir) or site
         gone = f"; forgotten: {', '.join(forgotten)}" if forgotten else ""
         log.info("site %s: gallery version %d from %s applied (%d people, %d samples)%s", site.name, bundle.version,
                  bundle.home, len(bundle.people), bundle.samples, gone)
 
     def _report(self) -> None:
-        site = read_site(self.data_dir) or self.site
-        self._send(applied_topic(self.settings, site.name, self.device), json.dumps(
+        site = self.site
+        publish_acknowledged(self.client, applied_topic(self.settings, site.name, self.device), json.dumps(
             {"kiosk": self.device, "role": site.role, "version": site.version, "made_at": site.made_at,
-             "applied_at": site.applied_at}).encode())
+             "applied_at": site.applied_at}), retain=True)
         self._report_due = False
-
-    def _send(self, topic: str, payload: bytes) -> None:
-        info = self.client.publish(topic, payload, qos=1, retain=True)
-        try:
-            info.wait_for_publish(PUBLISH_TIMEOUT)
-        except (RuntimeError, ValueError) as exc:
-            raise NotDelivered(str(exc)) from None
-        if not info.is_published():
-            raise NotDelivered(f"no acknowledgement for {topic}")
 
 
 def collect(config: Config, topic: str, *, client_id: str, clean: bool = True, quiet_seconds: float = 1.0,

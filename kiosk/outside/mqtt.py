@@ -356,14 +356,19 @@ class Publisher:
                 self._present[name] = present
 
     def _publish(self, topic: str, payload: str, retain: bool = False, timeout: float = PUBACK_TIMEOUT) -> None:
-        """Send one QoS 1 message and wait for the broker's acknowledgement."""
-        info = self.client.publish(topic, payload, qos=1, retain=retain)
-        try:
-            info.wait_for_publish(timeout)
-        except (RuntimeError, ValueError) as exc:
-            raise NotDelivered(str(exc)) from None
-        if not info.is_published():
-            raise NotDelivered(f"no acknowledgement for {topic} within {timeout:.0f} s")
+        publish_acknowledged(self.client, topic, payload, retain=retain, timeout=timeout)
+
+
+def publish_acknowledged(client: mqtt.Client, topic: str, payload: str | bytes, *, retain: bool = False,
+                         timeout: float = PUBACK_TIMEOUT) -> None:
+    """Send one QoS 1 message and wait for the broker's acknowledgement; NotDelivered without it."""
+    info = client.publish(topic, payload, qos=1, retain=retain)
+    try:
+        info.wait_for_publish(timeout)
+    except (RuntimeError, ValueError) as exc:
+        raise NotDelivered(str(exc)) from None
+    if not info.is_published():
+        raise NotDelivered(f"no acknowledgement for {topic} within {timeout:.0f} s")
 
 
 def check_broker(config: Config, timeout: float = 5.0) -> str:

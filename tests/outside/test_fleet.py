@@ -230,7 +230,7 @@ def test_two_bridged_brokers_carry_the_gallery_between_buildings(tmp_path):
         (tmp_path / building).mkdir()
     first, second = Broker(tmp_path / "a"), Broker(tmp_path / "b")
     first.start()
-    start_with(second, f"connection building_a\naddress 127.0.0.1:{first.port}\ntopic kiosk/# both 1\n"
+    second.start(extra=f"connection building_a\naddress 127.0.0.1:{first.port}\ntopic kiosk/# both 1\n"
                        "cleansession false\nstart_type automatic\nrestart_timeout 1\n")
     home, member = Kiosk(tmp_path, "home", first.port), Kiosk(tmp_path, "member", second.port)
     try:
@@ -271,23 +271,6 @@ def publish(port: int, topic: str, payload: bytes) -> None:
     client.disconnect()
     client.loop_stop()
 
-
-def start_with(broker: Broker, extra: str) -> None:
-    """Start BROKER (mosquitto) with EXTRA lines in its config: a bridge to another broker."""
-    import getpass
-    import socket
-    config = broker.workdir / "mosquitto.conf"
-    config.write_text(f"listener {broker.port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n{extra}")
-    broker.process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=open(broker.workdir / "m.log", "ab"),
-                                      stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", broker.port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the bridged mosquitto did not start")
 
 
 def test_a_kiosk_subscribes_to_the_gallery_only_so_no_replayed_event_reaches_a_door(tmp_path):
