@@ -89,6 +89,9 @@ class CameraConfig:
     # Pi camera only: width of a second, hardware-scaled stream the face detector searches
     # instead of shrinking every frame in software; 0 = off.
     lores_width: int = field(default=0, metadata=_range(0, 4096))
+    # With nobody in view and nothing moving, frames are taken only this many times a second
+    # (the camera slowed, or frames skipped before any conversion); motion restores `fps`. 0 = off.
+    rest_fps: float = field(default=5.0, metadata=_range(0, 120))
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,9 @@ class DisplayConfig:
     snapshot_interval: float = field(default=5.0, metadata=_range(0.5, 3600))
     show_status: bool = False  # the strip of figures; off, a small mark shows the camera's state
     idle_fps: float = field(default=5.0, metadata=_range(0, 60))
+    # Frames drawn per second at most; 0: what the screen can show (an SPI framebuffer's rate
+    # from its size at 16 MHz, about 6.5 for 480x320; unlimited for other screens).
+    max_fps: float = field(default=0.0, metadata=_range(0, 120))
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,11 @@ class DetectionConfig:
     full_scan_seconds: float = field(default=0.25, metadata=_range(0, 10))
     motion_area: float = field(default=0.005, metadata=_range(0, 1))
     idle_scan_seconds: float = field(default=2.0, metadata=_range(0.1, 60))
+    # A slow processor: when a whole-frame search takes longer than scan_budget seconds (the
+    # median of the last few; 0 never adapts), the kiosk searches at a smaller width, down to
+    # min_width, spaces whole-frame searches out and fits liveness landmarks less often.
+    scan_budget: float = field(default=0.3, metadata=_range(0, 10))
+    min_width: int = field(default=320, metadata=_range(80, 4096))
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class DaemonStatus:
     events_dropped: int = 0  # events lost because that memory was full
     store_problem: str = ""  # why the store cannot take events now (a full drive, a lock), or ""
     fleet: str = ""  # off, or the site gallery's sync: connected, broker unreachable, a refused version
+    pace: str = ""  # "" at full pace, else what a slow processor made recognition give up (live/pace.py)
+    resting: bool = False  # nobody in view and nothing moving: the camera runs at camera.rest_fps
     updated_at: float | None = None
 
 
@@ -107,7 +109,7 @@ def read_record(path: Path, kind: type[Record]) -> Record | None:
         allowed = typing.get_args(hints[field.name]) or (hints[field.name],)
         if isinstance(value, int) and not isinstance(value, bool) and float in allowed:
             value = float(value)
-        if value is not None and isinstance(value, allowed) and not isinstance(value, bool):
+        if value is not None and isinstance(value, allowed) and (bool in allowed or not isinstance(value, bool)):
             values[field.name] = value
     return kind(**values)
 

@@ -24,6 +24,7 @@ from kiosk.outside.mqtt import check_broker
 from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR
 from kiosk.store import Store, waiting_for_retrain
 from kiosk.util import format_bytes
+from kiosk.vision.build import dlib_build
 from kiosk.vision.calibration import rule_for
 from kiosk.vision.encoders import encoder_class
 
@@ -52,11 +53,14 @@ def check_models() -> Check:
 
 
 def check_dlib() -> Check:
-    try:  # late on purpose: whether it imports is what this checks
-        import dlib
+    try:  # whether it imports is what this checks (dlib_build imports it late, on purpose)
+        build = dlib_build()
     except ImportError as exc:
         return Check("dlib", FAIL, f"cannot import dlib ({exc})")
-    return Check("dlib", OK, f"dlib {getattr(dlib, '__version__', '?')}")
+    detail = f"dlib {build.version} on {build.machine}: {build.flags()}"
+    if build.warning:
+        return Check("dlib", WARN, f"{detail}; {build.warning}")
+    return Check("dlib", OK, detail)
 
 
 def check_picamera2() -> Check:

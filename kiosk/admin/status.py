@@ -119,10 +119,13 @@ def status_lines(report: dict) -> list[str]:
         camera = daemon.get("camera_state") or "-"
         if daemon.get("camera_error"):
             camera += f" ({daemon['camera_error']})"
-        lines.append(f"camera:     {camera}, source {daemon.get('source') or '-'}")
+        resting = ", resting (nobody in view)" if daemon.get("resting") else ""
+        lines.append(f"camera:     {camera}, source {daemon.get('source') or '-'}{resting}")
         lines.append(f"display:    {daemon.get('display') or '-'}, {_fps(daemon.get('display_fps'))} fps on screen, "
               f"{_fps(daemon.get('recognition_fps'))} fps recognition, "
               f"face detector {_fps(daemon.get('detector_fps'))} runs/s")
+        if daemon.get("pace"):
+            lines.append(f"warning:    {daemon['pace']}")
         if daemon.get("message"):
             lines.append(f"message:    {printable(daemon['message'])}")
         if daemon.get("events_waiting") or daemon.get("events_dropped"):

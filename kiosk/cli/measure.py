@@ -14,7 +14,7 @@ from kiosk.admin.visitors import grouping_tolerance
 from kiosk.cli.common import UsageError
 from kiosk.config import Config
 from kiosk.enrollment.photos import scan_people
-from kiosk.measure import bench, detection_recall, grouping, report, site, visits, web_page
+from kiosk.measure import bench, detection_recall, grouping, report, site, slow, stage_costs, visits, web_page
 from kiosk.measure.evaluate import (
     DEFAULT_TOLERANCES,
     EvalPlan,
@@ -24,6 +24,7 @@ from kiosk.measure.evaluate import (
     print_report,
     split_photos,
 )
+from kiosk.measure.quota import QuotaUnavailable
 from kiosk.vision.matcher import MatchRule
 
 
@@ -35,12 +36,40 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"{path}: {what} not found (sample data lives in ../shared/data beside the "
                              f"repository; or pass --clip/--people)")
     quiet = args.json
+    if args.stages:
+        try:
+            stages = stage_costs.measure(config, clip, log=lambda message: None if quiet else
+                                         print(message, file=sys.stderr, flush=True))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(json.dumps(stages)) if args.json else stage_costs.print_report(stages)
+        return 0
     results = bench.run_bench(clip, people, config, quick=args.quick, one_core=not (args.skip_one_core or args.quick),
                               log=lambda message: None if quiet else print(message, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(results))
     else:
         report.print_report(results)
+    return 0
+
+
+def cmd_bench_slow(args: argparse.Namespace, config: Config) -> int:
+    try:
+        shares = tuple(float(part) for part in args.cpu.split(","))
+    except ValueError:
+        raise UsageError(f"--cpu {args.cpu}: expected shares of one core such as 0.25,0.1") from None
+    if not all(0.01 <= share <= 64 for share in shares) or not 5 <= args.seconds <= 3600:
+        raise UsageError("--cpu: each share 0.01-64; --seconds: 5-3600")
+    people = Path(bench.DEFAULT_PEOPLE)
+    if not people.is_dir() or not bench.DEFAULT_CLIP.is_file():
+        raise UsageError(f"{people.parent}: the sample people and clip are not there (../shared/data beside the "
+                         "repository)")
+    try:
+        results = slow.run(people, config.source_path, shares, args.seconds,
+                           log=lambda message: None if args.json else print(message, file=sys.stderr, flush=True))
+    except QuotaUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps(results)) if args.json else slow.print_report(results)
     return 0
 
 

@@ -310,7 +310,21 @@ def add_measure_commands(commands: Commands) -> None:
     bench.add_argument("--skip-one-core", action="store_true", help="do not repeat the clip runs on one core")
     bench.add_argument("--quick", action="store_true",
                        help="a short run: the start of the clip, all cores only, small galleries")
+    bench.add_argument("--stages", action="store_true",
+                       help="only what each stage of the live pipeline costs on this machine (median and 90th "
+                            "percentile), with the expected time to name and the CPU at rest")
     bench.set_defaults(handler=Handler("measure", "cmd_bench"))
+
+    slow = commands.add_parser(
+        "bench-slow", help="the kiosk inside CPU quotas that stand in for a Raspberry Pi (needs root)",
+        description="Run `kiosk run` on the sample clip and the arrivals scene with the whole machine and inside "
+                    "each CPU quota (a cgroup; 1 GB of memory): screen rate, long tracks named and how late, "
+                    "watchdog pings, memory, and what the kiosk says about its pace.")
+    slow.add_argument("--cpu", metavar="SHARES", default="0.25,0.1",
+                      help="shares of one core, comma-separated (default 0.25,0.1)")
+    slow.add_argument("--seconds", type=float, default=60.0, help="seconds of the looped sample clip (default 60)")
+    slow.add_argument("--json", action="store_true", help="print one JSON object")
+    slow.set_defaults(handler=Handler("measure", "cmd_bench_slow"))
 
     evaluate = commands.add_parser("eval", help="recognition accuracy on a folder of person folders",
                                    description="Enroll the first N photos of each person into a scratch "

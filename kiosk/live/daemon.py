@@ -2,7 +2,9 @@
 
 Each pass reads the newest frame (the source paces itself at the camera's rate), offers it to the
 recognizer, and draws it with the newest results, so the screen never waits for recognition; an
-empty, unchanged scene is redrawn only display.idle_fps times a second.
+empty, unchanged scene is redrawn only display.idle_fps times a second, no screen is drawn faster
+than it can show (display.max_fps), and with nobody in view and nothing moving the camera rests
+(camera.rest_fps) until something moves.
 Twice a second the loop also checks the store for changes (reloading the gallery within 2 s of
 any `kiosk enroll`), publishes its state for `kiosk status` and systemd, shows the progress
 of a USB import, and takes up a `kiosk capture` request (capture.py). SIGTERM/SIGINT stop it
@@ -50,6 +52,7 @@ log = logging.getLogger("kiosk.daemon")
 HOUSEKEEPING_SECONDS = 0.5
 SIGHUP_COALESCE_SECONDS = 5.0
 IMPORT_SUMMARY_SECONDS = 10.0
+IDLE_SLACK = 0.9  # a frame a little early for display.idle_fps is drawn (frames at rest come at that rate)
 
 
 @dataclass
@@ -103,7 +106,7 @@ class Daemon:
         self.display_fps = RateMeter()
         self.greeting = self.greeting_short = ""
         self.greeting_until = 0.0
-        self.last_drawn = float("-inf")  # when a camera frame was last drawn
+        self.last_drawn = float("-inf")  # when the screen was last drawn
         self.banner = ""
         self.capturer = Capturer(config, self.recognizer.engine)  # `kiosk capture`: the person in front
         self.stats = RunStats()
@@ -146,6 +149,7 @@ class Daemon:
                     if self.options.stats_json:
                         self.stats.frame_taken(frame.index, now)
                     self.recognizer.submit(frame, wait=self.options.fast)
+                    self.source.rest(self.recognizer.still and not self.options.fast)
                     self.capturer.offer(frame)
                     self.display_fps.tick(now)
                 elif self.source.finished:
@@ -157,7 +161,7 @@ class Daemon:
                 if now >= next_housekeeping:
                     self.housekeeping(now)
                     next_housekeeping = now + HOUSEKEEPING_SECONDS
-                if frame is None or self.worth_drawing(now):
+                if self.due_to_draw(now, frame is not None):
                     self.draw(last_frame if frame is not None or self.source.state == "ok" else None, now)
                 if frame is not None:
                     self.stats.frames_displayed += 1
@@ -182,15 +186,21 @@ class Daemon:
             self.door.close()  # a hung kiosk must not hold the door open
         return healthy
 
-    def worth_drawing(self, now: float) -> bool:
-        """Every new frame, except that an unchanged empty scene is redrawn only display.idle_fps
-        times a second: nothing on it changes, and every frame drawn costs CPU (on a small SPI
-        screen, a lot of it)."""
+    def due_to_draw(self, now: float, new_frame: bool) -> bool:
+        """Whether to draw now: never faster than the screen can show (display.max_fps, or an SPI
+        panel's own rate: a frame drawn between two of its refreshes is converted and written
+        for nothing), and an unchanged empty scene only display.idle_fps times a second, since
+        nothing on it changes and every frame drawn costs CPU. Without a new frame the screen is
+        drawn anyway (it says why there is no picture)."""
+        since = now - self.last_drawn
+        limit = self.display.max_fps
+        if limit and since < 1.0 / limit:
+            return False
         idle_fps = self.config.display.idle_fps
-        if not self.recognizer.at_rest or not idle_fps or now - self.last_drawn >= 1.0 / idle_fps:
-            self.last_drawn = now
-            return True
-        return False
+        if new_frame and self.recognizer.at_rest and idle_fps and since < IDLE_SLACK / idle_fps:
+            return False
+        self.last_drawn = now
+        return True
 
     def draw(self, frame: Frame | None, now: float) -> None:
         faces = tuple(self.recognizer.labels(frame.timestamp)) if frame is not None else ()
@@ -245,7 +255,8 @@ class Daemon:
             people=self.gallery.people, samples=len(self.gallery), message=self.banner,
             door="off" if self.door is None else "open" if self.door.is_open else "closed",
             events_waiting=writer.waiting, events_dropped=writer.dropped, store_problem=writer.problem,
-            fleet=self.fleet_status(), **self.mqtt_status())
+            fleet=self.fleet_status(), pace=self.recognizer.pace.state().summary(),
+            resting=self.recognizer.still, **self.mqtt_status())
         try:
             publish(self.status_path, state)
         except OSError as exc:

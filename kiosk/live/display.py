@@ -108,7 +108,8 @@ class Display:
         self._screen, surface = open_screen(self.requested_mode, self.config, self.sysfs_root)
         self.mode = self._screen.mode
         self._use_surface(surface)
-        log.info("display: %s, screen %dx%d, canvas %dx%d", self.mode, *surface.get_size(), *self.canvas_size)
+        log.info("display: %s, screen %dx%d, canvas %dx%d%s", self.mode, *surface.get_size(), *self.canvas_size,
+                 f", at most {self.max_fps:.1f} frames a second" if self.max_fps else "")
         return self
 
     def _use_surface(self, surface: pygame.Surface) -> None:
@@ -163,6 +164,16 @@ class Display:
     def cached_text_count(self) -> int:
         """Rendered and shortened texts currently kept; bounded however many names pass by."""
         return len(self._text_cache) + len(self._fit_cache)
+
+    @property
+    def max_fps(self) -> float | None:
+        """Frames a second worth drawing at most: display.max_fps, else what the screen can show."""
+        return self.config.max_fps or self._screen.max_fps()
+
+    @property
+    def screen_surface(self) -> pygame.Surface:
+        """The physical screen's surface as last shown (for measuring a screen's own cost)."""
+        return self._current_screen
 
     @property
     def screen_size(self) -> tuple[int, int]:

@@ -8,6 +8,8 @@ most of the brightness): reading the whole frame to average it down would cost m
 rest of the gate together. The average follows the scene slowly, so lighting that drifts over
 minutes is learnt rather than seen as motion; a change of overall brightness (auto exposure, a
 cloud) is taken out before comparing; the blur and the step keep sensor noise below the line.
+The gate also keeps the last picture that was searched and held no face: the periodic search of
+an empty hall is skipped while the picture is still that one, since it would find nobody again.
 """
 
 from __future__ import annotations
@@ -30,28 +32,46 @@ class MotionGate:
         self._scene: np.ndarray | None = None
         self.last_area = 0.0  # changed share of the latest frame, for logs and tests
         self.cut = False  # the latest frame changed most of the picture at once (a slideshow's next photo)
+        self.latest: np.ndarray | None = None  # the latest frame's grey copy (see remember_empty)
+        self._empty: np.ndarray | None = None  # the grey copy of the last frame searched and found empty
 
     def moved(self, rgb: np.ndarray) -> bool:
         """True when enough of RGB changed against the scene (always for the first frame)."""
-        grey = self._small_grey(rgb)
+        grey = self.latest = self._small_grey(rgb)
         before = self.last_area
         if self._scene is None or self._scene.shape != grey.shape:
             self.cut = self._scene is not None  # a picture of another size: another picture
-            self._scene = grey
+            self._scene = grey.copy()  # learnt into in place: `latest` must stay this frame's
             self.last_area = 1.0
             return True
-        difference = grey - self._scene
-        # Overall brightness changes are not motion: take out the typical change (the median of
-        # a sample, found by partition; np.median's own checks cost more than the sort).
-        sample = difference[::4, ::4].ravel()
-        difference -= float(np.partition(sample, sample.size // 2)[sample.size // 2])
-        self.last_area = float(np.count_nonzero(np.abs(difference) > PIXEL_STEP)) / difference.size
+        self.last_area = changed_area(grey, self._scene)
         self.cut = self.last_area >= CUT_AREA > before  # the first frame of the change, not the ones after
         cv2.accumulateWeighted(grey, self._scene, LEARNING_RATE)
         return self.last_area >= self.min_area
+
+    def remember_empty(self, grey: np.ndarray) -> None:
+        """GREY (a `latest` copy) was searched for faces and none was found."""
+        self._empty = grey
+
+    def changed_since_empty(self) -> bool:
+        """Whether the latest frame differs from the last one searched and found empty: an
+        unchanged picture has nobody new in it, so searching it again would find nobody again."""
+        if self._empty is None or self.latest is None or self._empty.shape != self.latest.shape:
+            return True
+        return changed_area(self.latest, self._empty) >= self.min_area
 
     @staticmethod
     def _small_grey(rgb: np.ndarray) -> np.ndarray:
         step = max(1, rgb.shape[1] // GATE_WIDTH)
         grey = np.ascontiguousarray(rgb[::step, ::step, 1])
         return cv2.GaussianBlur(grey, BLUR, 0).astype(np.float32)
+
+
+def changed_area(grey: np.ndarray, reference: np.ndarray) -> float:
+    """The share of GREY that differs from REFERENCE by more than PIXEL_STEP once a change of
+    overall brightness is taken out (the median of a sample, found by partition: np.median's
+    own checks cost more than the sort)."""
+    difference = grey - reference
+    sample = difference[::4, ::4].ravel()
+    difference -= float(np.partition(sample, sample.size // 2)[sample.size // 2])
+    return float(np.count_nonzero(np.abs(difference) > PIXEL_STEP)) / difference.size

@@ -4,10 +4,11 @@ The display hands every frame to `submit`, which only keeps the newest one (olde
 dropped, so nothing queues up). Worker threads take the newest frame, detect faces (dlib releases
 the interpreter lock, so threads use several cores), update the tracker in frame order, and
 encode only the tracks that need it. While faces are followed, the whole frame is searched every
-`full_scan_seconds` and in between only the area around them, which is several times cheaper.
+`full_scan_seconds` and in between only the area around them, which is several times cheaper;
+on a slow processor the pace (pace.py) shrinks the searched width and spaces these searches out.
 With nobody followed, the whole frame is searched only when the motion gate (motion.py) sees the
 picture change, or every `idle_scan_seconds` anyway; `submit` settles the other frames itself,
-without waking a worker, so an empty hall costs almost nothing.
+without waking a worker, so an empty hall costs almost nothing (and the camera may rest: `still`).
 Encoding goes to an EncoderProcess (see vision/engine.py). The display reads `labels()` whenever
 it draws.
 """
@@ -18,10 +19,13 @@ import logging
 import threading
 import time
 
+import numpy as np
+
 from kiosk.config import Config, DoorConfig, RecognitionConfig
 from kiosk.frame import Frame
 from kiosk.live.evidence import quality
 from kiosk.live.motion import MotionGate
+from kiosk.live.pace import Pace
 from kiosk.live.policy import Confirmation, ConfirmationPolicy
 from kiosk.live.scene import FaceLabel
 from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
@@ -71,7 +75,7 @@ def build_recognizer(config: Config, gallery: Gallery, policy: ConfirmationPolic
     detection = config.detection
     encoder = require_encoder(config.recognition.encoder).name  # a missing model stops here, in one line
     return Recognizer(FaceEngine(EngineSettings.live(detection, encoder)), gallery, config.recognition,
-                      detection.workers, record_tracks=record_tracks, full_scan_seconds=detection.full_scan_seconds,
+                      detection.workers, record_tracks=record_tracks, pace=Pace.from_config(detection),
                       encoder=EncoderProcess(encoder, detection.jitters), motion_area=detection.motion_area,
                       idle_scan_seconds=detection.idle_scan_seconds, door=config.door if config.door.enabled else None,
                       policy=policy or ConfirmationPolicy(config))
@@ -83,17 +87,21 @@ class Recognizer:
     def __init__(self, engine: FaceEngine, gallery: Gallery, config: RecognitionConfig, workers: int = 1,
                  record_tracks: bool = False, full_scan_seconds: float = 0.0,
                  encoder: EncoderProcess | None = None, motion_area: float = 0.0, idle_scan_seconds: float = 2.0,
-                 door: DoorConfig | None = None, policy: ConfirmationPolicy | None = None):
+                 door: DoorConfig | None = None, policy: ConfirmationPolicy | None = None,
+                 pace: Pace | None = None):
         self.engine = engine
         self.policy = policy or ConfirmationPolicy(Config(recognition=config))  # decides what a confirmation carries
         self.door = door  # with a door, members' tracks are offered to it (take_door_candidates)
         self.encoder: EncoderProcess | FaceEngine = encoder or engine  # encodes the aligned face chips
-        self.full_scan_seconds = full_scan_seconds
+        width = engine.settings.detect_width or 0
+        # how hard to work on this processor (pace.py); without one, always as configured
+        self.pace = pace or Pace(width, width, 0.0, full_scan_seconds)
         self.idle_scan_seconds = idle_scan_seconds
         self._last_full_scan = float("-inf")
         # With nobody followed, the whole frame is searched only when the picture changed.
         self._gate = MotionGate(motion_area) if motion_area > 0 else None  # fed by submit()
-        self.at_rest = False  # the newest frame showed nobody followed and nothing moved
+        self.at_rest = False  # the newest frame was settled without a search (see submit)
+        self.still = False  # the newest frame showed nobody followed and nothing moved: the camera may rest
         self.detector_runs = 0  # frames the face detector searched (whole or around faces)
         self._detect_rate = RateMeter()
         self.gallery = gallery
@@ -104,6 +112,7 @@ class Recognizer:
         self._wake = threading.Condition(self._lock)
         self._taken = threading.Condition(self._lock)
         self._newest: Frame | None = None
+        self._newest_view: np.ndarray | None = None  # the gate's grey copy of _newest (kept when found empty)
         self._last_applied_index = -1
         self._latest_update = float("-inf")  # frame time of the latest recognized frame
         self._confirmations: list[Confirmation] = []
@@ -157,6 +166,7 @@ class Recognizer:
             while wait and self._newest is not None and not self._stopping:
                 self._taken.wait(0.1)
             self._newest = frame
+            self._newest_view = self._gate.latest if self._gate is not None else None
             self._wake.notify()
 
     def _use_gallery(self, gallery: Gallery) -> None:
@@ -187,13 +197,14 @@ class Recognizer:
         """Faces to draw, ready for the screen: tracks seen in the latest recognized frames, one
         label per face, each with the state it is shown in.
 
-        A track is remembered for recognition.track_timeout so a face that is missed once keeps
+        A track is remembered for recognition.track_timeout (longer while recognition itself is
+        slower than that: pace.py) so a face that is missed once keeps
         its identity, but it is drawn only while it is found (with a short grace); a track that
         overlaps one seen more recently is the same face followed anew and is not drawn twice.
         """
         with self._lock:
             recent = [t for t in self.tracker.visible()
-                      if now - t.last_seen <= self.config.track_timeout
+                      if now - t.last_seen <= self.tracker.timeout
                       and self._latest_update - t.last_seen <= DISPLAY_GRACE_SECONDS]
         recent.sort(key=lambda t: t.last_seen, reverse=True)
         shown: list[Track] = []
@@ -237,12 +248,12 @@ class Recognizer:
                     self._wake.wait()
                 if self._stopping:
                     return
-                frame, self._newest = self._newest, None
+                frame, view, self._newest = self._newest, self._newest_view, None
                 assert frame is not None  # the wait above ends on a new frame unless stopping
                 self._taken.notify_all()
                 self._busy_since[threading.current_thread().name] = time.monotonic()
             try:
-                self._recognize(frame)
+                self._recognize(frame, view)
             except Exception:  # a bad frame must not stop recognition for good
                 log.exception("recognition failed on frame %d", frame.index)
             finally:
@@ -253,57 +264,78 @@ class Recognizer:
         """Where followed faces are searched for in FRAME; the caller holds the lock."""
         height, width = frame.image.shape[:2]
         return [search_region(t.box, width, height) for t in self.tracker.visible()
-                if frame.timestamp - t.last_seen <= self.config.track_timeout]
+                if frame.timestamp - t.last_seen <= self.tracker.timeout]
 
     def _worth_searching(self, frame: Frame) -> bool:
-        """False when nobody is followed, the picture has not changed and no idle scan is due."""
+        """False when nobody is followed, the picture has not changed and no idle scan is due; an
+        idle scan is not due either while the picture is the one last searched and found empty."""
         if self._gate is None:
             return True
         # Fed every frame, so it knows the scene when the last face leaves; the camera's own
         # scaled-down stream, when it has one, is the cheaper picture to look at.
         moved = self._gate.moved(frame.small if frame.small is not None else frame.image)
-        if moved:
-            return True
         with self._lock:
-            return bool(self._followed_regions(frame)) or \
-                frame.timestamp - self._last_full_scan >= self.idle_scan_seconds
+            followed = bool(self._followed_regions(frame))
+            self.still = not moved and not followed
+            if moved or followed:
+                return True
+            if frame.timestamp - self._last_full_scan < self.idle_scan_seconds:
+                return False
+            if not self._gate.changed_since_empty():
+                self._last_full_scan = frame.timestamp  # the same empty picture: look again later
+                return False
+            return True
 
-    def _find_faces(self, frame: Frame) -> list[Box]:
-        """Search the whole frame now and then (new faces), else only around followed faces.
+    def _find_faces(self, frame: Frame) -> tuple[list[Box], bool]:
+        """Search the whole frame now and then (new faces), else only around followed faces;
+        the boxes, and whether the whole frame was searched.
 
         With nobody followed the whole frame is searched: submit() lets such a frame through
         only when it moved or an idle scan is due."""
+        width = self.pace.width
         with self._lock:
             regions = self._followed_regions(frame)
-            full_scan = not regions or frame.timestamp - self._last_full_scan >= self.full_scan_seconds
+            full_scan = not regions or frame.timestamp - self._last_full_scan >= self.pace.full_scan_interval()
             if full_scan:
                 self._last_full_scan = frame.timestamp
             self.detector_runs += 1
             self._detect_rate.tick(time.monotonic())
         if full_scan:
-            return self.engine.detect(frame.image, small=frame.small)
+            started = time.monotonic()
+            found = self.engine.detect(frame.image, small=frame.small, width=width)
+            self.pace.scanned(width, time.monotonic() - started)
+            return found, True
         boxes: list[Box] = []
         for region in regions:
-            boxes += [box for box in self.engine.detect(frame.image, region, frame.small)
+            boxes += [box for box in self.engine.detect(frame.image, region, frame.small, width)
                       if all(overlap(box, seen) < DUPLICATE_OVERLAP for seen in boxes)]
-        return boxes
+        return boxes, False
 
-    def _recognize(self, frame: Frame) -> None:
-        boxes = self._find_faces(frame)
+    def _recognize(self, frame: Frame, view: np.ndarray | None = None) -> None:
+        """FRAME through detection, tracking, encoding and matching; VIEW is the motion gate's
+        grey copy of it, remembered when the whole frame held nobody."""
+        boxes, whole = self._find_faces(frame)
         with self._lock:
             if frame.index <= self._last_applied_index:
                 return  # another worker already applied a newer frame
             self._last_applied_index = frame.index
+            self.pace.applied(frame.timestamp, bool(self.tracker.tracks))
+            self.tracker.timeout = self.pace.hold(self.config.track_timeout)
             self._latest_update = frame.timestamp
             to_encode = self.tracker.update(boxes, frame.timestamp, frame.index)
+            if whole and not boxes and view is not None and self._gate is not None:
+                self._gate.remember_empty(view)
+            fit_liveness = self.frames_recognized % self.pace.liveness_every() == 0
             if self.track_log is not None:
                 for track in self.tracker.visible():
-                    self.track_log.setdefault(track.id, {
+                    entry = self.track_log.setdefault(track.id, {
                         "track_id": track.id, "name": None, "first_seen_index": track.first_seen_index,
                         "confirmed_index": None, "box": list(track.box), "names": []})
+                    if track.last_seen == frame.timestamp:
+                        entry["last_seen_index"] = frame.index
             jobs = [(t.id, t.box) for t in to_encode]
             checking = [(t.id, t.box) for t in self.tracker.visible()
-                        if t.last_seen == frame.timestamp and t.liveness is not None
+                        if fit_liveness and t.last_seen == frame.timestamp and t.liveness is not None
                         and t.liveness.state == LivenessState.CHECKING]
         landmarks = [(track_id, self.engine.landmarks68(frame.image, box)) for track_id, box in checking]
         encodings = self.encoder.encode_chips(self.engine.face_chips(frame.image, [box for _, box in jobs]))

@@ -7,6 +7,7 @@ both; and the run's frame rates, CPU time and peak memory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import time
@@ -66,6 +67,7 @@ class RunStats:
             "loop_cpu_share": self._loop_share(time.process_time() - self.loop_start[1] if self.loop_start else None),
             # Of which reading frames: decoding a video file, which a camera does not need.
             "source_cpu_share": self._loop_share(self.source_cpu),
+            "pace": {**dataclasses.asdict(pace := recognizer.pace.state()), "summary": pace.summary()},
             "frames": self.frame_names,
             "taken_at": self.taken_at,
             "tracks": tracks,

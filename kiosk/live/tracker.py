@@ -83,12 +83,15 @@ class Tracker:
         self.tolerance = config.tolerance  # the rule's, as calibrated for the gallery (set by the recognizer)
         self.min_frames = min_frames  # encodings wanted of a named face without waiting (a door's frames)
         self.tracks: dict[int, Track] = {}
+        # Seconds a track is kept unseen: recognition.track_timeout, longer while recognition
+        # itself comes slower than that (set by the recognizer from its pace).
+        self.timeout = config.track_timeout
         self._ids = itertools.count(1)
 
     def update(self, boxes: list[Box], timestamp: float, frame_index: int) -> list[Track]:
         """Match detections to tracks, start new ones, drop lost ones; return tracks to encode."""
         for track_id in [t.id for t in self.tracks.values()
-                         if timestamp - t.last_seen > self.config.track_timeout]:
+                         if timestamp - t.last_seen > self.timeout]:
             del self.tracks[track_id]  # first: a face long gone must not lend its track to a newcomer
         followed = list(self.tracks.values())
         used_boxes: set[int] = set()

@@ -2,6 +2,7 @@
 
 - images.py: untrusted photo bytes to RGB pixels, or a reason why not;
 - boxes.py: face boxes, their overlap and one-to-one pairing;
+- build.py: how the installed dlib was built (NEON, AVX, BLAS) and whether it suits this processor;
 - engine.py: scaling, search regions and alignment around the chosen detector and encoder;
 - identify.py: photo bytes to the faces in it, the path every photo takes;
 - matcher.py: the gallery and the decision rule that names a face or keeps it unknown;

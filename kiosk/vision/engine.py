@@ -106,21 +106,23 @@ class FaceEngine:
         self.settings = settings
         self._models = _ThreadModels()
 
-    def detect(self, rgb: np.ndarray, region: Box | None = None, small: np.ndarray | None = None) -> list[Box]:
+    def detect(self, rgb: np.ndarray, region: Box | None = None, small: np.ndarray | None = None,
+               width: int | None = None) -> list[Box]:
         """Face boxes in full-image coordinates, searched on a copy at most detect_width wide.
 
         With a region, only that part of the image is searched, at the same scale as a full
         search, so a face is found there exactly as it would be in the whole frame. With
         `small` (the same picture at a lower resolution, such as the Pi camera's hardware-scaled
         stream), the search runs on it instead of on a copy shrunk in software; the boxes still
-        come back in `rgb`'s pixels.
+        come back in `rgb`'s pixels. WIDTH, when given, stands for detect_width (the live pace's).
         """
+        limit = width or self.settings.detect_width
         height, width = rgb.shape[:2]
         source = rgb if small is None else small
         given = source.shape[1] / width  # the searched picture's scale against rgb
         scale = given
-        if self.settings.detect_width and source.shape[1] > self.settings.detect_width:
-            scale = self.settings.detect_width / width
+        if limit and source.shape[1] > limit:
+            scale = limit / width
         top, right, bottom, left = region or (0, width, height, 0)
         part = source[round(top * given):round(bottom * given), round(left * given):round(right * given)]
         part = np.ascontiguousarray(part)  # dlib crashes on strided views

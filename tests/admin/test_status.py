@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import time
 
 import numpy as np
 import pytest
+
+from kiosk.vision.build import DlibBuild, dlib_build
 
 from conftest import run_kiosk
 
@@ -31,6 +34,43 @@ def test_status_reports_not_running_stale_and_running(enrolled_copy, tmp_path):
     (runtime / "status.json").write_text(json.dumps({**state, "pid": 2**22 + 12345}))
     dead = json.loads(run_kiosk("status", "--json", data_dir=enrolled_copy, **env).stdout)
     assert dead["daemon"]["state"] == "not running"
+
+
+def test_status_says_the_machine_is_too_slow_and_the_camera_rests(enrolled_copy, tmp_path):
+    """What the daemon publishes about its pace (live/pace.py) is what `kiosk status` warns of."""
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    slow = ("this machine is too slow for detection.width 640: a whole-frame search takes 900 ms at 320 px, over "
+            "the 300 ms budget even at detection.min_width; whole frame every 3.6 s, liveness on every 2 frames")
+    state = {"pid": os.getpid(), "camera_state": "ok", "source": "picamera", "pace": slow, "resting": True,
+             "updated_at": time.time()}
+    (runtime / "status.json").write_text(json.dumps(state))
+    lines = run_kiosk("status", data_dir=enrolled_copy, env={"RUNTIME_DIRECTORY": str(runtime)}).stdout.splitlines()
+    assert f"warning:    {slow}" in lines
+    assert "camera:     ok, source picamera, resting (nobody in view)" in lines
+    (runtime / "status.json").write_text(json.dumps({**state, "pace": "", "resting": False}))
+    quiet = run_kiosk("status", data_dir=enrolled_copy, env={"RUNTIME_DIRECTORY": str(runtime)}).stdout
+    assert "too slow" not in quiet and "resting" not in quiet
+
+
+def test_doctor_says_how_dlib_was_built():
+    result = run_kiosk("doctor", "--json")
+    check = next(c for c in json.loads(result.stdout) if c["name"] == "dlib")
+    build = dlib_build()
+    assert check["detail"].startswith(f"dlib {build.version} on {platform.machine()}: AVX ")
+    assert f"NEON {'on' if build.neon else 'off'}, BLAS {'on' if build.blas else 'off'}" in check["detail"]
+    assert check["result"] == ("WARN" if build.warning else "OK")
+
+
+@pytest.mark.parametrize("machine, avx, neon, warned", [
+    ("aarch64", False, True, ""), ("aarch64", False, False, "without NEON"), ("x86_64", True, False, ""),
+    ("x86_64", False, False, "without AVX"), ("riscv64", False, False, ""),
+])
+def test_a_build_without_the_processors_vector_unit_is_a_warning_with_the_reason(machine, avx, neon, warned):
+    build = DlibBuild("20.0.1", machine, avx=avx, neon=neon, blas=False, lapack=False, cuda=False)
+    assert (warned in build.warning) if warned else build.warning == ""
+    if warned == "without NEON":
+        assert "ten times longer" in build.warning and "USE_NEON_INSTRUCTIONS" in build.warning
 
 
 def test_doctor_fails_on_a_damaged_store(enrolled_copy):

@@ -115,6 +115,37 @@ def test_realtime_video_is_paced_at_the_file_rate():
     assert elapsed >= 0.3  # 14 frame intervals at 29.97 fps are 0.47 s; unpaced decoding is far quicker
 
 
+def test_a_resting_video_gives_rest_fps_frames_and_counts_the_ones_it_skipped():
+    """At rest the file source skips frames unconverted: about camera.rest_fps a second, with
+    indexes and video time still counting every frame of the file; then every frame again."""
+    source = open_source(f"file:{sample(CLIP)}", CameraConfig(rest_fps=5))
+    first = read_frames(source, 3)
+    source.rest(True)
+    started = time.monotonic()
+    resting = []
+    while time.monotonic() - started < 1.0:
+        resting.append(source.read())
+    source.rest(False)
+    after = read_frames(source, 4)
+    source.close()
+    assert [f.index for f in first] == [0, 1, 2]
+    assert 4 <= len(resting) <= 7, [f.index for f in resting]
+    steps = [b.index - a.index for a, b in itertools.pairwise([first[-1], *resting])]
+    assert all(5 <= step <= 7 for step in steps[1:]), steps  # 30 frames a second, 5 taken
+    assert all(b.timestamp - a.timestamp == pytest.approx((b.index - a.index) / 29.97, abs=1e-6)
+               for a, b in itertools.pairwise(resting))  # video time counts the skipped frames
+    assert [b.index - a.index for a, b in itertools.pairwise([resting[-1], *after])] == [1, 1, 1, 1]
+
+
+def test_rest_is_off_with_rest_fps_0_and_for_fast_files():
+    for config, fast in ((CameraConfig(rest_fps=0), False), (CameraConfig(), True)):
+        source = open_source(f"file:{sample(CLIP)}", config, fast=fast)
+        source.rest(True)
+        frames = read_frames(source, 6)
+        source.close()
+        assert [f.index for f in frames] == list(range(6)), (config, fast)
+
+
 def test_looping_video_continues_past_the_end(tmp_path):
     colours = [(0, 0, 255), (0, 255, 0), (255, 0, 0)]
     clip = write_video(tmp_path / "three.avi", [np.full((48, 64, 3), c, np.uint8) for c in colours])
@@ -248,6 +279,21 @@ def test_picamera_frames_are_rgb_at_the_configured_size(fake_picamera2):
     assert picam.camera_config["controls"]["FrameRate"] == 15
     assert picam.last_wait == 1.5
     assert picam.closed
+
+
+def test_a_resting_pi_camera_runs_its_sensor_at_rest_fps(fake_picamera2):
+    """At rest the camera itself is slowed (picamera2's FrameRate control): no frame is made,
+    copied or converted in between; the first motion brings back camera.fps."""
+    with PicameraSource(CameraConfig(fps=30, rest_fps=5)) as source:
+        source.read()
+        (picam,) = fake_picamera2.instances
+        assert picam.frame_rate == pytest.approx(30, abs=0.01)
+        source.rest(True)
+        source.rest(True)  # asked again: nothing to change
+        assert picam.frame_rate == pytest.approx(5) and picam.controls_set == [{"FrameRate": 5}]
+        assert source.read() is not None
+        source.rest(False)
+        assert picam.frame_rate == pytest.approx(30, abs=0.01) and len(picam.controls_set) == 2
 
 
 def test_fake_serves_the_real_memory_layout(fake_picamera2):

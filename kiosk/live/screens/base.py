@@ -54,6 +54,11 @@ class Screen(ABC):
     def open(self) -> pygame.Surface:
         """The surface of the physical screen's size; ScreenUnavailable when it cannot be had."""
 
+    def max_fps(self) -> float | None:
+        """The most pictures a second this screen can show (after open), or None for no limit
+        worth keeping to."""
+        return None
+
     @abstractmethod
     def show(self, surface: pygame.Surface) -> bool:
         """Put SURFACE (from open) on the screen; True when someone asked to quit (a window's

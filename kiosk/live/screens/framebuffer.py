@@ -10,6 +10,10 @@ import pygame
 
 from kiosk.live.screens.base import SYSFS_GRAPHICS, Screen, ScreenUnavailable, register
 
+# The SPI clock small panels (ILI9486 and the like, through fbtft) usually run at; users report
+# up to 32 MHz, with tearing above.
+SPI_HZ = 16_000_000
+
 
 class Framebuffer:
     """A Linux framebuffer device written directly; its size and pixel format come from sysfs
@@ -30,6 +34,10 @@ class Framebuffer:
         self.device = device
         self._fd = os.open(device, os.O_WRONLY)
         self._rows = np.zeros((height, self.stride), np.uint8)  # reused; padding bytes stay zero
+        # A 16-bit surface laid out as the panel's RGB565: SDL converts into it in C, several times
+        # quicker than packing the bits with numpy (and the same bits).
+        self._packed = pygame.Surface(self.size, 0, 16, (0xF800, 0x07E0, 0x001F, 0)) \
+            if self.bits_per_pixel == 16 else None
 
     def pixel_bytes(self, surface: pygame.Surface) -> np.ndarray:
         """The surface as rows of framebuffer bytes: RGB565 little-endian or BGRA (XRGB8888)."""
@@ -37,11 +45,12 @@ class Framebuffer:
         if self.bits_per_pixel == 32:
             pixels = np.frombuffer(pygame.image.tobytes(surface, "BGRA"), np.uint8).reshape(height, width * 4)
         else:
-            rgb = np.frombuffer(pygame.image.tobytes(surface, "RGB"), np.uint8).reshape(height, width, 3)
-            red, green, blue = (rgb[..., channel].astype(np.uint16) for channel in range(3))
-            packed = ((red >> 3) << 11) | ((green >> 2) << 5) | (blue >> 3)
-            pixels = packed.astype("<u2").view(np.uint8).reshape(height, width * 2)
-        if self.stride == self.row_bytes:
+            assert self._packed is not None  # made for 16 bits per pixel
+            self._packed.blit(surface, (0, 0))
+            pitch = self._packed.get_pitch()
+            pixels = np.frombuffer(self._packed.get_buffer().raw, np.uint8).reshape(height, pitch)
+            pixels = pixels if pitch == self.row_bytes else pixels[:, :self.row_bytes]
+        if self.stride == self.row_bytes and pixels.flags.c_contiguous:
             return pixels
         self._rows[:, :self.row_bytes] = pixels
         return self._rows
@@ -72,6 +81,14 @@ class FramebufferScreen(Screen):
         except (OSError, ValueError) as exc:
             raise ScreenUnavailable(f"cannot use the framebuffer {self.argument} ({exc})") from exc
         return pygame.Surface(self._framebuffer.size)
+
+    def max_fps(self) -> float | None:
+        """What an SPI panel at SPI_HZ carries: its clock over the bits of one whole picture
+        (about 6.5 a second for 480x320 at 16 bits). A faster panel is set in display.max_fps."""
+        if self._framebuffer is None:
+            return None
+        width, height = self._framebuffer.size
+        return SPI_HZ / (width * height * self._framebuffer.bits_per_pixel)
 
     def show(self, surface: pygame.Surface) -> bool:
         if self._framebuffer is not None:

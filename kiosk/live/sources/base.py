@@ -8,6 +8,7 @@ its row in config.SOURCE_KINDS (a test holds the two equal).
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from kiosk.config import CameraConfig
 from kiosk.errors import KioskError
 from kiosk.frame import Frame
 from kiosk.vocabulary import CameraState
+
+log = logging.getLogger("kiosk.camera")
 
 
 class CameraUnavailable(KioskError):
@@ -66,6 +69,8 @@ class FrameSource(ABC):
         self._frames = 0
         self._next_due = 0.0
         self._small: np.ndarray | None = None  # set by _capture when the source has a scaled stream
+        self.resting = False  # taking frames at camera.rest_fps (see rest)
+        self._next_rest_frame = 0.0
 
     @classmethod
     @abstractmethod
@@ -91,10 +96,29 @@ class FrameSource(ABC):
             raise CameraUnavailable(f"{self.name} cannot be opened: {exc}") from exc
         self.is_open = True
 
+    def rest(self, resting: bool) -> None:
+        """With RESTING (nobody in view, nothing moving), deliver only camera.rest_fps frames a
+        second; without, every frame again. A source that can ask its camera for fewer frames
+        does (_set_rate); one that cannot skips frames before converting them (_skip)."""
+        rate = self.camera.rest_fps
+        resting = resting and 0 < rate < self.camera.fps
+        if resting == self.resting:
+            return
+        self.resting = resting
+        self._next_rest_frame = time.monotonic() + (1.0 / rate if resting else 0.0)
+        try:
+            self._set_rate(rate if resting else self.camera.fps)
+        except Exception as exc:  # a camera that cannot change its rate now keeps the one it has
+            log.debug("%s: frame rate unchanged (%s)", self.name, exc)
+
     def read(self) -> Frame | None:
         if not self.is_open:
             raise CameraUnavailable(f"{self.name} is not open")
         try:
+            if self.resting:  # frames before the next one due at rest are skipped unconverted
+                while time.monotonic() < self._next_rest_frame and self._skip():
+                    self._frames += 1
+                self._next_rest_frame = time.monotonic() + 1.0 / self.camera.rest_fps
             image = self._capture()
         except Exception as exc:
             self.close()
@@ -135,6 +159,14 @@ class FrameSource(ABC):
             self._next_due = now
         self._next_due += 1.0 / fps
 
+    def _skip(self) -> bool:
+        """Take the next frame from the camera and drop it without decoding or converting it;
+        False when this source cannot (it then delivers every frame it gets)."""
+        return False
+
+    def _set_rate(self, fps: float) -> None:  # noqa: B027 - most sources cannot change their camera's rate
+        """Ask the camera for FPS frames a second, where it can be asked."""
+
     @abstractmethod
     def _open(self) -> None: ...
 
@@ -159,6 +191,8 @@ class Frames(Protocol):
     def finished(self) -> bool: ...
 
     def read(self) -> Frame | None: ...
+
+    def rest(self, resting: bool) -> None: ...
 
     def close(self) -> None: ...
 

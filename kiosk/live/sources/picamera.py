@@ -74,6 +74,11 @@ class PicameraSource(FrameSource):
             request.release()
         return pixels[..., ::-1]  # "RGB888" is stored as [B, G, R] per pixel
 
+    def _set_rate(self, fps: float) -> None:
+        """The sensor itself runs at FPS: at rest no frame is made, copied or converted in between."""
+        if self._picam is not None:
+            self._picam.set_controls({"FrameRate": fps})
+
     def _release(self) -> None:
         picam, self._picam = self._picam, None
         if picam is None:

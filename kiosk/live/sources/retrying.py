@@ -45,6 +45,7 @@ class RetryingSource:
         self._next_attempt = 0.0
         self._outage_logged = False
         self._frames = 0
+        self._base = 0  # frames delivered before the open source began
 
     @property
     def name(self) -> str:
@@ -87,9 +88,16 @@ class RetryingSource:
         self.state = CameraState.OK
         self._outage_logged = False
         self._delay = self._first_delay
-        frame = dataclasses.replace(frame, index=self._frames)
-        self._frames += 1
+        # The source's own count (frames it skipped at rest included) on from where the last
+        # source stopped, so indexes keep counting across reopens and match a file's frames.
+        frame = dataclasses.replace(frame, index=self._base + frame.index)
+        self._frames = frame.index + 1
         return frame
+
+    def rest(self, resting: bool) -> None:
+        """Ask the open source for fewer frames while RESTING (FrameSource.rest)."""
+        if self._source is not None:
+            self._source.rest(resting)
 
     def close(self) -> None:
         source, self._source = self._source, None
@@ -114,6 +122,7 @@ class RetryingSource:
             self._fail(exc)
             return False
         self._source = source
+        self._base = self._frames
         return True
 
     def _fail(self, exc: Exception) -> None:

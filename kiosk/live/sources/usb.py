@@ -45,6 +45,11 @@ class UsbSource(FrameSource):
             raise CameraUnavailable(f"USB camera {self.device} stopped sending frames")
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
+    def _skip(self) -> bool:
+        """A frame taken from the camera's queue but not decoded (grab without retrieve)."""
+        assert self._capture_device is not None  # read() skips only while open
+        return bool(self._capture_device.grab())
+
     def _release(self) -> None:
         if self._capture_device is not None:
             self._capture_device.release()

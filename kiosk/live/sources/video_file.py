@@ -71,6 +71,17 @@ class VideoFileSource(FrameSource):
             self._wait_for_next_frame(self.fps)
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
+    def _skip(self) -> bool:
+        """A frame read from the file but not converted (played in real time only: --fast
+        recognizes every frame)."""
+        assert self._video is not None  # read() skips only while open
+        if not self.realtime:
+            return False
+        if not self._video.grab():
+            return False  # the end of the file: _capture starts it over, or ends
+        self._wait_for_next_frame(self.fps)
+        return True
+
     def _release(self) -> None:
         if self._video is not None:
             self._video.release()

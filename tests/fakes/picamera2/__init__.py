@@ -9,6 +9,8 @@ It implements the Picamera2 calls the kiosk makes, with the real behaviour that 
 - configure() is refused while started; capture_array(wait=seconds) and capture_request(wait=
   seconds) raise TimeoutError when no frame comes, and a camera that timed out stays stuck until
   it is closed and opened again;
+- set_controls() changes controls while running, "FrameRate" becoming FrameDurationLimits as in
+  picamera2;
 - capture_request() returns a CompletedRequest holding one of the configuration's buffer_count
   buffers: make_array(name) copies a stream out of it, release() gives the buffer back. With
   every buffer held by the application no new frame can complete, as on the real camera.
@@ -46,6 +48,15 @@ def reset() -> None:
     FRAME_IMAGE = None
 
 
+def durations(controls: dict) -> dict:
+    """CONTROLS with "FrameRate" turned into the FrameDurationLimits (microseconds) it stands for."""
+    controls = dict(controls)
+    if "FrameRate" in controls:
+        duration = int(1_000_000 / controls.pop("FrameRate"))
+        controls["FrameDurationLimits"] = (duration, duration)
+    return controls
+
+
 def gradient(width: int, height: int) -> np.ndarray:
     """A synthetic RGB test picture: red grows to the right, green downwards, blue constant."""
     red = np.linspace(0, 255, width, dtype=np.uint8)[None, :].repeat(height, axis=0)
@@ -71,6 +82,8 @@ class Picamera2:
         self.frames = 0
         self.last_wait = None
         self.held: list[CompletedRequest] = []  # requests captured and not released yet
+        self.controls_set: list[dict] = []  # every set_controls call
+        self.running_controls: dict = {}  # the controls in force since start(), FrameRate as durations
         instances.append(self)
 
     def create_video_configuration(self, main=None, lores=None, raw=None, transform=None, colour_space=None,
@@ -104,6 +117,7 @@ class Picamera2:
         if FAIL_START:
             raise RuntimeError("Failed to start camera: Device or resource busy")
         self.started = True
+        self.running_controls = durations(self.camera_config["controls"])
 
     def camera_configuration(self) -> dict:
         """The configuration in force, with each stream's row stride in bytes."""
@@ -114,6 +128,20 @@ class Picamera2:
             if config.get(name) is not None:
                 config[name] = {**config[name], "stride": stride(config[name]["format"], config[name]["size"][0])}
         return config
+
+    def set_controls(self, controls: dict) -> None:
+        """Change controls while running, as from the next frame; "FrameRate" is picamera2's name
+        for a fixed FrameDurationLimits."""
+        self._require_open()
+        if not self.started:
+            raise RuntimeError("the fake takes set_controls only while started")
+        self.controls_set.append(dict(controls))
+        self.running_controls.update(durations(controls))
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames a second the running FrameDurationLimits make."""
+        return 1_000_000 / self.running_controls["FrameDurationLimits"][0]
 
     def capture_array(self, name: str = "main", wait=None, signal_function=None) -> np.ndarray:
         """The next frame of stream `name`; stalls (TimeoutError with a numeric wait) when stuck."""

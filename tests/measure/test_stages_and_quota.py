@@ -1,0 +1,118 @@
+"""What each stage costs (`kiosk bench --stages`), and the CPU quota the slow-machine bench runs the kiosk in."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kiosk.measure import stage_costs
+from kiosk.measure.quota import CGROUP_ROOT, CpuQuota, NotifyListener, QuotaUnavailable, children_cpu_seconds
+from kiosk.measure.slow import track_figures
+
+from conftest import run_kiosk
+
+
+def test_stage_timings_cover_the_pipeline_and_derive_time_to_name(enrolled_store_dir, capsys):
+    result = run_kiosk("bench", "--stages", "--json", data_dir=enrolled_store_dir,
+                       env={"SDL_VIDEODRIVER": "dummy"})
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    stages = figures["stages"]
+    for prefix in ("camera frame to array", "motion gate", "detector, whole frame at 320",
+                   "detector, whole frame at 480", "detector, whole frame at 640 (configured)",
+                   "detector, around a followed face", "landmarks and alignment", "one encoding (encoder process)",
+                   "matching, 6 people, 11 samples", "liveness (68 landmarks)", "drawing one frame",
+                   "framebuffer RGB565 conversion", "framebuffer write"):
+        assert prefix in stages, sorted(stages)
+        assert 0 < stages[prefix]["median_ms"] <= stages[prefix]["p90_ms"]
+    assert stages["detector, whole frame at 320"]["median_ms"] < stages["detector, whole frame at 640 (configured)"][
+        "median_ms"]
+    assert figures["dlib"]["version"] and set(figures["dlib"]) >= {"avx", "neon", "blas", "warning"}
+    derived = figures["derived"]
+    floor = (stages["detector, whole frame at 640 (configured)"]["median_ms"]
+             + 2 * stages["one encoding (encoder process)"]["median_ms"])
+    assert floor < derived["time_to_name_ms"] < floor + 200  # a frame's wait, alignment, matching, a region search
+    assert 0 < derived["cpu_share_at_rest"] < 0.05
+    stage_costs.print_report(figures)
+    printed = capsys.readouterr().out
+    assert "one encoding (encoder process)" in printed and "expected time to name" in printed
+
+
+def test_a_clip_without_a_face_is_one_line(tmp_path, enrolled_store_dir):
+    import cv2
+    import numpy as np
+    clip = tmp_path / "grey.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for _ in range(20):
+        writer.write(np.full((240, 320, 3), 128, np.uint8))
+    writer.release()
+    result = run_kiosk("bench", "--stages", "--clip", str(clip), data_dir=enrolled_store_dir,
+                       env={"SDL_VIDEODRIVER": "dummy"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(f"{clip}: no face found in its first "
+                                                          f"{stage_costs.FRAMES} frames; pass a clip with a face "
+                                                          "(--clip)")
+
+
+def quota_or_skip(share: float) -> CpuQuota:
+    try:
+        return CpuQuota(share, 256)
+    except QuotaUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+BUSY = ("import time\nend = time.monotonic() + 1.0\nwhile time.monotonic() < end: pass\n"
+        "print(time.process_time())")
+
+
+def test_a_quota_holds_a_busy_process_to_its_share():
+    if not (CGROUP_ROOT / "cpu").is_dir() and not (CGROUP_ROOT / "cgroup.controllers").exists():
+        pytest.skip("no cgroup cpu controller")
+    free = float(subprocess.run([sys.executable, "-c", BUSY], check=True, capture_output=True, text=True).stdout)
+    with quota_or_skip(0.2) as quota:
+        before = children_cpu_seconds()
+        limited = float(subprocess.run([sys.executable, "-c", BUSY], check=True, capture_output=True, text=True,
+                                       preexec_fn=quota.preexec).stdout)
+        counted = children_cpu_seconds() - before
+        groups = list(quota.groups)
+    assert free > 0.8 and 0.1 <= limited <= 0.35, (free, limited)  # a fifth of a core for the busy second
+    assert counted == pytest.approx(limited, abs=0.1)
+    assert not any(group.exists() for group in groups)  # removed on close
+
+
+def test_the_notify_listener_hears_what_a_service_sends():
+    listener = NotifyListener()
+    try:
+        sender = ("import os, socket, time\n"
+                  "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                  "for message in (b'READY=1', b'WATCHDOG=1', b'WATCHDOG=1', b'STOPPING=1'):\n"
+                  "    s.sendto(message, os.environ['NOTIFY_SOCKET']); time.sleep(0.3)\n")
+        subprocess.run([sys.executable, "-c", sender], check=True, env={**os.environ, "NOTIFY_SOCKET": listener.path})
+        deadline = time.monotonic() + 2
+        while len(listener.messages) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        listener.close()
+    assert [text for _, text in listener.messages] == ["READY=1", "WATCHDOG=1", "WATCHDOG=1", "STOPPING=1"]
+    gap = listener.longest_gap("WATCHDOG=1", until=listener.times("STOPPING=1")[0])
+    assert 0.25 <= gap <= 0.6
+    assert socket.AF_UNIX  # the socket family the service manager uses
+
+
+def test_long_tracks_are_the_ones_that_stayed_two_seconds():
+    taken = {str(index): index / 30 for index in range(300)}
+    tracks = [{"track_id": 1, "first_seen_index": 0, "last_seen_index": 90, "name": "obama", "confirmed_t": 0.5,
+               "first_seen_t": 0.0},
+              {"track_id": 2, "first_seen_index": 100, "last_seen_index": 130, "name": None},  # 1 s: short
+              {"track_id": 3, "first_seen_index": 150, "last_seen_index": 299, "name": None},
+              {"track_id": 4, "first_seen_index": 0, "last_seen_index": 80, "name": "unknown", "confirmed_t": 1.2,
+               "first_seen_t": 0.0}]
+    figures = track_figures({"taken_at": taken, "tracks": tracks})
+    assert (figures["tracks"], figures["long_tracks"], figures["long_named"], figures["long_decided"]) == (4, 3, 1, 2)
+    assert figures["undecided"] == [[150, 299]] and figures["slowest_decision"] == 1.2
