@@ -149,7 +149,7 @@ class Daemon:
                     if self.options.stats_json:
                         self.stats.frame_taken(frame.index, now)
                     self.recognizer.submit(frame, wait=self.options.fast)
-                    self.source.rest(self.recognizer.still and not self.options.fast)
+                    self.source.limit_rate(self.frame_rate())
                     self.capturer.offer(frame)
                     self.display_fps.tick(now)
                 elif self.source.finished:
@@ -185,6 +185,18 @@ class Daemon:
         if not healthy and self.door is not None:
             self.door.close()  # a hung kiosk must not hold the door open
         return healthy
+
+    def frame_rate(self) -> float | None:
+        """Frames a second to take from the camera: camera.rest_fps with nobody in view and
+        nothing moving, fewer than all while the processor cannot keep up (live/pace.py), else
+        all (None). --fast takes every frame of its file."""
+        if self.options.fast:
+            return None
+        camera = self.config.camera
+        if self.recognizer.still and camera.rest_fps:
+            return camera.rest_fps
+        rate = self.recognizer.pace.frame_rate(camera.fps)
+        return rate if rate < camera.fps else None
 
     def due_to_draw(self, now: float, new_frame: bool) -> bool:
         """Whether to draw now: never faster than the screen can show (display.max_fps, or an SPI

@@ -5,7 +5,7 @@ dropped, so nothing queues up). Worker threads take the newest frame, detect fac
 the interpreter lock, so threads use several cores), update the tracker in frame order, and
 encode only the tracks that need it. While faces are followed, the whole frame is searched every
 `full_scan_seconds` and in between only the area around them, which is several times cheaper;
-on a slow processor the pace (pace.py) shrinks the searched width and spaces these searches out.
+on a slow processor the pace (pace.py) spaces these searches out and may shrink their width.
 With nobody followed, the whole frame is searched only when the motion gate (motion.py) sees the
 picture change, or every `idle_scan_seconds` anyway; `submit` settles the other frames itself,
 without waking a worker, so an empty hall costs almost nothing (and the camera may rest: `still`).
@@ -45,6 +45,7 @@ log = logging.getLogger("kiosk.recognition")
 REGION_MARGIN = 0.6  # a followed face is searched for in its box grown by this share on each side
 DUPLICATE_OVERLAP = 0.5  # two regions finding the same face
 DISPLAY_GRACE_SECONDS = 0.3  # a face missed by the latest searches stays drawn this long
+WORKER_RECHECK_SECONDS = 0.5  # a worker held back by a slow pace looks again this often
 
 
 def search_region(box: Box, width: int, height: int) -> Box:
@@ -124,7 +125,7 @@ class Recognizer:
         self._busy_since: dict[str, float] = {}  # worker thread name -> when it took its frame
         # Per track first-seen and confirmed frame, for run statistics only (grows with every face).
         self.track_log: dict[int, dict] | None = {} if record_tracks else None
-        self._threads = [threading.Thread(target=self._work, name=f"recognizer-{i}", daemon=True)
+        self._threads = [threading.Thread(target=self._work, args=(i,), name=f"recognizer-{i}", daemon=True)
                          for i in range(workers)]
 
     def start(self) -> None:
@@ -237,15 +238,18 @@ class Recognizer:
         with self._lock:
             return any(now - since > limit for since in self._busy_since.values())
 
-    def _work(self) -> None:
+    def _work(self, number: int) -> None:
         try:
             self.engine.warm_up(liveness=self.tracker.liveness is not None)
         finally:
             self._ready.wait()
         while True:
             with self._lock:
-                while self._newest is None and not self._stopping:
-                    self._wake.wait()
+                # On a slow processor one worker does it all: a second would only search the
+                # same face's frame again beside it, taking the processor from the first.
+                while (self._newest is None or number >= self.pace.workers(len(self._threads))) \
+                        and not self._stopping:
+                    self._wake.wait(WORKER_RECHECK_SECONDS)
                 if self._stopping:
                     return
                 frame, view, self._newest = self._newest, self._newest_view, None
@@ -304,10 +308,11 @@ class Recognizer:
             started = time.monotonic()
             found = self.engine.detect(frame.image, small=frame.small, width=width)
             self.pace.scanned(width, time.monotonic() - started)
+            self.pace.found([right - left for _, right, _, left in found], frame.image.shape[1])
             return found, True
         boxes: list[Box] = []
-        for region in regions:
-            boxes += [box for box in self.engine.detect(frame.image, region, frame.small, width)
+        for region in regions:  # at the configured scale: cheap, and they must find the face again
+            boxes += [box for box in self.engine.detect(frame.image, region, frame.small)
                       if all(overlap(box, seen) < DUPLICATE_OVERLAP for seen in boxes)]
         return boxes, False
 

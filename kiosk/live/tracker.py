@@ -1,6 +1,8 @@
 """Following faces across frames, and deciding each face's name on the evidence of its track.
 
-A detection joins the track whose last box overlaps it most (intersection over union). A track
+A detection joins the track whose last box overlaps it most (intersection over union), else one
+left over whose face of about its size was nearby (a face that moved further between two results,
+as on a slow processor); an encoding of another person in it starts the evidence anew. A track
 asks for an encoding while it is unconfirmed (or still short of the frames a door needs) and
 then only every `recheck_seconds`. Each encoding joins the track's evidence (evidence.py); the
 recognizer decides on the evidence (Gallery.match_evidence) and hands the tracker that decision:
@@ -31,11 +33,13 @@ import numpy as np
 from kiosk.config import RecognitionConfig
 from kiosk.live.evidence import Evidence
 from kiosk.names import UNKNOWN
-from kiosk.vision.boxes import Box, pair_boxes
+from kiosk.vision.boxes import Box, pair_boxes, pair_nearby
 from kiosk.vision.liveness import LivenessCheck
 from kiosk.vision.matcher import Match
 
 MIN_OVERLAP = 0.3
+FOLLOW_REACH = 0.8  # a face not overlapping enough is followed within this many face widths
+SIZE_RATIO = 1.5  # ... when the two boxes are about one size
 AT_ONCE_QUALITY = 0.5  # a first face must be seen at least this well (evidence.quality) to be named at once
 FRAME_NAMES = 20  # single-frame names remembered per track (the door counts agreeing ones)
 UNKNOWN_WEIGHT = 1.0  # evidence (summed quality) behind an "unknown": about one well-seen face
@@ -98,6 +102,13 @@ class Tracker:
         for t, i in pair_boxes([track.box for track in followed], boxes, MIN_OVERLAP):
             followed[t].box, followed[t].last_seen = boxes[i], timestamp
             used_boxes.add(i)
+        # A face that moved further than its boxes overlap (results far apart on a slow
+        # processor, a quick step) is still the face nearest its last place, of its size.
+        alone = [t for t in followed if t.last_seen != timestamp]
+        rest = [i for i in range(len(boxes)) if i not in used_boxes]
+        for t, i in pair_nearby([track.box for track in alone], [boxes[i] for i in rest], FOLLOW_REACH, SIZE_RATIO):
+            alone[t].box, alone[t].last_seen = boxes[rest[i]], timestamp
+            used_boxes.add(rest[i])
         for i, box in enumerate(boxes):
             if i not in used_boxes:
                 track = Track(next(self._ids), box, timestamp, timestamp, frame_index)

@@ -82,12 +82,21 @@ def kiosk_figures(fast: dict, realtime: dict | None) -> dict:
     return figures
 
 
+def taken_time(taken_at: dict[int, float], index: int) -> float | None:
+    """When frame INDEX of a clip was taken, or (skipped by a resting camera) would have been:
+    from the last frame taken before it, at the clip's frame rate."""
+    if index in taken_at:
+        return taken_at[index]
+    earlier = max((i for i in taken_at if i < index), default=None)
+    return None if earlier is None else taken_at[earlier] + (index - earlier) / scenes.FPS
+
+
 def time_to_name(frames: list[dict], arrivals: list[scenes.Arrival], taken_at: dict[int, float]) -> list:
-    """Seconds from when each arrival's first frame was taken from the camera to the first frame
-    drawn with their name."""
+    """Seconds from when each arrival's first frame was taken from the camera (or would have
+    been, had the camera not been resting) to the first frame drawn with their name."""
     times = []
     for arrival in arrivals:
-        start = taken_at.get(arrival.frame)
+        start = taken_time(taken_at, arrival.frame)
         named = next((f["t"] for f in frames if f["index"] >= arrival.frame and arrival.name in f["names"]), None)
         times.append(None if start is None or named is None else round(named - start, 3))
     return times
@@ -100,7 +109,7 @@ def time_to_find(tracks: list[dict], arrivals: list[scenes.Arrival], taken_at: d
     for arrival, following in zip(arrivals, [*arrivals[1:], None], strict=True):
         end = following.frame if following is not None else float("inf")
         found = [t["first_seen_index"] for t in tracks if arrival.frame <= t["first_seen_index"] < end]
-        start, seen = taken_at.get(arrival.frame), taken_at.get(min(found)) if found else None
+        start, seen = taken_time(taken_at, arrival.frame), taken_at.get(min(found)) if found else None
         times.append(None if start is None or seen is None else round(seen - start, 3))
     return times
 

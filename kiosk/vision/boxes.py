@@ -53,6 +53,34 @@ def pair_boxes(first: list[Box], second: list[Box], min_overlap: float) -> list[
     return pairs
 
 
+def pair_nearby(first: list[Box], second: list[Box], reach: float, size_ratio: float) -> list[tuple[int, int]]:
+    """(i, j) pairs of first[i] and second[j], one-to-one, nearest centres first, for boxes of
+    about one size (widths within SIZE_RATIO of each other) whose centres lie within REACH of
+    the larger box's width: the same face moved further than its boxes overlap."""
+    def centre(box: Box) -> tuple[float, float]:
+        return (box[1] + box[3]) / 2, (box[0] + box[2]) / 2
+
+    candidates = []
+    for i, a in enumerate(first):
+        for j, b in enumerate(second):
+            wide, narrow = max(a[1] - a[3], b[1] - b[3]), min(a[1] - a[3], b[1] - b[3])
+            if narrow <= 0 or wide > size_ratio * narrow:
+                continue
+            (ax, ay), (bx, by) = centre(a), centre(b)
+            distance = ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5
+            if distance <= reach * wide:
+                candidates.append((distance, i, j))
+    used_first: set[int] = set()
+    used_second: set[int] = set()
+    pairs = []
+    for _, i, j in sorted(candidates):
+        if i not in used_first and j not in used_second:
+            used_first.add(i)
+            used_second.add(j)
+            pairs.append((i, j))
+    return pairs
+
+
 def scale_box(box: Box, factor: float, offset: tuple[int, int], width: int, height: int) -> Box:
     """Map a box found on a scaled part of an image back to the image's pixels, clipped to it."""
     top, right, bottom, left = box

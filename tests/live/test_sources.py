@@ -120,12 +120,12 @@ def test_a_resting_video_gives_rest_fps_frames_and_counts_the_ones_it_skipped():
     indexes and video time still counting every frame of the file; then every frame again."""
     source = open_source(f"file:{sample(CLIP)}", CameraConfig(rest_fps=5))
     first = read_frames(source, 3)
-    source.rest(True)
+    source.limit_rate(5)
     started = time.monotonic()
     resting = []
     while time.monotonic() - started < 1.0:
         resting.append(source.read())
-    source.rest(False)
+    source.limit_rate(None)
     after = read_frames(source, 4)
     source.close()
     assert [f.index for f in first] == [0, 1, 2]
@@ -137,10 +137,10 @@ def test_a_resting_video_gives_rest_fps_frames_and_counts_the_ones_it_skipped():
     assert [b.index - a.index for a, b in itertools.pairwise([resting[-1], *after])] == [1, 1, 1, 1]
 
 
-def test_rest_is_off_with_rest_fps_0_and_for_fast_files():
+def test_no_limit_and_fast_files_give_every_frame():
     for config, fast in ((CameraConfig(rest_fps=0), False), (CameraConfig(), True)):
         source = open_source(f"file:{sample(CLIP)}", config, fast=fast)
-        source.rest(True)
+        source.limit_rate(config.rest_fps)
         frames = read_frames(source, 6)
         source.close()
         assert [f.index for f in frames] == list(range(6)), (config, fast)
@@ -288,11 +288,11 @@ def test_a_resting_pi_camera_runs_its_sensor_at_rest_fps(fake_picamera2):
         source.read()
         (picam,) = fake_picamera2.instances
         assert picam.frame_rate == pytest.approx(30, abs=0.01)
-        source.rest(True)
-        source.rest(True)  # asked again: nothing to change
+        source.limit_rate(5)
+        source.limit_rate(5)  # asked again: nothing to change
         assert picam.frame_rate == pytest.approx(5) and picam.controls_set == [{"FrameRate": 5}]
         assert source.read() is not None
-        source.rest(False)
+        source.limit_rate(None)
         assert picam.frame_rate == pytest.approx(30, abs=0.01) and len(picam.controls_set) == 2
 
 

@@ -42,6 +42,22 @@ def test_a_moving_face_stays_one_track_and_a_new_face_gets_its_own():
     assert tracker.tracks[first[0].id].box == MOVED
 
 
+def test_a_face_that_moved_further_than_its_boxes_overlap_keeps_its_track():
+    """Half a face width between two results (a slow processor, a quick step): the boxes overlap
+    too little, but the face of that size nearest its last place is the same one."""
+    tracker = Tracker(CONFIG)
+    (track,) = tracker.update([FACE], 0.0, 0)
+    jumped = (140, 260, 240, 160)  # 60 px right, 40 down, of a 100 px face
+    assert overlap(FACE, jumped) < 0.3
+    tracker.update([jumped], 0.7, 1)
+    assert list(tracker.tracks) == [track.id] and track.box == jumped
+    tracker.update([(140, 560, 240, 460), jumped], 1.0, 2)  # a newcomer 3 widths away gets its own
+    assert len(tracker.tracks) == 2 and track.box == jumped
+    small = (150, 215, 195, 170)  # near, but a face of another size: another face
+    tracker.update([small], 1.1, 3)
+    assert len(tracker.tracks) == 3 and track.box == jumped
+
+
 def test_a_name_needs_confirm_votes_encodings_and_a_single_odd_decision_does_not_flicker():
     tracker = Tracker(CONFIG)
     track = tracker.update([FACE], 0.0, 0)[0]

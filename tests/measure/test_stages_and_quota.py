@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from kiosk.measure import stage_costs
+from kiosk.measure import slow, stage_costs
 from kiosk.measure.quota import CGROUP_ROOT, CpuQuota, NotifyListener, QuotaUnavailable, children_cpu_seconds
 from kiosk.measure.slow import track_figures
 
-from conftest import run_kiosk
+from conftest import REPO, run_kiosk
 
 
 def test_stage_timings_cover_the_pipeline_and_derive_time_to_name(enrolled_store_dir, capsys):
@@ -116,3 +116,20 @@ def test_long_tracks_are_the_ones_that_stayed_two_seconds():
     figures = track_figures({"taken_at": taken, "tracks": tracks})
     assert (figures["tracks"], figures["long_tracks"], figures["long_named"], figures["long_decided"]) == (4, 3, 1, 2)
     assert figures["undecided"] == [[150, 299]] and figures["slowest_decision"] == 1.2
+
+
+def test_the_kiosk_inside_a_quarter_of_a_core_keeps_its_watchdog_fed_and_names(enrolled_copy, tmp_path,
+                                                                                monkeypatch):
+    """`kiosk run` as bench-slow runs it, in a quarter of one core (a Pi's speed), with systemd's
+    watchdog at 6 s: the pings keep coming however long one recognition takes, the screen keeps
+    moving and the person in the clip is named."""
+    if not (CGROUP_ROOT / "cpu").is_dir() and not (CGROUP_ROOT / "cgroup.controllers").exists():
+        pytest.skip("no cgroup cpu controller")
+    quota_or_skip(0.25).close()
+    monkeypatch.setattr(slow, "WATCHDOG_SECONDS", 6)
+    run = slow.run_limited(slow.DEFAULT_CLIP, enrolled_copy, str(REPO / "config.yaml"), tmp_path, 0.25,
+                           ["--loop", "--max-frames", "200"])
+    assert run["watchdog_pings"] >= 2 and run["watchdog_longest_gap"] <= 3.5, run
+    assert run["display_fps"] >= 5
+    assert any("lin_manuel_miranda" in frame["names"] for frame in run["stats"]["frames"])
+    assert set(run["pace"]) >= {"width", "slow", "summary", "full_scan_seconds"}

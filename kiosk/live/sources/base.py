@@ -69,8 +69,8 @@ class FrameSource(ABC):
         self._frames = 0
         self._next_due = 0.0
         self._small: np.ndarray | None = None  # set by _capture when the source has a scaled stream
-        self.resting = False  # taking frames at camera.rest_fps (see rest)
-        self._next_rest_frame = 0.0
+        self.rate_limit: float | None = None  # frames a second at most (see limit_rate), None: all
+        self._next_limited_frame = 0.0
 
     @classmethod
     @abstractmethod
@@ -96,18 +96,18 @@ class FrameSource(ABC):
             raise CameraUnavailable(f"{self.name} cannot be opened: {exc}") from exc
         self.is_open = True
 
-    def rest(self, resting: bool) -> None:
-        """With RESTING (nobody in view, nothing moving), deliver only camera.rest_fps frames a
-        second; without, every frame again. A source that can ask its camera for fewer frames
-        does (_set_rate); one that cannot skips frames before converting them (_skip)."""
-        rate = self.camera.rest_fps
-        resting = resting and 0 < rate < self.camera.fps
-        if resting == self.resting:
+    def limit_rate(self, fps: float | None) -> None:
+        """Deliver at most FPS frames a second (None or camera.fps and above: every frame): fewer
+        with nobody in view (camera.rest_fps), or on a processor that cannot keep up. A source
+        that can ask its camera for fewer frames does (_set_rate); one that cannot skips frames
+        before converting them (_skip)."""
+        fps = fps if fps and fps < self.camera.fps else None
+        if fps == self.rate_limit:
             return
-        self.resting = resting
-        self._next_rest_frame = time.monotonic() + (1.0 / rate if resting else 0.0)
+        self.rate_limit = fps
+        self._next_limited_frame = time.monotonic() + (1.0 / fps if fps else 0.0)
         try:
-            self._set_rate(rate if resting else self.camera.fps)
+            self._set_rate(fps or self.camera.fps)
         except Exception as exc:  # a camera that cannot change its rate now keeps the one it has
             log.debug("%s: frame rate unchanged (%s)", self.name, exc)
 
@@ -115,10 +115,10 @@ class FrameSource(ABC):
         if not self.is_open:
             raise CameraUnavailable(f"{self.name} is not open")
         try:
-            if self.resting:  # frames before the next one due at rest are skipped unconverted
-                while time.monotonic() < self._next_rest_frame and self._skip():
+            if self.rate_limit:  # frames before the next one due are skipped unconverted
+                while time.monotonic() < self._next_limited_frame and self._skip():
                     self._frames += 1
-                self._next_rest_frame = time.monotonic() + 1.0 / self.camera.rest_fps
+                self._next_limited_frame = time.monotonic() + 1.0 / self.rate_limit
             image = self._capture()
         except Exception as exc:
             self.close()
@@ -192,7 +192,7 @@ class Frames(Protocol):
 
     def read(self) -> Frame | None: ...
 
-    def rest(self, resting: bool) -> None: ...
+    def limit_rate(self, fps: float | None) -> None: ...
 
     def close(self) -> None: ...
 

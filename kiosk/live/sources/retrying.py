@@ -94,10 +94,10 @@ class RetryingSource:
         self._frames = frame.index + 1
         return frame
 
-    def rest(self, resting: bool) -> None:
-        """Ask the open source for fewer frames while RESTING (FrameSource.rest)."""
+    def limit_rate(self, fps: float | None) -> None:
+        """Ask the open source for at most FPS frames a second (FrameSource.limit_rate)."""
         if self._source is not None:
-            self._source.rest(resting)
+            self._source.limit_rate(fps)
 
     def close(self) -> None:
         source, self._source = self._source, None
