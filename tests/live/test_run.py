@@ -216,11 +216,11 @@ def test_watchdog_stops_when_recognition_hangs(enrolled_copy, tmp_path, restore_
     marks = {}
     detect = daemon.recognizer.engine.detect
 
-    def detect_then_hang(image, region=None, small=None):
+    def detect_then_hang(image, region=None, small=None, width=None):
         if "hang" in marks:
             marks.setdefault("hung", time.monotonic())
             release.wait()  # a worker stuck inside dlib, as a hung pipeline would be
-        return detect(image, region, small)
+        return detect(image, region, small, width)
 
     daemon.recognizer.engine.detect = detect_then_hang
     sent: list[float] = []  # when the daemon sent WATCHDOG=1, free of the listener's scheduling
