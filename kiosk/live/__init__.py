@@ -4,6 +4,7 @@
 - motion.py, evidence.py: the motion gate for an empty hall, and a track's weighted encodings;
 - tracker.py: following faces across frames and deciding their names on the evidence;
 - recognition.py: the recognition stage, on worker threads beside the display loop;
+- pace.py: how hard recognition works on a slow processor, decided by measurement;
 - policy.py: what a confirmed face causes (event, kept face, MQTT, greeting), decided once;
 - scene.py: what one drawn frame shows, as plain data;
 - display.py: drawing a scene with pygame (theme.py: the look; canvas.py: geometry and text);

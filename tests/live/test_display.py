@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pygame
 import pytest
 from PIL import Image
 
-from kiosk.config import DisplayConfig
+from kiosk.config import Config, DisplayConfig
 from kiosk.live.canvas import displayable, fit_choices, fit_rect, fit_text, map_box, place_label
+from kiosk.live.daemon import Daemon
 from kiosk.live.display import TEXT_CACHE_SIZE, Display
 from kiosk.live.scene import FaceLabel, Scene, Status
 from kiosk.live.screens import choose_mode
@@ -470,6 +473,24 @@ def test_framebuffer_portrait_panel_shows_the_canvas_turned(tmp_path):
     screen_x, screen_y = 320 - 1 - canvas_y, canvas_x
     offset = screen_y * 640 + screen_x * 2
     assert data[offset:offset + 2] == b"\x00\xf8"
+
+
+def test_an_spi_framebuffer_is_drawn_no_faster_than_its_panel_shows(tmp_path):
+    """480x320 at 16 bits through a 16 MHz SPI bus: about 6.5 pictures a second, unless
+    display.max_fps says otherwise; other screens have no limit of their own. The daemon's loop
+    draws a new frame only when one is due."""
+    sysfs, device = fake_framebuffer(tmp_path, "480,320", 16, None)
+    with Display(DisplayConfig(), f"fb:{device}", sysfs_root=sysfs) as display:
+        assert display.max_fps == pytest.approx(16e6 / (480 * 320 * 16))
+    with Display(DisplayConfig(max_fps=13), f"fb:{device}", sysfs_root=sysfs) as display:
+        assert display.max_fps == 13
+    with Display(DisplayConfig(), "headless") as display:
+        assert display.max_fps is None
+    with Display(DisplayConfig(), f"fb:{device}", sysfs_root=sysfs) as display:
+        loop = SimpleNamespace(display=display, config=Config(), last_drawn=float("-inf"),
+                               recognizer=SimpleNamespace(at_rest=False))
+        drawn = [t / 30 for t in range(60) if Daemon.due_to_draw(loop, t / 30, True)]  # 2 s of camera frames
+    assert len(drawn) == 12 and all(b - a >= 1 / 6.52 for a, b in itertools.pairwise(drawn))
 
 
 def test_missing_framebuffer_falls_back_to_headless(tmp_path, caplog):
