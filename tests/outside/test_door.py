@@ -169,11 +169,11 @@ def test_door_closes_when_recognition_hangs(mock_pins, enrolled_copy, slides, re
     release, marks = threading.Event(), {}
     detect = daemon.recognizer.engine.detect
 
-    def detect_then_hang(image, region=None, small=None):
+    def detect_then_hang(image, region=None, small=None, width=None):
         if pin.state == 1:
             marks.setdefault("hung", time.monotonic())
             release.wait()  # a worker stuck inside dlib while the door is open
-        return detect(image, region, small)
+        return detect(image, region, small, width)
     daemon.recognizer.engine.detect = detect_then_hang
 
     def stop():
