@@ -15,10 +15,11 @@ from kiosk.measure import slow, stage_costs
 from kiosk.measure.quota import CGROUP_ROOT, CpuQuota, NotifyListener, QuotaUnavailable, children_cpu_seconds
 from kiosk.measure.slow import track_figures
 
-from conftest import REPO, run_kiosk
+from conftest import REPO, require_data, run_kiosk
 
 
 def test_stage_timings_cover_the_pipeline_and_derive_time_to_name(enrolled_store_dir, capsys):
+    require_data("video", "short_hamilton_clip.mp4")
     result = run_kiosk("bench", "--stages", "--json", data_dir=enrolled_store_dir,
                        env={"SDL_VIDEODRIVER": "dummy"})
     assert result.returncode == 0, result.stderr
@@ -125,6 +126,7 @@ def test_the_kiosk_inside_a_quarter_of_a_core_keeps_its_watchdog_fed_and_names(e
     moving and the person in the clip is named."""
     if not (CGROUP_ROOT / "cpu").is_dir() and not (CGROUP_ROOT / "cgroup.controllers").exists():
         pytest.skip("no cgroup cpu controller")
+    require_data("video", "short_hamilton_clip.mp4")
     quota_or_skip(0.25).close()
     monkeypatch.setattr(slow, "WATCHDOG_SECONDS", 6)
     run = slow.run_limited(slow.DEFAULT_CLIP, enrolled_copy, str(REPO / "config.yaml"), tmp_path, 0.25,
