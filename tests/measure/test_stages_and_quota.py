@@ -82,7 +82,8 @@ def test_a_quota_holds_a_busy_process_to_its_share():
                                        preexec_fn=quota.preexec).stdout)
         counted = children_cpu_seconds() - before
         groups = list(quota.groups)
-    assert free > 0.8 and 0.1 <= limited <= 0.35, (free, limited)  # a fifth of a core for the busy second
+    # A fifth of a core for the busy second; unlimited it gets what the other tests leave it.
+    assert 0.1 <= limited <= 0.3 and free > 1.5 * limited, (free, limited)
     assert counted == pytest.approx(limited, abs=0.1)
     assert not any(group.exists() for group in groups)  # removed on close
 
