@@ -42,7 +42,10 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
                                          print(message, file=sys.stderr, flush=True))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        print(json.dumps(stages)) if args.json else stage_costs.print_report(stages)
+        if args.json:
+            print(json.dumps(stages))
+        else:
+            stage_costs.print_report(stages)
         return 0
     results = bench.run_bench(clip, people, config, quick=args.quick, one_core=not (args.skip_one_core or args.quick),
                               log=lambda message: None if quiet else print(message, file=sys.stderr, flush=True))
@@ -69,7 +72,10 @@ def cmd_bench_slow(args: argparse.Namespace, config: Config) -> int:
                            log=lambda message: None if args.json else print(message, file=sys.stderr, flush=True))
     except QuotaUnavailable as exc:
         raise UsageError(str(exc)) from None
-    print(json.dumps(results)) if args.json else slow.print_report(results)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        slow.print_report(results)
     return 0
 
 

@@ -58,20 +58,16 @@ def run_limited(clip: Path, data_dir: Path, config_path: str, scratch: Path, sha
         "run", "--source", f"file:{clip}", "--display", "headless", "--stats-json", str(out), *extra]
     listener = NotifyListener()
     env = dict(headless_env(), NOTIFY_SOCKET=listener.path, WATCHDOG_USEC=str(WATCHDOG_SECONDS * 1_000_000))
+    quota = None
     try:
-        if share is None:
-            before = children_cpu_seconds()
-            subprocess.run(command, check=True, cwd=SOURCE_TREE, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            cpu = children_cpu_seconds() - before
-        else:
-            with CpuQuota(share, MEMORY_MB) as quota:
-                before = children_cpu_seconds()
-                process = subprocess.run(command, cwd=SOURCE_TREE, env=env, preexec_fn=quota.preexec,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                cpu = children_cpu_seconds() - before
-                if process.returncode:
-                    raise RuntimeError(f"kiosk run in {share:g} of a core failed: {process.stderr.strip()[-500:]}")
+        quota = CpuQuota(share, MEMORY_MB) if share else None
+        before = children_cpu_seconds()
+        process = subprocess.run(command, cwd=SOURCE_TREE, env=env, preexec_fn=quota.preexec if quota else None,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cpu = children_cpu_seconds() - before
+        if process.returncode:
+            where = f"in {share:g} of a core" if share else "on the whole machine"
+            raise RuntimeError(f"kiosk run {where} failed: {process.stderr.strip()[-500:]}")
         stopping = listener.times("STOPPING=1")
         ended = stopping[0] if stopping else None
         stats = json.loads(out.read_text())
@@ -86,6 +82,8 @@ def run_limited(clip: Path, data_dir: Path, config_path: str, scratch: Path, sha
                 "pace": stats.get("pace", {}), "stats": stats}
     finally:
         listener.close()
+        if quota is not None:
+            quota.close()
 
 
 def run(people: Path, config_path: str, shares: tuple[float, ...], clip_seconds: float,

@@ -34,11 +34,11 @@ from kiosk.live.recognition import search_region
 from kiosk.live.scene import FaceLabel, Scene, Status
 from kiosk.live.screens.framebuffer import Framebuffer
 from kiosk.live.sources import open_source
+from kiosk.measure.stages import synthetic_gallery
 from kiosk.paths import DB_NAME
 from kiosk.store import Store
 from kiosk.vision.build import dlib_build
 from kiosk.vision.calibration import rule_for
-from kiosk.vision.encoders import DlibEncoder
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
 from kiosk.vision.matcher import Gallery
 from kiosk.vocabulary import CameraState, FaceState
@@ -94,10 +94,7 @@ def the_gallery(config: Config) -> tuple[Gallery, str]:
             gallery = store.people.load_gallery(config.recognition.encoder)
         if len(gallery):
             return gallery, f"enrolled in {config.data_path()}"
-    rng = np.random.default_rng(0)
-    encodings = rng.normal(0, 1, (SYNTHETIC_PEOPLE * 10, DlibEncoder.dimensions)).astype(np.float32)
-    encodings /= np.linalg.norm(encodings, axis=1, keepdims=True)
-    return (Gallery([f"person_{i}" for i in range(SYNTHETIC_PEOPLE)], [10] * SYNTHETIC_PEOPLE, encodings),
+    return (synthetic_gallery(SYNTHETIC_PEOPLE, np.random.default_rng(0)),
             f"synthetic, {SYNTHETIC_PEOPLE} people (nobody enrolled in {config.data_path()})")
 
 

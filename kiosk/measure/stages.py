@@ -61,16 +61,21 @@ def run_recognizer_alone(clip: Path, data_dir: Path, config_path: str, max_frame
             "ms_per_frame": round(1000 * wall / len(images), 1), "cpu_seconds": round(cpu, 2)}
 
 
+def synthetic_gallery(people: int, rng: np.random.Generator) -> Gallery:
+    """PEOPLE made-up people of SAMPLES_PER_SYNTHETIC_PERSON random unit encodings each."""
+    counts = [SAMPLES_PER_SYNTHETIC_PERSON] * people
+    encodings = rng.normal(0, 1, (sum(counts), DlibEncoder.dimensions)).astype(np.float32)
+    encodings /= np.linalg.norm(encodings, axis=1, keepdims=True)
+    return Gallery([f"person_{i}" for i in range(people)], counts, encodings)
+
+
 def gallery_scale(sizes=GALLERY_SIZES, repeats: int = 50, seed: int = 0) -> list[dict]:
     """Milliseconds to match one face against N synthetic encodings (median of repeats)."""
     rng = np.random.default_rng(seed)
     results = []
     for size in sizes:
         people = max(1, size // SAMPLES_PER_SYNTHETIC_PERSON)
-        counts = [SAMPLES_PER_SYNTHETIC_PERSON] * people
-        encodings = rng.normal(0, 1, (sum(counts), DlibEncoder.dimensions)).astype(np.float32)
-        encodings /= np.linalg.norm(encodings, axis=1, keepdims=True)
-        gallery = Gallery([f"person_{i}" for i in range(people)], counts, encodings)
+        gallery = synthetic_gallery(people, rng)
         face = rng.normal(0, 1, (1, DlibEncoder.dimensions)).astype(np.float32)
         gallery.match(face, 0.6)  # warm-up
         times = []
