@@ -34,6 +34,41 @@ def pytest_collection_modifyitems(items) -> None:
     items.sort(key=order)
 
 
+# --- system packages some tests need -------------------------------------------------------------
+
+SYSTEM_PACKAGE_SKIP = "needs the Debian package "  # how such a skip's reason starts
+
+
+def found(command: str) -> str | None:
+    """COMMAND on PATH, or the absolute path it names when that file exists."""
+    if command.startswith("/"):
+        return command if Path(command).exists() else None
+    return shutil.which(command)
+
+
+def needs_package(package: str, *commands: str) -> pytest.MarkDecorator:
+    """Skip unless every one of COMMANDS (names on PATH or absolute paths) is there; PACKAGE is the
+    Debian package that brings them. Such skips are counted in one line at the end of the run
+    (pytest_terminal_summary), so a run on a machine without them says what it did not cover."""
+    missing = [command for command in commands if found(command) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"{SYSTEM_PACKAGE_SKIP}{package} ({', '.join(missing)} not found)")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line naming the Debian packages whose absence skipped tests (.ci/run installs them)."""
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if SYSTEM_PACKAGE_SKIP in reason:
+            package = reason.split(SYSTEM_PACKAGE_SKIP, 1)[1].split(" ", 1)[0]
+            counts[package] = counts.get(package, 0) + 1
+    if counts:
+        listed = ", ".join(f"{package} ({count} test{'s' if count > 1 else ''})"
+                           for package, count in sorted(counts.items()))
+        terminalreporter.write_line(f"skipped for want of Debian packages: {listed}; "
+                                    f"apt install {' '.join(sorted(counts))} to run them")
+
+
 def require_data(*parts: str) -> Path:
     """Path inside the sample data, skipping the test when it is absent."""
     path = DATA.joinpath(*parts)

@@ -37,6 +37,9 @@ class Broker:
         self.workdir = workdir
         self.port = free_port()
         self.kind = "mosquitto" if MOSQUITTO else "amqtt"
+        # mosquitto keeps a persistent session's subscriptions and queued messages across its
+        # restart; amqtt forgets them, so a subscriber hears only what is sent after it subscribes again.
+        self.keeps_sessions = self.kind == "mosquitto"
         self.process: subprocess.Popen | None = None
 
     def start(self, extra: str = "") -> None:
@@ -78,16 +81,19 @@ class Message:
 
 
 class Listener:
-    """Subscribed to every topic with QoS 1 and a session the broker keeps, so a broker restart
-    loses nothing; reconnects within half a second."""
+    """Subscribed to every topic with QoS 1 and a persistent session (which a broker that keeps
+    sessions holds across its restart); reconnects within half a second and subscribes again.
+    `subscribed_at` holds when each subscription was acknowledged."""
 
     def __init__(self, port: int, client_id: str = "test-listener"):
         import paho.mqtt.client as mqtt
         self.messages: list[Message] = []
+        self.subscribed_at: list[float] = []
         self._lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         self.client.on_connect = lambda client, *_: client.subscribe("#", qos=1)
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: self.subscribed_at.append(time.time())
         self.client.reconnect_delay_set(0.1, 0.5)
         self.client.connect("127.0.0.1", port, keepalive=5)
         self.client.loop_start()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,8 +51,10 @@ def track_figures(stats: dict) -> dict:
 
 
 def run_limited(clip: Path, data_dir: Path, config_path: str, scratch: Path, share: float | None,
-                extra: list[str]) -> dict:
-    """One real-time `kiosk run` on CLIP, inside SHARE of one core when given; its figures."""
+                extra: list[str], until: Callable[[], bool] | None = None, within: float = 300.0) -> dict:
+    """One real-time `kiosk run` on CLIP, inside SHARE of one core when given; its figures. With
+    UNTIL, the run is stopped (SIGTERM, as systemd stops it) once UNTIL() holds or WITHIN seconds
+    have passed, whichever is first; `stopped_early` says whether UNTIL held."""
     label = f"{clip.stem}-{share or 'all'}"
     out = scratch / f"{label}.json"
     command = kiosk_command(config_path, data_dir) + [
@@ -62,12 +65,16 @@ def run_limited(clip: Path, data_dir: Path, config_path: str, scratch: Path, sha
     try:
         quota = CpuQuota(share, MEMORY_MB) if share else None
         before = children_cpu_seconds()
-        process = subprocess.run(command, cwd=SOURCE_TREE, env=env, preexec_fn=quota.preexec if quota else None,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        with subprocess.Popen(command, cwd=SOURCE_TREE, env=env, preexec_fn=quota.preexec if quota else None,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
+            held = until is not None and wait_until(process, until, within)
+            if until is not None and process.poll() is None:
+                process.terminate()
+            _, stderr = process.communicate()
         cpu = children_cpu_seconds() - before
         if process.returncode:
             where = f"in {share:g} of a core" if share else "on the whole machine"
-            raise RuntimeError(f"kiosk run {where} failed: {process.stderr.strip()[-500:]}")
+            raise RuntimeError(f"kiosk run {where} failed: {stderr.strip()[-500:]}")
         stopping = listener.times("STOPPING=1")
         ended = stopping[0] if stopping else None
         stats = json.loads(out.read_text())
@@ -79,11 +86,21 @@ def run_limited(clip: Path, data_dir: Path, config_path: str, scratch: Path, sha
                 "watchdog_pings": len(listener.times("WATCHDOG=1")),
                 "watchdog_longest_gap": round(listener.longest_gap("WATCHDOG=1", ended) or 0, 2)
                 if ready else None,
-                "pace": stats.get("pace", {}), "stats": stats}
+                "pace": stats.get("pace", {}), "stats": stats, "stopped_early": held}
     finally:
         listener.close()
         if quota is not None:
             quota.close()
+
+
+def wait_until(process: subprocess.Popen, condition: Callable[[], bool], within: float) -> bool:
+    """Whether CONDITION() held, checked twice a second, before PROCESS ended or WITHIN seconds passed."""
+    deadline = time.monotonic() + within
+    while process.poll() is None and time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return condition()
 
 
 def run(people: Path, config_path: str, shares: tuple[float, ...], clip_seconds: float,

