@@ -167,9 +167,10 @@ def check_recognition(config: Config) -> Check:
     if calibration is None:
         return Check("recognition", OK, f"fixed tolerance {config.recognition.tolerance:.2f} "
                                         "(recognition.false_accept_target is 0)")
+    kept = f"; {calibration.kept.line(calibration.tolerance)}" if calibration.kept else ""
     if calibration.warning:
-        return Check("recognition", WARN, f"{calibration.expectation()}; {calibration.warning}")
-    return Check("recognition", OK, calibration.expectation())
+        return Check("recognition", WARN, f"{calibration.expectation()}; {calibration.warning}{kept}")
+    return Check("recognition", OK, calibration.expectation() + kept)
 
 
 def check_disk(config: Config) -> Check:

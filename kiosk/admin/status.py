@@ -69,7 +69,9 @@ def status_report(config: Config) -> dict:
             _, calibration = rule_for(gallery, config.recognition)
             if calibration is not None:
                 report["recognition"] = {"expectation": calibration.expectation(), "warning": calibration.warning,
-                                         "tolerance": calibration.tolerance}
+                                         "tolerance": calibration.tolerance,
+                                         "kept": calibration.kept.as_dict() if calibration.kept else None,
+                                         "kept_line": calibration.as_dict()["kept_line"]}
             report["encoder"] = {"name": config.recognition.encoder,
                                  "unavailable": encoder_class(config.recognition.encoder).unavailable() or "",
                                  "waiting_for_retrain": waiting_for_retrain(store, config.recognition.encoder)}
@@ -141,6 +143,8 @@ def status_lines(report: dict) -> list[str]:
                 lines.append(f"warning:    {problem}")
     if report.get("recognition"):
         lines.append(f"expect:     {report['recognition']['expectation']}")
+        if report["recognition"]["kept_line"]:
+            lines.append(f"            {report['recognition']['kept_line']}")
         if report["recognition"]["warning"]:
             lines.append(f"warning:    {report['recognition']['warning']}")
     if report.get("store_note"):

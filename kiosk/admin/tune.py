@@ -221,9 +221,12 @@ def print_rule(rule: dict, config_source: str, calibrated: bool = False) -> None
 def print_calibration(calibration: dict) -> None:
     """The curve behind the tolerance in use (recognition.false_accept_target), every 0.02."""
     print()
+    kept = calibration.get("kept")
+    counted = f", {kept['visitors']} of them kept unknown visitors" if kept and kept["counted"] else ""
     print(f"tolerance for recognition.false_accept_target {calibration['target']:g} (never above "
           f"recognition.tolerance {calibration['ceiling']:.2f}), estimated from {calibration['stranger_attempts']} "
-          f"stranger and {calibration['member_attempts']} member attempts:")
+          f"stranger attempts{counted} and {calibration['member_attempts']} member attempts (the table above "
+          "tries only the gallery's own samples):")
     print(f"{'tolerance':>10}{'strangers named':>18}{'members named':>16}")
     for point in calibration["curve"]:
         if round(point["tolerance"] * 1000) % 20 == 0 or point["tolerance"] == calibration["tolerance"]:
@@ -231,6 +234,8 @@ def print_calibration(calibration: dict) -> None:
             print(f"{point['tolerance']:>10.3f}{100 * point['stranger_rate']:>17.2f}%"
                   f"{100 * point['member_recall']:>15.1f}%{mark}")
     print(f"in use: {calibration['expectation']}")
+    if calibration.get("kept_line"):
+        print(f"        {calibration['kept_line']}")
 
 
 def _ratio(count: int, total: int) -> str:

@@ -27,7 +27,7 @@ def cmd_enroll(args: argparse.Namespace, config: Config) -> int:
     with open_store(config, create=True) as store:
         report = import_folder(store, folder, config.enrollment, encoder=config.recognition.encoder,
                                layout=f"{folder}/<name>/<photos>",
-                               same_face=None if args.new_people else live_rule(store, config))
+                               same_face=live_rule(store, config))
         total_people, total_samples = store.people.counts()
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
@@ -44,7 +44,7 @@ def cmd_import_usb(args: argparse.Namespace, config: Config) -> int:
     mount = Path(args.mountpoint)
     if not mount.is_dir():
         raise UsageError(f"{mount}: not a mounted folder")
-    report = import_stick(config, mount, write_report=args.write_report, new_people=args.new_people)
+    report = import_stick(config, mount, write_report=args.write_report)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return 0

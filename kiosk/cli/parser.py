@@ -48,16 +48,12 @@ def add_enroll_commands(commands: Commands) -> None:
                                  description="Enroll people from a folder holding one folder per person.")
     enroll.add_argument("photos_dir", metavar="PHOTOS_DIR")
     enroll.add_argument("--json", action="store_true", help="print one JSON object")
-    enroll.add_argument("--new-people", action="store_true",
-                        help="a new folder whose photos look like an enrolled person stays a person of its own")
     enroll.set_defaults(handler=Handler("enroll", "cmd_enroll"))
 
     usb = commands.add_parser("import-usb", help="enroll from a mounted USB stick (faces/<name>/<photos>)",
                               description="Import faces/<name>/<photos> from a stick and apply remove.txt.")
     usb.add_argument("mountpoint", metavar="MOUNTPOINT")
     usb.add_argument("--json", action="store_true", help="print one JSON object")
-    usb.add_argument("--new-people", action="store_true",
-                  help="a new folder whose photos look like an enrolled person stays a person of its own")
     usb.add_argument("--write-report", action="store_true",
                      help="also write a summary file onto the stick (only if it is mounted writable)")
     usb.set_defaults(handler=Handler("enroll", "cmd_import_usb"))

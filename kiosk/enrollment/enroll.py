@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +53,27 @@ class Note:
     note: str
 
 
+@dataclass(frozen=True)
+class LookAlike:
+    """A person new in this import whose photos are all recognised as an enrolled person. They
+    stay two people: whether they are one is the admin's decision (`kiosk people merge`)."""
+    folder: str
+    person: str  # enrolled from FOLDER, under its own name
+    like: str  # the enrolled person the photos are recognised as
+    distance: float  # the mean of the photos' scores to LIKE
+
+    def merge_command(self) -> str:
+        return f"kiosk people merge {shlex.quote(self.person)} {shlex.quote(self.like)}"
+
+    def as_dict(self) -> dict:
+        return {"folder": self.folder, "person": self.person, "like": self.like,
+                "distance": round(self.distance, 3), "merge": self.merge_command()}
+
+    def line(self) -> str:
+        return (f"{self.folder}/: enrolled as {self.person}, whose photos look like {self.like} (distance "
+                f"{self.distance:.2f}); if they are one person: {self.merge_command()}")
+
+
 @dataclass
 class ImportReport:
     people: int = 0  # people in this import with at least one photo now in the store
@@ -64,7 +86,8 @@ class ImportReport:
     fallback_detector: int = 0  # photos whose face only the fallback detector found
     notes: list[Note] = field(default_factory=list)
     hint: str = ""  # when nothing could be imported: the layout that was expected
-    joined: dict[str, str] = field(default_factory=dict)  # folder -> enrolled person it was added to
+    joined: dict[str, str] = field(default_factory=dict)  # folder -> enrolled person of its name it was added to
+    look_alikes: list[LookAlike] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"people": self.people, "added": self.added, "duplicates": self.duplicates,
@@ -73,7 +96,7 @@ class ImportReport:
                 "too_few_to_check": self.too_few_to_check,
                 "fallback_detector": self.fallback_detector,
                 "notes": [{"file": n.file, "note": n.note} for n in self.notes],
-                "joined": self.joined, "hint": self.hint}
+                "joined": self.joined, "look_alikes": [a.as_dict() for a in self.look_alikes], "hint": self.hint}
 
     def summary_lines(self) -> list[str]:
         """The per-photo lines of the human summary (skips, suspects, notes)."""
@@ -84,6 +107,7 @@ class ImportReport:
                          "accepted (kiosk people show NAME, then kiosk people accept / reject):")
             lines += [f"    {s.file}: {s.reason}" for s in self.suspects]
         lines += [f"  {n.file}: {n.note}" for n in self.notes]
+        lines += [f"  {a.line()}" for a in self.look_alikes]
         lines += [f"  {name}: fewer than {MIN_PHOTOS} photos, the check for wrong photos needs more"
                   for name in self.too_few_to_check]
         return lines
@@ -101,11 +125,12 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     """Enroll ROOT/<person>/**/<photo> into the store with ENCODER (recognition.encoder); skipped
     files are reported, never fatal.
 
-    A folder named like an enrolled person in another case or without accents (`Obama` beside
-    `obama`) adds to that person. With SAME_FACE (the live decision rule), a new folder whose
-    photos are all recognised as one enrolled person is added to that person: one person under
-    two names would make the margin rule name neither. When nothing can be imported, the report's
-    hint names the LAYOUT that was expected.
+    A folder joins an enrolled person by its name only: the same name in another case or without
+    accents (`Obama` beside `obama`) adds to that person. Likeness never does: with SAME_FACE
+    (the live decision rule), a new folder whose photos are all recognised as one enrolled person
+    is enrolled under its own name and reported as a look-alike, with the `kiosk people merge`
+    line for the admin who knows they are one. When nothing can be imported, the report's hint
+    names the LAYOUT that was expected.
 
     Raises FileNotFoundError/NotADirectoryError when ROOT itself is missing.
     """
@@ -122,7 +147,6 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
             report.notes.append(Note(f"{folder}/", f"added to {name}, enrolled under that name already "
                                                    f"(kiosk people rename {name} NEW changes how it is written)"))
     new_people = {folder for folder, name in stored.items() if store.people.find(name) is None}
-    merged: dict[str, str] = {}  # new person -> the enrolled one their photos showed (join_look_alike)
     settings = sample_settings(config, encoder)
     limits = ImageLimits.from_config(config)
     enrolled_people: set[str] = set()
@@ -143,10 +167,10 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
             on_progress(done, report.photos, file)
         remaining[person] -= 1
         if remaining[person] == 0 and stored[person] in to_check:
-            if same_face is not None and person in new_people:
-                name = stored[person]
-                if target := join_look_alike(store, stored, person, same_face, encoder, report):
-                    merged[name] = target
+            look_alike = find_look_alike(store, stored, person, same_face, encoder) \
+                if same_face is not None and person in new_people else None
+            if look_alike is not None:
+                report.look_alikes.append(look_alike)
             check_people(store, [stored[person]], config, encoder)  # matched from now on
 
     def duplicate(photo: Photo, owner: str) -> None:
@@ -210,7 +234,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
         if to_check:  # also after an interruption: nothing stays pending that was checked before
             checked = check_people(store, sorted(to_check), config, encoder)
             report.suspects, report.too_few_to_check = checked.suspects, checked.too_few
-    report.people = len({merged.get(name, name) for name in enrolled_people})
+    report.people = len(enrolled_people)
     return report
 
 
@@ -227,27 +251,22 @@ def enrolled_as(store: Store, folder: str) -> str:
         return folder
 
 
-def join_look_alike(store: Store, stored: dict[str, str], folder: str, rule: MatchRule, encoder: str,
-                    report: ImportReport) -> str | None:
+def find_look_alike(store: Store, stored: dict[str, str], folder: str, rule: MatchRule,
+                    encoder: str) -> LookAlike | None:
     """When every photo of FOLDER, a person new in this import, is recognised as one enrolled
-    person by RULE, make them that person (the folder's name is another name for them); returns
-    that person, or None."""
+    person by RULE, that person as a LookAlike (nothing is changed); else None."""
     name = stored[folder]
     gallery = store.people.load_gallery(encoder)
     own = [s.embedding for s in store.people.samples_to_check(name, model_of(encoder))]
     others = gallery.without(name) if name in gallery.names else gallery
     if not own or not others.people:
         return None
-    named = {match.name for match in others.match(np.vstack(own), rule)}
+    matches = others.match(np.vstack(own), rule)
+    named = {match.name for match in matches}
     if len(named) != 1 or UNKNOWN in named:
         return None
-    (target,) = named
-    store.people.merge(name, target)
-    stored[folder] = target
-    report.joined[folder] = target
-    report.notes.append(Note(f"{folder}/", f"its {len(own)} photo(s) are recognised as {target}: added to "
-                                           f"{target} (kiosk enroll --new-people keeps such folders apart)"))
-    return target
+    (like,) = named
+    return LookAlike(folder, name, like, float(np.mean([match.distance for match in matches])))
 
 
 def layout_hint(skipped: list[Skipped], layout: str) -> str:

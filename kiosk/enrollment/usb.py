@@ -93,10 +93,10 @@ class ProgressPublisher:
             log.debug("cannot write progress to %s: %s", self.path, exc)
 
 
-def import_stick(config: Config, mount: Path, *, write_report: bool = False, new_people: bool = False) -> StickReport:
+def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> StickReport:
     """Import photos and apply remove.txt from a mounted stick. A name in remove.txt finds its
     person as a typed name does (any case, no accents needed); a new folder whose photos are
-    recognised as an enrolled person adds to that person unless NEW_PEOPLE."""
+    recognised as an enrolled person stays its own person and is reported as a look-alike."""
     if not mount.is_dir():
         raise FileNotFoundError(f"{mount}: not a mounted folder")
     progress = ProgressPublisher(import_progress_path(config.data_path()))
@@ -108,7 +108,7 @@ def import_stick(config: Config, mount: Path, *, write_report: bool = False, new
             store, photos_root(mount), config.enrollment, encoder=config.recognition.encoder,
             on_progress=lambda done, total, _file: progress.publish(ImportProgress("running", str(mount), done, total)),
             layout=f"{FACES_FOLDER}/<name>/<photos> on the stick",
-            same_face=None if new_people else live_rule(store, config))
+            same_face=live_rule(store, config))
         imported.skipped.extend(extra_skipped)
         report = StickReport(imported)
         if to_remove and imported.hint:

@@ -63,8 +63,8 @@ class People(Part):
             negative_rows = self.db.execute(
                 "SELECT p.name, c.embedding FROM confusions c JOIN people p ON p.id = c.person_id "
                 "WHERE c.encoder = ?", (encoder,)).fetchall()
-            stranger_rows = self.db.execute("SELECT embedding FROM unknown_faces WHERE encoder = ?",
-                                            (encoder,)).fetchall()
+            stranger_rows = self.db.execute("SELECT id, embedding FROM unknown_faces WHERE encoder = ? "
+                                            "ORDER BY at, id", (encoder,)).fetchall()
         if not rows:
             return Gallery.empty(generation, dimensions)
         negatives: dict[str, list[np.ndarray]] = {}
@@ -79,8 +79,9 @@ class People(Part):
                 names.append(name)
                 counts.append(1)
         matrix = as_embedding(b"".join(blob for _, blob in rows)).reshape(-1, dimensions)
-        strangers = as_embedding(b"".join(blob for (blob,) in stranger_rows)).reshape(-1, dimensions)
-        return Gallery(names, counts, matrix, generation, {n: np.vstack(v) for n, v in negatives.items()}, strangers)
+        strangers = as_embedding(b"".join(blob for _, blob in stranger_rows)).reshape(-1, dimensions)
+        return Gallery(names, counts, matrix, generation, {n: np.vstack(v) for n, v in negatives.items()}, strangers,
+                       [face_id for face_id, _ in stranger_rows])
 
     def encoders(self) -> dict[str, int]:
         """How many matched samples each encoder model made (more than one after a change of

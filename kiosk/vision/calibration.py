@@ -7,7 +7,12 @@ enrolled person to land near somebody. The estimate uses the gallery itself:
 
 - stranger attempts: each sample is matched against every other person (its own left out, as
   if it were a stranger's photo); kept unknown faces (recognition.capture_unknown), real
-  strangers seen by this kiosk, are matched against everybody;
+  strangers seen by this kiosk, are matched against everybody, under three guards so that a
+  few stray faces cannot collapse the threshold: a kept face the gallery's own threshold names
+  is an enrolled person's (kept before they were enrolled), not a stranger's, and is left out;
+  the rest are grouped into visitors (vision/grouping.py) and each visitor weighs as one
+  attempt however many faces were kept of them; and they count only from MIN_VISITORS distinct
+  visitors on (`KeptFaces` says what they did and which groups pulled the threshold down);
 - member attempts: each sample against its own person with itself left out.
 
 Counting how many attempts fall within a threshold cannot see rates below one in a few hundred,
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kiosk.vision.grouping import group_faces
 from kiosk.vision.matcher import Gallery, MatchRule
 
 STRICTEST = 0.40  # below this dlib's model rejects most people on real camera frames
@@ -41,6 +47,38 @@ NEAREST = 8  # people per attempt that can matter (the rest are far beyond any t
 USEFUL_RECALL = 0.8
 CHUNK = 512  # samples scored at once: bounds memory for galleries of thousands
 ROUGH_BELOW = 100  # photos: fewer, and the expectation says it is rough
+MIN_VISITORS = 3  # distinct kept visitors before kept faces count at all
+GROUP_TOLERANCE = 0.5  # recognition.group_tolerance's default, for callers without settings
+MAX_KEPT = 1000  # the newest kept faces grouped (grouping is quadratic in memory)
+PULL_SHARE = 0.05  # a visitor named this often at the gallery's own threshold is said to pull it
+
+
+@dataclass(frozen=True)
+class KeptFaces:
+    """What the kept unknown faces did to the estimate, for `kiosk status`, `doctor` and `tune`."""
+    faces: int  # kept faces of this encoder
+    matching: int  # named by the gallery's own threshold: an enrolled person's faces, left out
+    visitors: int  # distinct visitors among the rest
+    counted: bool  # at least MIN_VISITORS: only then do they count, each visitor as one attempt
+    without: float  # the threshold the gallery alone gives
+    pulled_by: tuple[str, ...] = ()  # groups ("g17") that lowered it, most likely named first
+
+    def line(self, tolerance: float) -> str:
+        """One line: how the kept faces were counted and, when they lowered TOLERANCE, by whom."""
+        left = f", {self.matching} left out as enrolled people's" if self.matching else ""
+        if not self.counted:
+            return (f"kept unknown faces: {self.faces}{left}, from {self.visitors} visitor(s); not counted "
+                    f"(they count from {MIN_VISITORS} distinct visitors)")
+        said = f"kept unknown faces: {self.faces}{left}, counted as {self.visitors} visitors"
+        if tolerance < self.without - STEP / 2:
+            groups = ", ".join(self.pulled_by) or "several groups"
+            clear = f"; if they are no strangers: kiosk unknowns dismiss {self.pulled_by[0]}" if self.pulled_by else ""
+            said += f"; they lowered the tolerance from {self.without:.3f}, most {groups}{clear}"
+        return said
+
+    def as_dict(self) -> dict:
+        return {"faces": self.faces, "matching": self.matching, "visitors": self.visitors, "counted": self.counted,
+                "without": self.without, "pulled_by": list(self.pulled_by)}
 
 
 @dataclass(frozen=True)
@@ -61,6 +99,7 @@ class Calibration:
     member_attempts: int
     curve: list[CurvePoint] = field(default_factory=list)
     warning: str = ""
+    kept: KeptFaces | None = None
 
     def point(self, tolerance: float | None = None) -> CurvePoint | None:
         """The curve at TOLERANCE (default: the chosen one)."""
@@ -89,6 +128,8 @@ class Calibration:
                 "tolerance": self.tolerance, "sigma": round(self.sigma, 4),
                 "stranger_attempts": self.stranger_attempts, "member_attempts": self.member_attempts,
                 "expectation": self.expectation(), "warning": self.warning,
+                "kept": self.kept.as_dict() if self.kept else None,
+                "kept_line": self.kept.line(self.tolerance) if self.kept else "",
                 "curve": [{"tolerance": p.tolerance, "stranger_rate": round(p.stranger_rate, 5),
                            "member_recall": round(p.member_recall, 4)} for p in self.curve]}
 
@@ -158,9 +199,12 @@ def named_chance(nearest: np.ndarray, tolerance: float, sigma: float) -> np.ndar
     return 1.0 - np.exp(np.log1p(-np.clip(within, 0.0, 1.0 - 1e-12)).sum(axis=1))
 
 
-def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.ndarray | None = None) -> Calibration:
+def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.ndarray | None = None,
+              stranger_ids: list[int] | None = None, group_tolerance: float = GROUP_TOLERANCE) -> Calibration:
     """The threshold for GALLERY at TARGET stranger rate, never looser than rule.tolerance;
-    STRANGERS are encodings of faces known not to be enrolled (kept unknown faces)."""
+    STRANGERS are encodings of faces known not to be enrolled (kept unknown faces, oldest first,
+    with their STRANGER_IDS), counted as the module docstring says, grouped into visitors at
+    GROUP_TOLERANCE (recognition.group_tolerance)."""
     ceiling = rule.tolerance
     if gallery.people < 2:
         return Calibration(gallery.people, target, ceiling, ceiling, PRIOR_SIGMA, 0, 0,
@@ -168,27 +212,65 @@ def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.nd
     owners = np.repeat(np.arange(gallery.people), gallery.counts)
     own, nearest = leave_one_out(gallery, rule.neighbors)
     sigma = photo_spread(own, owners)
-    if strangers is not None and len(strangers):
-        kept = gallery.person_scores(np.asarray(strangers, np.float32).reshape(-1, gallery.dimensions), rule.neighbors)
-        nearest = np.vstack([nearest, np.sort(kept, axis=1)[:, :NEAREST]])
     members = own[np.isfinite(own)]
-    curve = []
-    for tolerance in np.round(np.arange(STRICTEST, ceiling + 1e-9, STEP), 3):
-        rate = float(named_chance(nearest, float(tolerance), sigma).mean())
-        recall = float(normal_cdf((tolerance - members) / sigma).mean()) if len(members) else 0.0
-        curve.append(CurvePoint(float(tolerance), rate, recall))
-    within = loosest_within(curve, target)
-    chosen = within or curve[0]
+    weights = np.ones(len(nearest))
+    curve = estimate(nearest, weights, members, sigma, ceiling)
+    alone = choose(curve, target)
+    kept = None
+    if strangers is not None and len(strangers):
+        ids = list(stranger_ids) if stranger_ids is not None else list(range(len(strangers)))
+        faces = np.asarray(strangers, np.float32).reshape(-1, gallery.dimensions)[-MAX_KEPT:]
+        ids = ids[-MAX_KEPT:]
+        scores = gallery.person_scores(faces, rule.neighbors)
+        matching = np.min(scores, axis=1) <= alone.tolerance  # named by the gallery's own threshold
+        groups = [[i for i in group if not matching[i]] for group in group_faces(faces, group_tolerance).groups]
+        groups = [group for group in groups if group]
+        counted = len(groups) >= MIN_VISITORS
+        pulled: tuple[str, ...] = ()
+        if counted:
+            rows = np.concatenate(groups)
+            face_weights = np.concatenate([np.full(len(group), 1.0 / len(group)) for group in groups])
+            kept_nearest = np.sort(scores[rows], axis=1)[:, :NEAREST]
+            nearest = np.vstack([nearest, kept_nearest])
+            weights = np.concatenate([weights, face_weights])
+            curve = estimate(nearest, weights, members, sigma, ceiling)
+            chance = named_chance(kept_nearest, alone.tolerance, sigma)
+            by_group, start = [], 0
+            for group in groups:
+                by_group.append((float(chance[start:start + len(group)].mean()), f"g{ids[group[0]]}"))
+                start += len(group)
+            pulled = tuple(key for share, key in sorted(by_group, reverse=True) if share >= PULL_SHARE)
+        kept = KeptFaces(len(faces), int(matching.sum()), len(groups), counted, alone.tolerance, pulled)
+    chosen = choose(curve, target)
     warning = ""
-    if within is None:
+    if loosest_within(curve, target) is None:
         warning = (f"no tolerance from {STRICTEST} keeps strangers named to {one_in(target)}; "
                    f"using {chosen.tolerance:.3f}, about {one_in(chosen.stranger_rate)} will be named")
     elif chosen.member_recall < USEFUL_RECALL:
         warning = (f"keeping strangers named to {one_in(target)} leaves {round(100 * (1 - chosen.member_recall))} "
                    "in 100 members unknown on a single photo: enroll more photos per person, or raise "
                    "recognition.false_accept_target")
-    return Calibration(gallery.people, target, ceiling, chosen.tolerance, sigma, len(nearest), len(members),
-                       curve, warning)
+    attempts = round(float(weights.sum()))  # each gallery sample one, each kept visitor one
+    return Calibration(gallery.people, target, ceiling, chosen.tolerance, sigma, attempts, len(members),
+                       curve, warning, kept)
+
+
+def estimate(nearest: np.ndarray, weights: np.ndarray, members: np.ndarray, sigma: float,
+             ceiling: float) -> list[CurvePoint]:
+    """The curve from STRICTEST to CEILING: the WEIGHTS-weighted stranger rate of the attempts
+    whose NEAREST person scores are given, and the member recall of the MEMBERS' own scores."""
+    curve = []
+    total = float(weights.sum())
+    for tolerance in np.round(np.arange(STRICTEST, ceiling + 1e-9, STEP), 3):
+        rate = float((weights * named_chance(nearest, float(tolerance), sigma)).sum() / total)
+        recall = float(normal_cdf((tolerance - members) / sigma).mean()) if len(members) else 0.0
+        curve.append(CurvePoint(float(tolerance), rate, recall))
+    return curve
+
+
+def choose(curve: list[CurvePoint], target: float) -> CurvePoint:
+    """The loosest point within TARGET, else the strictest."""
+    return loosest_within(curve, target) or curve[0]
 
 
 def rule_for(gallery: Gallery, settings) -> tuple[MatchRule, Calibration | None]:
@@ -197,7 +279,8 @@ def rule_for(gallery: Gallery, settings) -> tuple[MatchRule, Calibration | None]
     rule = MatchRule.from_config(settings)
     if not settings.false_accept_target:
         return rule, None
-    calibration = calibrate(gallery, rule, settings.false_accept_target, gallery.strangers)
+    calibration = calibrate(gallery, rule, settings.false_accept_target, gallery.strangers, gallery.stranger_ids,
+                            settings.group_tolerance)
     return MatchRule(calibration.tolerance, rule.margin, rule.neighbors), calibration
 
 
@@ -208,5 +291,5 @@ def door_threshold(gallery: Gallery, rule: MatchRule, door_target: float, calibr
     if not door_target:
         return rule.tolerance
     if calibration is None:
-        calibration = calibrate(gallery, rule, door_target, gallery.strangers)
+        calibration = calibrate(gallery, rule, door_target, gallery.strangers, gallery.stranger_ids)
     return min(rule.tolerance, calibration.tolerance_for(door_target))

@@ -82,12 +82,14 @@ class Gallery:
     """Immutable snapshot of the enrolled encodings, ready for vectorised matching."""
 
     def __init__(self, names: list[str], counts: list[int], encodings: np.ndarray, generation: int = 0,
-                 negatives: dict[str, np.ndarray] | None = None, strangers: np.ndarray | None = None):
+                 negatives: dict[str, np.ndarray] | None = None, strangers: np.ndarray | None = None,
+                 stranger_ids: list[int] | None = None):
         """names[i] owns the next counts[i] rows of encodings (rows grouped by person, one
         encoder's encodings: their length is the gallery's `dimensions`).
 
         negatives maps a name to encodings of faces known NOT to be that person; strangers are
-        faces known to be nobody enrolled (kept unknown faces), which calibration.py counts.
+        faces known to be nobody enrolled (kept unknown faces, oldest first), which calibration.py
+        counts; stranger_ids are their ids in the store (for saying which ones), when known.
         """
         self.names = list(names)
         self.counts = list(counts)
@@ -101,6 +103,7 @@ class Gallery:
         self.generation = generation
         self.strangers = np.empty((0, self.dimensions), np.float32) if strangers is None else \
             np.asarray(strangers, dtype=np.float32).reshape(-1, self.dimensions)
+        self.stranger_ids = list(stranger_ids) if stranger_ids is not None else list(range(len(self.strangers)))
         index = {name: i for i, name in enumerate(self.names)}
         self.negatives = {index[name]: np.asarray(rows, dtype=np.float32).reshape(-1, self.dimensions)
                           for name, rows in (negatives or {}).items() if name in index and len(rows)}

@@ -59,3 +59,65 @@ def test_visitors_are_listed_named_and_dismissed_by_group(visited):
     assert dismissed.returncode == 0 and dismissed.stdout.strip() == "group g1: 3 face(s) deleted"
     assert groups(visited) == []
     assert not list((visited / "unknowns").iterdir())
+
+
+def status_tolerance(data_dir) -> float:
+    result = run_kiosk("status", "--json", data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["recognition"]["tolerance"]
+
+
+@pytest.mark.slow(minutes=1)
+def test_faces_kept_before_a_person_was_enrolled_leave_the_tolerance_and_the_name(people_dir, tmp_path):
+    """A newcomer's sequence: the kiosk keeps unknown faces of somebody not enrolled yet (the
+    sample clip's person, seven frames) and of a visitor (three photos of Ben Affleck); then the
+    person is enrolled and the visitor's group is named in part. The tolerance stays within 0.02
+    of the one without kept faces, and the clip's person is named."""
+    import shutil
+
+    import cv2
+    clip = require_data("video", "short_hamilton_clip.mp4")
+    first, later = tmp_path / "first", tmp_path / "later"
+    for person in sorted(people_dir.iterdir()):
+        shutil.copytree(person, (later if person.name == "lin_manuel_miranda" else first) / person.name)
+    data_dir = tmp_path / "data"
+    assert run_kiosk("enroll", str(first), data_dir=data_dir).returncode == 0
+    engine = FaceEngine(EngineSettings.identification(Config()))
+    video = cv2.VideoCapture(str(clip))
+    kept = 0
+    with Store(data_dir) as store:
+        while kept < 7:
+            ok, frame = video.read()
+            assert ok, "the clip ended before seven faces were kept"
+            if int(video.get(cv2.CAP_PROP_POS_FRAMES)) % 20:
+                continue
+            image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            boxes, encodings = engine.detect_and_encode(image)
+            if len(encodings) == 1:
+                save_unknown_face(store, Config().recognition, kept_face(image, boxes[0]), encodings[0], kept)
+                kept += 1
+        for number in (1, 2, 3):
+            photo = require_data("faces_dev", "probes", "ben_afflek") / f"{number}.jpg"
+            image = load_image(photo.read_bytes()).pixels
+            boxes, encodings = engine.detect_and_encode(image)
+            save_unknown_face(store, Config().recognition, kept_face(image, boxes[0]), encodings[0], None)
+    video.release()
+
+    assert run_kiosk("enroll", str(later), data_dir=data_dir).returncode == 0
+    ben = next(group for group in groups(data_dir) if group["faces"] == 3)
+    named = run_kiosk("unknowns", "label", str(ben["face_ids"][0]), "Ben Affleck", "--new", data_dir=data_dir)
+    assert named.returncode == 0, named.stderr
+
+    without = tmp_path / "without"
+    shutil.copytree(data_dir, without)
+    assert run_kiosk("unknowns", "purge", data_dir=without).returncode == 0
+    with_kept, plain = status_tolerance(data_dir), status_tolerance(without)
+    assert abs(with_kept - plain) <= 0.02, (with_kept, plain)
+    status = run_kiosk("status", data_dir=data_dir).stdout
+    assert "kept unknown faces: 9" in status, status
+
+    run = run_kiosk("run", "--source", f"file:{clip}", "--display", "headless", "--fast", "--max-frames", "150",
+                    data_dir=data_dir, env={"SDL_VIDEODRIVER": "dummy"})
+    assert run.returncode == 0, run.stderr
+    events = json.loads(run_kiosk("events", "--json", data_dir=data_dir).stdout)
+    assert "lin_manuel_miranda" in {event["name"] for event in events}, events

@@ -83,9 +83,10 @@ def test_keep_photos_off_keeps_encodings_only(tmp_path, people_dir):
     assert not (tmp_path / "photos").exists() or not any((tmp_path / "photos").iterdir())
 
 
-def test_a_folder_named_or_looking_like_an_enrolled_person_adds_to_that_person(enrolled_copy, tmp_path):
-    """`Obama` beside an enrolled `obama` is obama; so is a folder `barack` whose photos are all
-    recognised as obama (a renamed person's old folder name, say); a stranger's folder stays new."""
+def test_a_folder_joins_an_enrolled_person_by_its_name_never_by_likeness(enrolled_copy, tmp_path):
+    """`Obama` beside an enrolled `obama` is obama; a folder `barack` whose photos are all
+    recognised as obama stays a person of its own, reported with its distance and the merge line
+    to type; a stranger's folder stays new and is no look-alike."""
     stick = tmp_path / "photos"
     for folder, probes in (("Obama", ["obama1.jpg"]), ("barack", ["obama3.jpg", "obama-720p.jpg"])):
         (stick / folder).mkdir(parents=True)
@@ -98,22 +99,29 @@ def test_a_folder_named_or_looking_like_an_enrolled_person_adds_to_that_person(e
     result = run_kiosk("enroll", "--json", str(stick), data_dir=enrolled_copy)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["joined"] == {"Obama": "obama", "barack": "obama"}
+    assert report["joined"] == {"Obama": "obama"} and report["people"] == 3
+    (alike,) = report["look_alikes"]
+    assert (alike["folder"], alike["person"], alike["like"], alike["merge"]) == \
+        ("barack", "barack", "obama", "kiosk people merge barack obama")
+    assert 0 < alike["distance"] < 0.6
     with Store(enrolled_copy) as store:
-        assert {"Madonna", "obama"} <= set(store.people.names()) and "barack" not in store.people.names()
-        assert len(store.people.samples_of("obama")) == 5
+        assert {"Madonna", "obama", "barack"} <= set(store.people.names())
+        assert len(store.people.samples_of("obama")) == 3 and len(store.people.samples_of("barack")) == 2
+    merged = run_kiosk("people", "merge", "barack", "obama", "--yes", data_dir=enrolled_copy)
+    assert merged.returncode == 0, merged.stderr
     identified = run_kiosk("identify", str(require_data("probes", "obama1.jpg")), data_dir=enrolled_copy)
-    assert ": obama (distance" in identified.stdout  # one person, so the margin rule can name them
+    assert ": obama (distance" in identified.stdout  # one person once the admin said so
 
 
-def test_new_people_keeps_a_look_alike_folder_apart_when_asked(enrolled_copy, tmp_path):
+def test_the_summary_names_a_look_alike_and_the_line_to_merge_it(enrolled_copy, tmp_path):
     stick = tmp_path / "photos"
-    (stick / "barack").mkdir(parents=True)
-    (stick / "barack" / "obama3.jpg").write_bytes(require_data("probes", "obama3.jpg").read_bytes())
-    result = run_kiosk("enroll", "--new-people", str(stick), data_dir=enrolled_copy)
+    (stick / "Barack H").mkdir(parents=True)
+    (stick / "Barack H" / "obama3.jpg").write_bytes(require_data("probes", "obama3.jpg").read_bytes())
+    result = run_kiosk("enroll", str(stick), data_dir=enrolled_copy)
     assert result.returncode == 0, result.stderr
-    with Store(enrolled_copy) as store:
-        assert "barack" in store.people.names()
+    line = next(line for line in result.stdout.splitlines() if "look like" in line).strip()
+    assert line.startswith("Barack H/: enrolled as Barack H, whose photos look like obama (distance 0.")
+    assert line.endswith("if they are one person: kiosk people merge 'Barack H' obama")
 
 
 def test_an_empty_or_loose_folder_gets_the_expected_layout(tmp_path):

@@ -66,15 +66,51 @@ def test_a_target_of_zero_keeps_the_fixed_tolerance(faces_dev_gallery):
     assert calibration is None and rule == MatchRule(0.6)
 
 
-def test_kept_strangers_close_to_a_member_make_it_stricter(faces_dev_gallery):
-    """Faces seen and kept as unknown that land near somebody are the site's own evidence."""
+def face_near(gallery: Gallery, person: int, score: float, seed: int) -> np.ndarray:
+    """A face whose score to PERSON (the mean distance to their 3 nearest samples) is SCORE: their
+    mean encoding moved along a random direction, as far as bisection finds."""
+    rows = gallery.encodings[gallery.starts[person]:gallery.starts[person] + gallery.counts[person]]
+    direction = np.random.default_rng(seed).normal(size=gallery.dimensions)
+    direction /= np.linalg.norm(direction)
+    low, high = 0.0, 2.0
+    for _ in range(40):
+        middle = (low + high) / 2
+        face = (rows.mean(axis=0) + middle * direction).astype(np.float32)
+        if gallery.person_scores(face[None], 3)[0, person] < score:
+            low = middle
+        else:
+            high = middle
+    return face
+
+
+def test_kept_strangers_close_to_members_make_it_stricter_and_are_named(faces_dev_gallery):
+    """Several visitors kept as unknown who land just beyond the threshold near somebody are the
+    site's own evidence: the threshold tightens, and the groups that pulled it are named."""
+    plain = calibrate(faces_dev_gallery, MatchRule(0.6), 0.01)
+    visitors = np.stack([face_near(faces_dev_gallery, person, plain.tolerance + 0.02, person)
+                         for person in range(faces_dev_gallery.people)])
+    stricter = calibrate(faces_dev_gallery, MatchRule(0.6), 0.01, visitors, [11, 12, 13, 14, 15])
+    assert stricter.tolerance < plain.tolerance
+    kept = stricter.kept
+    assert kept is not None and kept.counted and (kept.faces, kept.matching, kept.visitors) == (5, 0, 5)
+    assert kept.without == plain.tolerance and set(kept.pulled_by) <= {"g11", "g12", "g13", "g14", "g15"}
+    assert kept.pulled_by and kept.line(stricter.tolerance).endswith(f"kiosk unknowns dismiss {kept.pulled_by[0]}")
+
+
+def test_a_few_kept_faces_cannot_collapse_the_threshold(faces_dev_gallery):
+    """Forty faces of one visitor weigh as one and count only among several visitors; faces the
+    gallery's own threshold names (a person kept before being enrolled) are no strangers."""
     plain = calibrate(faces_dev_gallery, MatchRule(0.6), 0.01)
     rng = np.random.default_rng(1)
-    first = faces_dev_gallery.encodings[:faces_dev_gallery.counts[0]]
-    look_alikes = first.mean(axis=0) + rng.normal(0, 0.035, (40, 128)).astype(np.float32)
-    stricter = calibrate(faces_dev_gallery, MatchRule(0.6), 0.01, look_alikes)
-    assert stricter.stranger_attempts == plain.stranger_attempts + 40
-    assert stricter.tolerance < plain.tolerance
+    near = face_near(faces_dev_gallery, 0, plain.tolerance + 0.02, 0)
+    one = near + rng.normal(0, 0.002, (40, 128)).astype(np.float32)
+    single = calibrate(faces_dev_gallery, MatchRule(0.6), 0.01, one)
+    assert single.tolerance == plain.tolerance and single.kept is not None and not single.kept.counted
+    assert single.kept.visitors == 1 and "not counted" in single.kept.line(single.tolerance)
+    enrolled_since = np.stack([face_near(faces_dev_gallery, person, plain.tolerance - 0.05, person)
+                               for person in range(faces_dev_gallery.people)])
+    named = calibrate(faces_dev_gallery, MatchRule(0.6), 0.01, enrolled_since)
+    assert named.tolerance == plain.tolerance and named.kept is not None and named.kept.matching == 5
 
 
 def test_fewer_than_two_people_say_so_and_keep_the_tolerance():
