@@ -15,12 +15,13 @@ import numpy as np
 
 from kiosk.config import Config
 from kiosk.enrollment.consistency import CheckResult, check_people
-from kiosk.enrollment.labels import label_unknown
+from kiosk.enrollment.labels import label_unknowns
 from kiosk.errors import NotFound
 from kiosk.store import Store, UnknownFace
 from kiosk.store.faces import delete_unknown_faces
 from kiosk.vision.encoders import model_of
 from kiosk.vision.grouping import group_faces
+from kiosk.vocabulary import SampleStatus
 
 GROUP_ID = re.compile(r"[gG](\d{1,12})")
 
@@ -86,10 +87,11 @@ def find_group(store: Store, config: Config, typed: str) -> VisitorGroup:
 
 
 def label_group(store: Store, config: Config, group: VisitorGroup, name: str) -> CheckResult:
-    """Enroll every face of GROUP as NAME, then run the photo check on NAME (as after an
-    import): a face that does not look like the others is held back, not matched."""
-    for face in group.faces:
-        label_unknown(store, config, face.id, name)
+    """Enroll every face of GROUP as NAME in one transaction (all or none; identical crops, as a
+    looping slideshow leaves, make one sample), pending until the photo check on NAME has run
+    (as after an import): a face that does not look like the others is held back, not matched.
+    A check interrupted here is finished by the next import (pending samples are picked up)."""
+    label_unknowns(store, config, [face.id for face in group.faces], name, SampleStatus.PENDING)
     return check_people(store, [name], config.enrollment, config.recognition.encoder)
 
 

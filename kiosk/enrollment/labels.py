@@ -23,6 +23,7 @@ from kiosk.errors import NotFound, Refused
 from kiosk.names import UNKNOWN
 from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex
 from kiosk.vision.encoders import model_of
+from kiosk.vocabulary import SampleStatus
 
 
 def live_sample(store: Store, config: Config, crop_path: Path, embedding: np.ndarray) -> tuple[SampleSettings, str]:
@@ -38,13 +39,27 @@ def live_sample(store: Store, config: Config, crop_path: Path, embedding: np.nda
 
 def label_unknown(store: Store, config: Config, unknown_id: int, person: str) -> None:
     """Enroll unknown face UNKNOWN_ID as a sample of PERSON."""
-    face = next((f for f in store.unknowns.all() if f.id == unknown_id), None)
-    if face is None:
-        raise NotFound(f"unknown face {unknown_id}: no such id (see kiosk unknowns list)")
-    crop_path = store.unknown_face_path(face.crop_file)
-    settings, digest = live_sample(store, config, crop_path, face.embedding)
-    store.unknowns.label(unknown_id, person, settings, digest, f"unknowns/{face.crop_file}")
-    crop_path.unlink(missing_ok=True)
+    label_unknowns(store, config, [unknown_id], person)
+
+
+def label_unknowns(store: Store, config: Config, unknown_ids: list[int], person: str,
+                   status: str = SampleStatus.OK) -> int:
+    """Enroll the unknown faces UNKNOWN_IDS as samples of PERSON with STATUS in one transaction
+    (all or none; identical crops make one sample); returns how many samples were made."""
+    faces = {face.id: face for face in store.unknowns.all()}
+    missing = [unknown_id for unknown_id in unknown_ids if unknown_id not in faces]
+    if missing:
+        raise NotFound(f"unknown face {missing[0]}: no such id (see kiosk unknowns list)")
+    labels, crops = [], []
+    for unknown_id in unknown_ids:
+        crop_path = store.unknown_face_path(faces[unknown_id].crop_file)
+        settings, digest = live_sample(store, config, crop_path, faces[unknown_id].embedding)
+        labels.append((unknown_id, digest, f"unknowns/{faces[unknown_id].crop_file}"))
+        crops.append(crop_path)
+    made = store.unknowns.label(labels, person, settings, status)
+    for crop_path in crops:
+        crop_path.unlink(missing_ok=True)
+    return made
 
 
 def undo_correction(store: Store, event_id: int) -> str:

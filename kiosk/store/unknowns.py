@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from kiosk.errors import NotFound, Refused
 from kiosk.store.database import Part
-from kiosk.store.people import insert_sample, refuse_other_encoder
+from kiosk.store.people import find_person, insert_sample, refuse_other_encoder
 from kiosk.store.records import SampleSettings, UnknownFace, as_embedding, embedding_blob
 from kiosk.store.schema import DLIB_MODEL
+from kiosk.vocabulary import SampleStatus
 
 
 class Unknowns(Part):
@@ -46,16 +48,26 @@ class Unknowns(Part):
                 crops.extend(crop for (crop,) in rows)
         return crops
 
-    def label(self, unknown_id: int, person: str, settings: SampleSettings,
-                      photo_sha256: str, source: str) -> bool:
-        """Turn an unknown face into a sample of PERSON in one transaction; False if no such id.
-        Refused when another encoder than SETTINGS' made the face (it would never be matched)."""
+    def label(self, faces: list[tuple[int, str, str]], person: str, settings: SampleSettings,
+              status: str = SampleStatus.OK) -> int:
+        """Turn the unknown FACES, each (id, photo_sha256, source), into samples of PERSON with
+        STATUS, all in one transaction: all of them or, on any refusal, none. Byte-identical
+        crops (one digest) make one sample, and a crop already enrolled as PERSON adds nothing;
+        returns how many samples were made. Refused when a face is gone, another encoder than
+        SETTINGS' made it (it would never be matched) or its crop is enrolled as somebody else."""
+        made = 0
         with self.transaction() as db:
-            rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING embedding, encoder",
-                              (unknown_id,)).fetchall()
-            if not rows:
-                return False
-            refuse_other_encoder(f"unknown face {unknown_id}", rows[0][1], settings)
-            insert_sample(db, person, as_embedding(rows[0][0]), settings,
-                                photo_sha256, source)
-        return True
+            for unknown_id, photo_sha256, source in faces:
+                rows = db.execute("DELETE FROM unknown_faces WHERE id = ? RETURNING embedding, encoder",
+                                  (unknown_id,)).fetchall()
+                if not rows:
+                    raise NotFound(f"unknown face {unknown_id}: no such id (see kiosk unknowns list)")
+                refuse_other_encoder(f"unknown face {unknown_id}", rows[0][1], settings)
+                owner = db.execute("SELECT p.name FROM samples s JOIN people p ON p.id = s.person_id "
+                                   "WHERE s.photo_sha256 = ?", (photo_sha256,)).fetchone()
+                if owner is not None and owner[0] != (find_person(db, person) or person):
+                    raise Refused(f"unknown face {unknown_id}: the same picture is enrolled as {owner[0]}")
+                if owner is None:
+                    insert_sample(db, person, as_embedding(rows[0][0]), settings, photo_sha256, source, status)
+                    made += 1
+        return made

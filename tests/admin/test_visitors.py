@@ -121,3 +121,39 @@ def test_faces_kept_before_a_person_was_enrolled_leave_the_tolerance_and_the_nam
     assert run.returncode == 0, run.stderr
     events = json.loads(run_kiosk("events", "--json", data_dir=data_dir).stdout)
     assert "lin_manuel_miranda" in {event["name"] for event in events}, events
+
+
+def test_a_group_with_identical_crops_is_named_whole_in_one_step(enrolled_copy):
+    """A looping slideshow keeps the same picture once per loop: byte-identical crops make one
+    sample, every face of the group leaves the kept faces, and the photo check has run."""
+    root = require_data("faces_dev", "probes", "jerry_seinfeld")
+    engine = FaceEngine(EngineSettings.identification(Config()))
+    with Store(enrolled_copy) as store:
+        for number in (1, 2, 3, 1, 2):  # two loops of the slideshow
+            image = load_image((root / f"{number}.jpg").read_bytes()).pixels
+            boxes, encodings = engine.detect_and_encode(image)
+            save_unknown_face(store, Config().recognition, kept_face(image, boxes[0]), encodings[0], None)
+    (group,) = groups(enrolled_copy)
+    assert group["faces"] == 5
+    named = run_kiosk("unknowns", "label", group["group"], "Jerry Seinfeld", "--new", data_dir=enrolled_copy)
+    assert named.returncode == 0, named.stderr
+    shown = json.loads(run_kiosk("people", "show", "Jerry Seinfeld", "--json", data_dir=enrolled_copy).stdout)
+    assert len(shown["samples"]) == 3 and {s["status"] for s in shown["samples"]} <= {"ok", "suspect"}
+    assert groups(enrolled_copy) == [] and not list((enrolled_copy / "unknowns").iterdir())
+
+
+def test_a_group_that_cannot_be_named_whole_is_not_named_at_all(visited):
+    """One face of the group is already enrolled as somebody else: one line, nothing changed."""
+    (jerry,) = [g for g in groups(visited) if g["faces"] == 4]
+    with Store(visited) as store:
+        face = store.unknowns.get(jerry["face_ids"][-1])
+        assert face is not None
+        crop = (visited / "unknowns" / face.crop_file).read_bytes()
+        from kiosk.store import sha256_hex
+        store.people.add_sample("obama", face.embedding, store.people.samples_of("obama")[0].settings,
+                                sha256_hex(crop), "elsewhere.jpg")
+    result = run_kiosk("unknowns", "label", jerry["group"], "Jerry Seinfeld", "--new", data_dir=visited)
+    assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "is enrolled as obama" in result.stderr and "Traceback" not in result.stderr
+    assert [g["faces"] for g in groups(visited)] == [4, 3]
+    assert run_kiosk("people", "show", "Jerry Seinfeld", data_dir=visited).returncode != 0

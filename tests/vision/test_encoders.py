@@ -150,7 +150,7 @@ def test_an_older_store_keeps_its_faces_marked_as_dlibs_and_takes_other_lengths(
             "they are not matched until `kiosk retrain`")
         # A face dlib made cannot become a sample of the other encoder: it would never be matched.
         with pytest.raises(Refused, match="unknown face 1 was encoded by dlib"):
-            store.unknowns.label(1, "ada", mfn, "2" * 64, "unknowns/u.jpg")
+            store.unknowns.label([(1, "2" * 64, "unknowns/u.jpg")], "ada", mfn)
         assert len(store.unknowns.all()) == 1  # refused in its transaction: the face is still kept
         with pytest.raises(ValueError):
             store.people.add_sample("cy", np.zeros(3, np.float32), mfn, "3" * 64, "c.jpg")
