@@ -3,7 +3,8 @@
     MAGIC (8 bytes) | Ed25519 signature (64) | header length (4, big-endian) | header (JSON) | embeddings
 
 The header says the site, the version (one more with every change on the home), the home's name,
-when it was made, the encoder model, and per person their name and number of samples; the
+when it was made, the encoder model, and per person their name, number of samples and id on
+the home (format 2: a rename keeps the id, so members rename rather than forget); the
 embeddings follow as little-endian float32 rows in that order (1000 people x 10 dlib samples is
 about 5 MB). The signature covers everything after it, made with the site's private key, which
 never leaves the home (PyNaCl, libsodium's Ed25519). `open_bundle` refuses anything not signed by
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from nacl.exceptions import BadSignatureError
@@ -24,7 +25,8 @@ from nacl.signing import SigningKey, VerifyKey
 from kiosk.errors import Refused
 
 MAGIC = b"KIOSKGAL"
-FORMAT = 1
+FORMAT = 2
+READS = (1, 2)  # format 1: no person ids (a rename then reaches members as a new person)
 SIGNATURE_BYTES = 64
 MAX_HEADER_BYTES = 64 << 20
 
@@ -37,6 +39,7 @@ class Bundle:
     made_at: float
     encoder: str  # the model that made every embedding
     people: dict[str, np.ndarray]  # name -> (samples x dimensions) float32
+    ids: dict[str, int] = field(default_factory=dict)  # name -> the home's person id, kept by a rename
 
     @property
     def samples(self) -> int:
@@ -58,7 +61,7 @@ def seal(bundle: Bundle, secret: bytes) -> bytes:
     names = sorted(bundle.people)
     header = json.dumps({"format": FORMAT, "site": bundle.site, "version": bundle.version, "home": bundle.home,
                          "made_at": bundle.made_at, "encoder": bundle.encoder,
-                         "people": [[name, len(bundle.people[name])] for name in names]},
+                         "people": [[name, len(bundle.people[name]), bundle.ids.get(name)] for name in names]},
                         ensure_ascii=False).encode("utf-8")
     rows = [np.asarray(bundle.people[name], dtype="<f4") for name in names]
     body = struct.pack(">I", len(header)) + header + b"".join(r.tobytes() for r in rows)
@@ -82,13 +85,15 @@ def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> 
         raise Refused("its header is cut short")
     try:
         header = json.loads(body[4:4 + length])
-        people = [(str(name), int(count)) for name, count in header["people"]]
+        people = [(str(entry[0]), int(entry[1])) for entry in header["people"]]
+        ids = {str(entry[0]): int(entry[2]) for entry in header["people"] if len(entry) > 2 and entry[2] is not None}
         version, made_at = int(header["version"]), float(header["made_at"])
         found_site, home, encoder = str(header["site"]), str(header["home"]), str(header["encoder"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError):
         raise Refused("its header is not a gallery's") from None
-    if header.get("format") != FORMAT:
-        raise Refused(f"it is of format {header.get('format')!r}, this kiosk reads format {FORMAT}")
+    if header.get("format") not in READS:
+        raise Refused(f"it is of format {header.get('format')!r}, this kiosk reads formats "
+                      f"{' and '.join(map(str, READS))}")
     if found_site != site:
         raise Refused(f"it is site {found_site!r}'s, this kiosk belongs to {site!r}")
     data = body[4 + length:]
@@ -102,4 +107,4 @@ def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> 
     for name, count in people:
         gallery[name] = values[start:start + count].astype(np.float32)
         start += count
-    return Bundle(found_site, version, home, made_at, encoder, gallery)
+    return Bundle(found_site, version, home, made_at, encoder, gallery, ids)

@@ -9,8 +9,9 @@ In `kiosk run`, a Fleet thread beside the event publisher:
   correction, a removal) becomes the next version, sealed and published; the broker keeps the
   newest, so a kiosk that was off for a week gets it on connecting;
 - on a member, each version received is opened (signature, site, wholeness), must be newer than
-  the one applied, and replaces the gallery in one transaction (store.people.replace_all, which
-  also forgets the people no longer in it); the daemon then reloads as after any enrollment.
+  the one applied, and replaces the gallery in one transaction (store.site_gallery.take, which
+  also renames whom the home renamed and forgets the people no longer in it); the daemon then
+  reloads as after any enrollment.
   A refused version is logged once. Without the broker the kiosk keeps its last gallery;
 - the home listens to the gallery topic as well, and answers a message it did not sign with a
   new version, so the broker keeps the real gallery for the kiosks that join later.
@@ -57,7 +58,8 @@ def applied_topic(settings: MqttConfig, site: str, device: str) -> str:
 def build_bundle(store: Store, config: Config, site: Site, version: int) -> Bundle:
     """The home's gallery as version VERSION."""
     model = model_of(config.recognition.encoder)
-    return Bundle(site.name, version, site.home, time.time(), model, store.people.matched_embeddings(model))
+    people, ids = store.site_gallery.outgoing(model)
+    return Bundle(site.name, version, site.home, time.time(), model, people, ids)
 
 
 def publish_version(store: Store, config: Config, site: Site, client: mqtt.Client) -> tuple[Bundle, int, Site]:
@@ -77,8 +79,10 @@ class AlreadyApplied(KioskError):
     """The version this kiosk runs on already (the broker hands the retained one on every connect)."""
 
 
-def apply_bundle(store: Store, config: Config, site: Site, message: bytes) -> tuple[Bundle, list[str]]:
-    """Check MESSAGE and make it this member's gallery; (the bundle, who was forgotten)."""
+def apply_bundle(store: Store, config: Config, site: Site,
+                 message: bytes) -> tuple[Bundle, list[str], dict[str, str]]:
+    """Check MESSAGE and make it this member's gallery; (the bundle, who was forgotten, old name
+    -> new name of who was renamed on the home)."""
     encoder = encoder_class(config.recognition.encoder)
     bundle = open_bundle(message, site.name, site.public_key, encoder.dimensions)
     if bundle.encoder != encoder.model:
@@ -89,10 +93,10 @@ def apply_bundle(store: Store, config: Config, site: Site, message: bytes) -> tu
     if bundle.version < site.version:
         raise KioskError(f"version {bundle.version} is older than version {site.version}, applied already")
     settings = SampleSettings(bundle.encoder, "site", 5, 1)
-    forgotten = store.people.replace_all(bundle.people, settings, f"site/{bundle.home}/v{bundle.version}",
-                                         bundle.version)
+    forgotten, renamed = store.site_gallery.take(bundle.people, bundle.ids, settings,
+                                                 f"site/{bundle.home}/v{bundle.version}", bundle.version)
     updated(store.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
-    return bundle, forgotten
+    return bundle, forgotten, renamed
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ class Fleet:
             return
         site = self.site
         try:
-            bundle, forgotten = apply_bundle(store, self.config, site, message)
+            bundle, forgotten, renamed = apply_bundle(store, self.config, site, message)
         except AlreadyApplied:
             return
         except KioskError as exc:
@@ -247,6 +251,7 @@ class Fleet:
         self._report_due = True
         self.site = read_site(self.data_dir) or site
         gone = f"; forgotten: {', '.join(forgotten)}" if forgotten else ""
+        gone += "".join(f"; renamed: {old} -> {new}" for old, new in renamed.items())
         log.info("site %s: gallery version %d from %s applied (%d people, %d samples)%s", site.name, bundle.version,
                  bundle.home, len(bundle.people), bundle.samples, gone)
 

@@ -5,6 +5,7 @@
 - people.py: people, samples, kept photos and the gallery; events.py: events, their faces and
   the MQTT outbox; unknowns.py: faces seen but not recognised; captures.py: requests to
   enroll the person in front of the running kiosk; site.py: which site this kiosk is of;
+  site_gallery.py: the gallery as a site's home sends it and a member takes it;
 - records.py: the plain records the store hands out, and the stored form of an embedding;
 - schema.py: the SQLite schema, as migrations;
 - faces.py: face crops the daemon keeps on disk beside their rows, bounded in count and age.

@@ -17,6 +17,7 @@ from kiosk.store.captures import Captures
 from kiosk.store.database import Database
 from kiosk.store.events import Events
 from kiosk.store.people import People
+from kiosk.store.site_gallery import SiteGallery
 from kiosk.store.unknowns import Unknowns
 from kiosk.vision.encoders import encoder_of_model, model_of
 
@@ -30,6 +31,7 @@ class Store(Database):
         self.events = Events(self)
         self.unknowns = Unknowns(self)
         self.captures = Captures(self)
+        self.site_gallery = SiteGallery(self)
 
     def __enter__(self) -> Store:
         return self

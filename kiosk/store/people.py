@@ -301,56 +301,6 @@ class People(Part):
         self.database.checkpoint()
         return len(digests)
 
-    def matched_embeddings(self, model: str) -> dict[str, np.ndarray]:
-        """Per person, the embeddings MODEL made that recognition matches (what a site's home sends)."""
-        rows = self.db.execute(
-            "SELECT p.name, s.embedding FROM samples s JOIN people p ON p.id = s.person_id "
-            f"WHERE s.status IN {MATCHED_SQL} AND s.encoder = ? ORDER BY p.name, s.id", (model,)).fetchall()
-        found: dict[str, list[np.ndarray]] = {}
-        for name, blob in rows:
-            found.setdefault(name, []).append(as_embedding(blob))
-        return {name: np.stack(rows) for name, rows in found.items()}
-
-    def replace_all(self, people: dict[str, np.ndarray], settings: SampleSettings, source: str,
-                    version: int) -> list[str]:
-        """Make the gallery exactly PEOPLE, the site's gallery VERSION (a member taking its home's),
-        in one transaction: everyone's samples replaced, and anybody not in PEOPLE forgotten with
-        their kept photos and event faces (an erasure on the home reaches here). Returns who was
-        forgotten."""
-        self.db.execute("PRAGMA secure_delete = ON")
-        with self.transaction() as db:
-            present = [(row[0], row[1]) for row in db.execute("SELECT id, name FROM people")]
-            gone = [(person_id, name) for person_id, name in present if name not in people]
-            doomed: list[str] = []
-            for person_id, _ in present:
-                doomed += [f"{PHOTOS_DIR}/{d}" for (d,) in db.execute(
-                    "SELECT photo_sha256 FROM samples WHERE person_id = ?", (person_id,))]
-                db.execute("DELETE FROM samples WHERE person_id = ?", (person_id,))
-            for person_id, name in gone:
-                crops = [c for (c,) in db.execute(
-                    "SELECT f.crop_file FROM event_faces f JOIN events e ON e.id = f.event_id "
-                    "WHERE e.person_id = ? OR e.name = ?", (person_id, name))]
-                db.execute("DELETE FROM event_faces WHERE event_id IN (SELECT id FROM events WHERE person_id = ? "
-                           "OR name = ?)", (person_id, name))
-                db.execute("DELETE FROM people WHERE id = ?", (person_id,))
-                doomed += [f"{EVENT_FACES_DIR}/{c}" for c in crops]
-            now = time.time()
-            for name, rows in people.items():  # the home's names, each already one person's there
-                db.execute("INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-                           (name, now))
-                (person_id,) = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
-                blobs = {sha256_hex(blob): blob for blob in map(embedding_blob, rows)}  # equal rows once
-                db.executemany(
-                    "INSERT OR IGNORE INTO samples (person_id, embedding, encoder, detector, landmarks, jitters, "
-                    "photo_sha256, source, created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(person_id, blob, settings.encoder, settings.detector, settings.landmarks, settings.jitters,
-                      digest, source, now, SampleStatus.OK) for digest, blob in blobs.items()])
-            db.executemany("INSERT OR IGNORE INTO doomed_files (path) VALUES (?)", [(p,) for p in doomed])
-            db.execute("UPDATE meta SET value = ? WHERE key = 'site_gallery_version'", (version,))
-        self.database.delete_doomed_files()
-        if gone:
-            self.database.checkpoint()
-        return [name for _, name in gone]
 
     def rejected_at(self, sha256: str, person: str) -> float | None:
         """When an admin rejected this photo as a photo of PERSON, or None."""

@@ -228,6 +228,14 @@ MIGRATIONS = [
         PRIMARY KEY (kiosk, event_id)
     );
     """,
+    # A member's people by their home's person id (store/site_gallery.py), so a rename on the
+    # home renames here instead of forgetting the person.
+    """
+    CREATE TABLE site_people (
+        home_id INTEGER PRIMARY KEY,
+        person_id INTEGER NOT NULL UNIQUE REFERENCES people(id) ON DELETE CASCADE
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -19,8 +19,8 @@ from PIL import Image
 from kiosk.config import Config
 from kiosk.errors import KioskError, Refused
 from kiosk.outside.bundle import Bundle, new_signing_key, open_bundle, seal
-from kiosk.outside.fleet import apply_bundle
-from kiosk.store import Store
+from kiosk.outside.fleet import apply_bundle, build_bundle
+from kiosk.store import SampleSettings, Store
 from kiosk.store.site import MEMBER, Site, read_site, write_site
 
 from conftest import REPO, needs_package, require_data
@@ -63,15 +63,50 @@ def test_a_member_applies_newer_versions_whole_and_refuses_older_ones(tmp_path):
     config = Config(data_dir=str(tmp_path))
     with Store(tmp_path) as store:
         write_site(tmp_path, Site("office", MEMBER, public, "home"))
-        _, forgotten = apply_bundle(store, config, read_site(tmp_path), seal(bundle(2, people=3), secret))
+        _, forgotten, _ = apply_bundle(store, config, read_site(tmp_path), seal(bundle(2, people=3), secret))
         assert forgotten == [] and store.people.counts() == (3, 6) and store.site_version() == 2
         for older in (1, 2):
             with pytest.raises(KioskError, match="applied already"):
                 apply_bundle(store, config, read_site(tmp_path), seal(bundle(older), secret))
-        _, forgotten = apply_bundle(store, config, read_site(tmp_path), seal(bundle(3, people=2), secret))
+        _, forgotten, _ = apply_bundle(store, config, read_site(tmp_path), seal(bundle(3, people=2), secret))
         assert forgotten == ["person_2"] and store.people.names() == ["person_0", "person_1"]
         assert store.events.get(store.events.add("person_0", 0.4, 1)).gallery_version == 3
     assert read_site(tmp_path).version == 3
+
+
+def test_a_rename_on_the_home_is_a_rename_on_its_members(tmp_path):
+    """The home renames biden to Joe Biden: the member keeps the person, their events and event
+    faces under the new name, where a version without person ids would have forgotten them."""
+    secret, public = new_signing_key()
+    home, member = tmp_path / "home", tmp_path / "member"
+    config = Config(data_dir=str(member))
+    site = Site("office", MEMBER, public, "home")
+    rng = np.random.default_rng(0)
+    with Store(home) as store:
+        for name in ("biden", "obama"):
+            store.people.add_sample(name, rng.normal(0, 0.1, 128).astype(np.float32),
+                                    SampleSettings(MODEL, "hog", 5, 1), name * 8, f"{name}.jpg")
+    write_site(member, site)
+
+    def publish(version: int) -> bytes:
+        with Store(home) as store:
+            return seal(build_bundle(store, Config(data_dir=str(home)), site, version), secret)
+    with Store(member) as store:
+        assert apply_bundle(store, config, read_site(member), publish(1))[1:] == ([], {})
+        seen = store.events.add("biden", 0.4, 1)
+    with Store(home) as store:
+        store.people.rename("biden", "Joe Biden")
+    with Store(member) as store:
+        _, forgotten, renamed = apply_bundle(store, config, read_site(member), publish(2))
+        assert (forgotten, renamed) == ([], {"biden": "Joe Biden"})
+        assert store.people.names() == ["Joe Biden", "obama"]
+        event = store.events.get(seen)
+        assert event is not None and event.name == "Joe Biden"
+        assert {e.name for e in store.events.query()} == {"Joe Biden"}
+    with Store(home) as store:
+        store.people.remove("Joe Biden", events=False)
+    with Store(member) as store:
+        assert apply_bundle(store, config, read_site(member), publish(3))[1:] == (["Joe Biden"], {})
 
 
 # --- real kiosks on a real broker ------------------------------------------------------------------
