@@ -19,3 +19,4 @@ class Frame:
     # The same picture, smaller, for the face detector: the Pi camera's hardware-scaled stream
     # (camera.lores_width), RGB like `image`. None: the detector shrinks `image` itself.
     small: np.ndarray | None = None
+    origin: str = ""  # which picture it shows, where a source knows (a slideshow's file name)

@@ -221,7 +221,7 @@ class Daemon:
         greeting, short = (self.greeting, self.greeting_short) if now < self.greeting_until else ("", "")
         self.display.draw(Scene(frame.image if frame is not None else None, faces, status, greeting, short))
         if frame is not None and self.options.stats_json:
-            self.stats.frame_shown(frame.index, now, [f.name for f in faces if f.name])
+            self.stats.frame_shown(frame.index, now, [f.name for f in faces if f.name], frame.origin)
 
     def handle_confirmations(self, now: float) -> None:
         for confirmation in self.recognizer.take_confirmations():

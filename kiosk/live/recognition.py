@@ -28,7 +28,7 @@ from kiosk.live.motion import MotionGate
 from kiosk.live.pace import Pace
 from kiosk.live.policy import Confirmation, ConfirmationPolicy
 from kiosk.live.scene import FaceLabel
-from kiosk.live.tracker import MIN_OVERLAP, Track, Tracker
+from kiosk.live.tracker import Track, Tracker, face_state
 from kiosk.names import UNKNOWN
 from kiosk.outside.door import DoorCandidate
 from kiosk.util import RateMeter
@@ -38,7 +38,7 @@ from kiosk.vision.encoders import require_encoder
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
 from kiosk.vision.images import kept_face
 from kiosk.vision.matcher import Gallery
-from kiosk.vocabulary import FaceState, LivenessState
+from kiosk.vocabulary import LivenessState
 
 log = logging.getLogger("kiosk.recognition")
 
@@ -53,21 +53,6 @@ def search_region(box: Box, width: int, height: int) -> Box:
     top, right, bottom, left = box
     grow_y, grow_x = round((bottom - top) * REGION_MARGIN), round((right - left) * REGION_MARGIN)
     return (max(0, top - grow_y), min(width, right + grow_x), min(height, bottom + grow_y), max(0, left - grow_x))
-
-
-def face_state(track: Track) -> FaceState:
-    """How the screen shows TRACK: pending until confirmed; a name waiting for (or failing) the
-    liveness check is not shown as known."""
-    if track.confirmed is None:
-        return FaceState.PENDING
-    if track.confirmed == UNKNOWN:
-        return FaceState.UNKNOWN
-    liveness = track.liveness.state if track.liveness is not None else None
-    if liveness == LivenessState.CHECKING:
-        return FaceState.CHECKING
-    if liveness == LivenessState.FAILED:
-        return FaceState.NOT_LIVE
-    return FaceState.KNOWN
 
 
 def build_recognizer(config: Config, gallery: Gallery, policy: ConfirmationPolicy | None = None, *,
@@ -116,6 +101,7 @@ class Recognizer:
         self._newest_view: np.ndarray | None = None  # the gate's grey copy of _newest (kept when found empty)
         self._last_applied_index = -1
         self._latest_update = float("-inf")  # frame time of the latest recognized frame
+        self._cut_at = float("-inf")  # frame time of the latest cut (another picture altogether)
         self._confirmations: list[Confirmation] = []
         self._door_candidates: list[DoorCandidate] = []
         self._stopping = False
@@ -158,6 +144,7 @@ class Recognizer:
         if self._gate is not None and self._gate.cut:
             with self._lock:  # another picture (the next photo, a cut): the faces in it may be others
                 self.tracker.recheck_all()
+                self._cut_at = frame.timestamp
         if self.at_rest:
             with self._lock:
                 self.frames_recognized += 1  # looked at, and there was nothing to search
@@ -198,20 +185,10 @@ class Recognizer:
         """Faces to draw, ready for the screen: tracks seen in the latest recognized frames, one
         label per face, each with the state it is shown in.
 
-        A track is remembered for recognition.track_timeout (longer while recognition itself is
-        slower than that: pace.py) so a face that is missed once keeps
-        its identity, but it is drawn only while it is found (with a short grace); a track that
-        overlaps one seen more recently is the same face followed anew and is not drawn twice.
-        """
+        Which tracks are drawn is the tracker's (Tracker.drawn: found lately, once per face, and
+        after a cut only what the new picture showed)."""
         with self._lock:
-            recent = [t for t in self.tracker.visible()
-                      if now - t.last_seen <= self.tracker.timeout
-                      and self._latest_update - t.last_seen <= DISPLAY_GRACE_SECONDS]
-        recent.sort(key=lambda t: t.last_seen, reverse=True)
-        shown: list[Track] = []
-        for track in recent:
-            if all(overlap(track.box, other.box) < MIN_OVERLAP for other in shown):
-                shown.append(track)
+            shown = self.tracker.drawn(now, self._latest_update - DISPLAY_GRACE_SECONDS, self._cut_at)
         return [FaceLabel(t.box, face_state(t), t.confirmed or "", t.id) for t in shown]
 
     def take_confirmations(self) -> list[Confirmation]:

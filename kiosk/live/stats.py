@@ -1,6 +1,7 @@
 """Figures of one `kiosk run`, written with --stats-json for benchmarks and tests.
 
-Per frame: when it was taken from the camera and, when drawn, which names were on screen; per
+Per frame: when it was taken from the camera and, when drawn, which names were on screen over
+which picture (Frame.origin: a slideshow's file); per
 track: the frame it was first seen in and the frame its name was confirmed in, with the times of
 both; and the run's frame rates, CPU time and peak memory.
 """
@@ -36,9 +37,10 @@ class RunStats:
     def frame_taken(self, index: int, now: float) -> None:
         self.taken_at[index] = now - self.started
 
-    def frame_shown(self, index: int, now: float, names: list[str]) -> None:
+    def frame_shown(self, index: int, now: float, names: list[str], origin: str = "") -> None:
         self.shown_at.setdefault(index, now - self.started)
-        self.frame_names.append({"index": index, "t": round(now - self.started, 4), "names": sorted(names)})
+        self.frame_names.append({"index": index, "t": round(now - self.started, 4), "names": sorted(names),
+                                 "origin": origin})
 
     def display_fps(self) -> float:
         """Frames shown per second between the first and the last frame (start-up excluded)."""

@@ -33,9 +33,10 @@ import numpy as np
 from kiosk.config import RecognitionConfig
 from kiosk.live.evidence import Evidence
 from kiosk.names import UNKNOWN
-from kiosk.vision.boxes import Box, pair_boxes, pair_nearby
+from kiosk.vision.boxes import Box, overlap, pair_boxes, pair_nearby
 from kiosk.vision.liveness import LivenessCheck
 from kiosk.vision.matcher import Match
+from kiosk.vocabulary import FaceState, LivenessState
 
 MIN_OVERLAP = 0.3
 FOLLOW_REACH = 0.8  # a face not overlapping enough is followed within this many face widths
@@ -74,6 +75,21 @@ class Track:
                 break
             count += 1
         return count
+
+
+def face_state(track: Track) -> FaceState:
+    """How the screen shows TRACK: pending until confirmed; a name waiting for (or failing) the
+    liveness check is not shown as known."""
+    if track.confirmed is None:
+        return FaceState.PENDING
+    if track.confirmed == UNKNOWN:
+        return FaceState.UNKNOWN
+    liveness = track.liveness.state if track.liveness is not None else None
+    if liveness == LivenessState.CHECKING:
+        return FaceState.CHECKING
+    if liveness == LivenessState.FAILED:
+        return FaceState.NOT_LIVE
+    return FaceState.KNOWN
 
 
 class Tracker:
@@ -225,3 +241,20 @@ class Tracker:
 
     def visible(self) -> list[Track]:
         return list(self.tracks.values())
+
+    def drawn(self, now: float, found_since: float, cut: float) -> list[Track]:
+        """The tracks to draw at NOW, newest first. A track is remembered for the timeout so a face
+        missed once keeps its identity, but it is drawn only while it is found (last seen at or
+        after FOUND_SINCE); one that overlaps a track seen more recently is the same face followed
+        anew and is not drawn twice. After a CUT (the frame time of another picture altogether)
+        only what the new picture showed is drawn: a track from before it, until it was decided
+        on again in the new picture, might be another face in its place."""
+        recent = [t for t in self.tracks.values()
+                  if now - t.last_seen <= self.timeout and t.last_seen >= found_since
+                  and (t.first_seen >= cut or (t.last_checked is not None and t.last_checked >= cut))]
+        recent.sort(key=lambda t: t.last_seen, reverse=True)
+        shown: list[Track] = []
+        for track in recent:
+            if all(overlap(track.box, other.box) < MIN_OVERLAP for other in shown):
+                shown.append(track)
+        return shown

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kiosk.config import RecognitionConfig
-from kiosk.live.recognition import face_state
-from kiosk.live.tracker import Tracker
+from kiosk.live.tracker import Tracker, face_state
 from kiosk.names import UNKNOWN
 from kiosk.vision.boxes import overlap
 from kiosk.vision.matcher import Match

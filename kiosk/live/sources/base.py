@@ -130,9 +130,13 @@ class FrameSource(ABC):
         small, self._small = self._small, None
         rotation, mirror = self.camera.rotation, self.camera.mirror
         frame = Frame(orient(image, rotation, mirror), self._timestamp(), self._frames,
-                      orient(small, rotation, mirror) if small is not None else None)
+                      orient(small, rotation, mirror) if small is not None else None, self._origin())
         self._frames += 1
         return frame
+
+    def _origin(self) -> str:
+        """Which picture the frame just captured shows (Frame.origin); a camera has no such name."""
+        return ""
 
     def _timestamp(self) -> float:
         """When the frame was captured, on the monotonic clock."""

@@ -38,6 +38,7 @@ class ImageFolderSource(FrameSource):
         self._paths: list[Path] = []
         self._position = 0
         self._current: np.ndarray | None = None
+        self._current_name = ""
         self._shown_until = 0.0
 
     @classmethod
@@ -67,6 +68,9 @@ class ImageFolderSource(FrameSource):
             self._wait_for_next_frame(self.camera.fps)
         return self._current.copy()
 
+    def _origin(self) -> str:
+        return self._current_name
+
     def _next_image(self) -> np.ndarray | None:
         """The next readable image as RGB, dropping unreadable files; None after the last one."""
         while self._paths:
@@ -82,6 +86,7 @@ class ImageFolderSource(FrameSource):
                 del self._paths[self._position]
                 continue
             self._position += 1
+            self._current_name = path.name
             return self._fit(rgb)
         raise CameraUnavailable(f"no readable images in {self.path}")
 
