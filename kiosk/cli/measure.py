@@ -14,7 +14,18 @@ from kiosk.admin.visitors import grouping_tolerance
 from kiosk.cli.common import UsageError
 from kiosk.config import Config
 from kiosk.enrollment.photos import scan_people
-from kiosk.measure import bench, detection_recall, grouping, report, site, slow, stage_costs, visits, web_page
+from kiosk.measure import (
+    bench,
+    detection_recall,
+    grouping,
+    photo_check,
+    report,
+    site,
+    slow,
+    stage_costs,
+    visits,
+    web_page,
+)
 from kiosk.measure.evaluate import (
     DEFAULT_TOLERANCES,
     EvalPlan,
@@ -76,6 +87,31 @@ def cmd_bench_slow(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(results))
     else:
         slow.print_report(results)
+    return 0
+
+
+def cmd_eval_check(args: argparse.Namespace, config: Config) -> int:
+    root = Path(args.photos_dir)
+    for folder, option in ((root, "PHOTOS_DIR"), (Path(args.strangers) if args.strangers else None, "--strangers")):
+        if folder is not None and not folder.is_dir():
+            raise UsageError(f"{folder}: not a folder of person folders ({option})")
+    if not 1 <= args.draws <= 50:
+        raise UsageError(f"--draws {args.draws}: expected 1 to 50")
+    embeddings, owners, skipped = grouping.encode_folders(root, config)
+    if not owners:
+        raise UsageError(f"{root}: no photo with a face in its person folders")
+    strangers = None
+    if args.strangers:
+        chosen = photo_check.stranger_people(Path(args.strangers), 2 * len(set(owners)))
+        found, stranger_owners, _ = grouping.encode_folders(Path(args.strangers), config, chosen)
+        strangers = (found, stranger_owners) if stranger_owners else None
+    rows = photo_check.measure(embeddings, owners, strangers, args.draws, config.enrollment)
+    if args.json:
+        print(json.dumps({"faces": len(owners), "people": len(set(owners)), "skipped": skipped,
+                          "configured": [config.enrollment.suspect_distance, config.enrollment.suspect_spread],
+                          "results": [row.as_dict() for row in rows]}))
+    else:
+        photo_check.print_report(rows, config.enrollment, len(owners), len(set(owners)), skipped, bool(strangers))
     return 0
 
 

@@ -357,6 +357,17 @@ def add_measure_commands(commands: Commands) -> None:
     grouping.add_argument("--json", action="store_true", help="print one JSON object")
     grouping.set_defaults(handler=Handler("measure", "cmd_eval_groups"))
 
+    check = commands.add_parser(
+        "eval-check", help="how the photo check treats honest folders and foreign photos planted in them",
+        description="Encode PHOTOS_DIR's folders (taken as honest), plant foreign photos in them and run the "
+                    "photo check over a grid of enrollment.suspect_distance and suspect_spread.")
+    check.add_argument("photos_dir", metavar="PHOTOS_DIR")
+    check.add_argument("--strangers", metavar="DIR", help="foreign photos from these person folders (default: "
+                                                          "other people of PHOTOS_DIR, left out of the gallery)")
+    check.add_argument("--draws", type=int, default=2, help="plantings per person and count (default 2)")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(handler=Handler("measure", "cmd_eval_check"))
+
     web_bench = commands.add_parser(
         "bench-web", help="speed and footprint of the face library page on a store of N people",
         description="Serve a scratch store of N people (five kept photos each) with the real `kiosk web` and "

@@ -231,8 +231,10 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     finally:
         photo_encoder.close()
         bar.close()
-        if to_check:  # also after an interruption: nothing stays pending that was checked before
-            checked = check_people(store, sorted(to_check), config, encoder)
+        # Everyone the import touched (new photos, duplicates, pending ones), also after an
+        # interruption: the report lists every photo of theirs held back, old or new.
+        if to_check or enrolled_people:
+            checked = check_people(store, sorted(to_check | enrolled_people), config, encoder)
             report.suspects, report.too_few_to_check = checked.suspects, checked.too_few
     report.people = len(enrolled_people)
     return report

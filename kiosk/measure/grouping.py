@@ -36,10 +36,10 @@ class GroupingRow:
         return self.__dict__.copy()
 
 
-def encode_folders(root: Path, config: Config) -> tuple[np.ndarray, list[str], int]:
-    """Encodings of every photo with one face under ROOT/<person>/, their owners, and the number
-    of photos that gave no encoding."""
-    jobs = person_photos(root)
+def encode_folders(root: Path, config: Config, people: list[str] | None = None) -> tuple[np.ndarray, list[str], int]:
+    """Encodings of every photo with one face under ROOT/<person>/ (only PEOPLE's when given),
+    their owners, and the number of photos that gave no encoding."""
+    jobs = [job for job in person_photos(root) if people is None or job[0] in people]
     max_bytes = int(config.enrollment.max_file_mb * 1024 * 1024)
     encoder = PhotoEncoder(config.enrollment, worker_count(config.enrollment), config.recognition.encoder)
     found: dict[tuple[str, str], np.ndarray] = {}

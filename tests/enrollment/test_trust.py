@@ -75,7 +75,9 @@ def test_a_folder_mixing_two_people_gets_every_foreign_photo_held_back(tmp_path,
     reason = next(s["reason"] for s in report["suspects"] if s["file"] in enrolled_foreign)
     assert "different person than the other" in reason and "mindy_kaling (distance 0." in reason
     text = run_kiosk("enroll", str(tmp_path / "stick"), data_dir=data).stdout
-    assert "held back as suspects" in text
+    assert f"{len(flagged)} held back as suspects" in text  # the same folder again: nothing new, all listed
+    again = json.loads(run_kiosk("enroll", "--json", str(tmp_path / "stick"), data_dir=data).stdout)
+    assert again["added"] == 0 and {s["file"] for s in again["suspects"]} == flagged
 
     # Held back: stored, marked, not matched.
     with Store(data) as store:
