@@ -3,7 +3,7 @@
 # `make test` is lint (ruff), types (mypy), then the tests.
 UV := ./scripts/uv
 
-.PHONY: run test bench setup lock pi-check
+.PHONY: run test bench setup lock pi-check appliance-check
 
 setup:
 	@$(UV) sync --frozen --quiet
@@ -29,3 +29,8 @@ lock:
 # kiosk in it naming the sample probes as this machine does (see scripts/pi-check).
 pi-check: setup
 	scripts/pi-check
+
+# The appliance booted whole: a Debian x86_64 disk image with the kiosk installed by
+# scripts/install.sh, started in QEMU and driven from outside (see scripts/appliance-check).
+appliance-check: setup
+	scripts/appliance-check

@@ -154,8 +154,9 @@ class EnrollmentConfig:
     fallback_side: int = field(default=800, metadata=_range(200, 2000))
     # A photo is held back as a suspect when its median distance to the person's other photos is
     # above suspect_distance, or more than suspect_spread above the person's typical distance.
-    suspect_distance: float = field(default=0.65, metadata=_range(0.3, 2.0))
-    suspect_spread: float = field(default=0.17, metadata=_range(0.0, 2.0))
+    # Chosen with `kiosk eval-check` (consistency.py has the figures).
+    suspect_distance: float = field(default=0.70, metadata=_range(0.3, 2.0))
+    suspect_spread: float = field(default=0.25, metadata=_range(0.0, 2.0))
 
 
 @dataclass(frozen=True)

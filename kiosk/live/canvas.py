@@ -94,6 +94,19 @@ def fit_text(font: pygame.font.Font, text: str, max_width: int) -> str:
     return text[:low].rstrip() + ELLIPSIS
 
 
+def font_of_height(font_file: str | None, pixels: int) -> pygame.font.Font:
+    """The font whose letters span PIXELS from the top of a capital J to the bottom of a y: SDL_ttf's
+    point sizes have meant smaller letters since 2.0.18, so the size asked for is raised until the
+    letters are as high as the layout was designed for, whichever SDL_ttf draws them."""
+    size = pixels
+    while True:
+        font = pygame.font.Font(font_file, size)
+        (capital,), (descender,) = font.metrics("J"), font.metrics("y")
+        if capital is None or descender is None or capital[3] - descender[2] >= pixels or size >= 2 * pixels:
+            return font
+        size += 1
+
+
 def fit_choices(fonts: list[pygame.font.Font], choices: list[str], max_width: int) -> tuple[int, str]:
     """(index of the font, text) for the first of CHOICES (the whole name, then shorter forms)
     that fits MAX_WIDTH in one of FONTS (largest first), trying each choice at every size before

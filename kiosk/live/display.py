@@ -30,7 +30,16 @@ import numpy as np
 import pygame
 
 from kiosk.config import DisplayConfig
-from kiosk.live.canvas import LruCache, displayable, fit_choices, fit_rect, label_spans, map_box, place_label
+from kiosk.live.canvas import (
+    LruCache,
+    displayable,
+    fit_choices,
+    fit_rect,
+    font_of_height,
+    label_spans,
+    map_box,
+    place_label,
+)
 from kiosk.live.scene import FaceLabel, Scene, Status
 from kiosk.live.screens import SYSFS_GRAPHICS, HeadlessScreen, Screen, open_screen, turned_size
 from kiosk.live.theme import (
@@ -190,7 +199,7 @@ class Display:
         for role, (largest, smallest) in FONT_SIZES.items():
             top, bottom = max(10, round(height * largest)), max(10, round(height * smallest))
             sizes = sorted({*range(top, bottom, -2), bottom}, reverse=True)
-            self._fonts[role] = [pygame.font.Font(font_file, size) for size in sizes]
+            self._fonts[role] = [font_of_height(font_file, size) for size in sizes]
         self._status_height = self._fonts["status"][0].get_linesize() + 4 if self.config.show_status else 0
         self._text_cache.clear()
         self._fit_cache.clear()

@@ -22,7 +22,8 @@ from conftest import REPO, needs_package
 INSTALL = REPO / "scripts" / "install.sh"
 USB_IMPORT = REPO / "scripts" / "kiosk-usb-import"
 PI_CHECK = REPO / "scripts" / "pi-check"
-SHELL_SCRIPTS = [INSTALL, USB_IMPORT, REPO / "scripts" / "uv", PI_CHECK, REPO / ".ci" / "run"]
+SHELL_SCRIPTS = [INSTALL, USB_IMPORT, REPO / "scripts" / "uv", PI_CHECK, REPO / "scripts" / "appliance-check",
+                 REPO / ".ci" / "run"]
 
 STAGED_FILES = [
     "etc/systemd/system/kiosk.service",
@@ -224,17 +225,17 @@ def test_unknown_option_is_refused():
 
 @pytest.fixture
 def stubbed_path(tmp_path):
-    """A PATH whose blkid, systemd-mount, systemd-umount and runuser log their arguments."""
+    """A PATH whose blkid, systemd-mount, systemd-umount and setpriv log their arguments."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "calls.log"
-    for name in ("blkid", "systemd-mount", "systemd-umount", "runuser"):
+    for name in ("blkid", "systemd-mount", "systemd-umount", "setpriv"):
         stub = bin_dir / name
         stub.write_text(
             "#!/bin/bash\n"
             f'echo "{name} $*" >> "{log}"\n'
             f'if [ "{name}" = blkid ]; then echo "${{FAKE_FS_TYPE:-}}"; fi\n'
-            f'if [ "{name}" = runuser ]; then exit "${{FAKE_IMPORT_STATUS:-0}}"; fi\n')
+            f'if [ "{name}" = setpriv ]; then exit "${{FAKE_IMPORT_STATUS:-0}}"; fi\n')
         stub.chmod(0o755)
     return bin_dir, log
 
@@ -252,12 +253,12 @@ def run_usb_import(stubbed_path, device: str, fs_type: str, import_status: int =
 def test_usb_import_mounts_read_only_imports_as_kiosk_and_unmounts(stubbed_path):
     result, calls = run_usb_import(stubbed_path, "sda1", "vfat")
     assert result.returncode == 0, result.stderr
-    assert [call.split()[0] for call in calls] == ["blkid", "systemd-mount", "runuser", "systemd-umount"]
+    assert [call.split()[0] for call in calls] == ["blkid", "systemd-mount", "setpriv", "systemd-umount"]
     mount = calls[1]
     assert "--options=ro,nosuid,nodev,noexec" in mount
     assert "--collect" in mount
     assert mount.endswith("/dev/sda1 /run/kiosk-usb/sda1")
-    assert calls[2].startswith("runuser -u kiosk -- ")
+    assert calls[2].startswith("setpriv --reuid=kiosk --regid=kiosk --init-groups --reset-env -- ")
     assert "KIOSK_DATA_DIR=/var/lib/kiosk" in calls[2]
     assert calls[2].endswith("--config /etc/kiosk/config.yaml import-usb /run/kiosk-usb/sda1")
     assert calls[3] == "systemd-umount /run/kiosk-usb/sda1"

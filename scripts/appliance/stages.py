@@ -1,0 +1,327 @@
+"""The appliance check's stages, run by scripts/appliance-check on the image it built.
+
+Each stage prints its time and what it saw, and keeps its evidence in OUT: screenshots (PNG),
+journal excerpts, command outputs. A stage that finds the appliance wrong stops the check with
+one line saying what; the machine is driven only through vm.Machine (SSH, the monitor, the screen).
+
+    python stages.py --work WORK --out OUT --data DATA [--install-seconds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from PIL import Image
+from vm import Machine, kvm_works
+
+KIOSK = "kiosk"  # as README has an admin type it (sudo kiosk ...), root's PATH has /usr/local/bin
+NAME = "lin_manuel_miranda"  # the person the clip shows
+BAD_LINES = re.compile(r"Traceback|denied|DENIED|SECCOMP|audit: type=1326|core dumped|Main process exited|"
+                       r"Watchdog timeout|Failed with result|Scheduled restart", re.I)
+
+
+class Check:
+    def __init__(self, machine: Machine, out: Path, data: Path):
+        self.machine, self.out, self.data = machine, out, data
+        self.times: list[tuple[str, float]] = []
+        self.caused: list[str] = []  # journal lines this check caused on purpose (a SIGSTOP, a pulled stick)
+        self._started = 0.0
+
+    def stage(self, title: str) -> None:
+        self._started = time.monotonic()
+        print(f"==> {title}", flush=True)
+        self.times.append((title, 0.0))
+
+    def done(self, summary: str) -> None:
+        title, _ = self.times[-1]
+        seconds = time.monotonic() - self._started
+        self.times[-1] = (title, seconds)
+        print(f"    {summary} ({seconds:.0f} s)", flush=True)
+
+    def say(self, line: str) -> None:
+        print(f"    {line}", flush=True)
+
+    def keep(self, name: str, text: str) -> None:
+        (self.out / name).write_text(text)
+
+    def run(self, command: str, **kwargs) -> str:
+        return self.machine.ssh(command, **kwargs)
+
+    def kiosk_json(self, arguments: str):
+        return json.loads(self.run(f"{KIOSK} {arguments} --json"))
+
+    def screen(self, name: str) -> Path:
+        """The screen's photo, checked to show what the kiosk draws (a camera picture has thousands
+        of colours; an empty screen or a text console a handful)."""
+        path = self.machine.screendump(name)
+        colours = len(Image.open(path).convert("RGB").getcolors(1 << 24) or [])
+        if colours < 500:
+            raise SystemExit(f"appliance-check: the screen does not show the kiosk in {path.name} "
+                             f"({colours} colours: a console or an empty screen)")
+        return path
+
+    def set_config(self, key: str, value: str) -> None:
+        """One setting of /etc/kiosk/config.yaml (SECTION.KEY), as an admin edits it, then a restart."""
+        section, name = key.split(".")
+        self.run(f"sed -i '/^{section}:/,/^[a-z]/ s|^  {name}: .*|  {name}: {value}|' /etc/kiosk/config.yaml")
+        self.run(f"grep -q '^  {name}: {value}$' /etc/kiosk/config.yaml")
+
+    def restart_kiosk(self, timeout: float = 300) -> float:
+        started = time.monotonic()
+        self.run("systemctl restart kiosk")
+        self.machine.wait_until("systemctl is-active --quiet kiosk", timeout)
+        return time.monotonic() - started
+
+    def seen(self, name: str, since: float = 0.0) -> bool:
+        events = self.kiosk_json("events")
+        return any(e["name"] == name and e["at"] >= since for e in events)
+
+    def wait_seen(self, name: str, since: float, timeout: float) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.seen(name, since):
+                return time.monotonic() - started
+            time.sleep(5)
+        raise SystemExit(f"appliance-check: {name} was not named within {timeout:g} s")
+
+
+def guest_time(check: Check) -> float:
+    return float(check.run("cut -d' ' -f1 /proc/uptime"))
+
+
+def boot(check: Check, label: str) -> None:
+    """Power on to READY: SSH, then kiosk.service active (its READY=1)."""
+    check.stage(f"power on ({label})")
+    machine = check.machine
+    machine.start()
+    ssh_after = machine.wait_for_ssh()
+    machine.wait_until("systemctl is-active --quiet kiosk", 600)
+    ready_us = int(check.run("systemctl show -p ActiveEnterTimestampMonotonic --value kiosk").strip())
+    analyze = check.run("systemd-analyze time", check=False).strip().splitlines()
+    check.done(f"SSH after {ssh_after:.0f} s; kiosk.service READY {ready_us / 1e6:.0f} s after the kernel started; "
+               f"{analyze[0] if analyze else ''}")
+
+
+def first_boot_and_stick(check: Check) -> None:
+    boot(check, "the image as built, display.mode fullscreen")
+    check.stage("an operator's stick: plugged in through the monitor, imported by kiosk-import@ as shipped")
+    unit = check.run("systemctl cat kiosk.service")
+    check.keep("kiosk.service.txt", unit)
+    drop_ins = check.run("ls /etc/systemd/system/kiosk.service.d 2>/dev/null || true").split()
+    check.say(f"kiosk.service as shipped; drop-ins: {', '.join(drop_ins) or 'none'}")
+    started = guest_time(check)
+    check.machine.plug_stick(check.machine.work / "stick.img")
+    check.machine.wait_until("systemctl list-units --all --no-legend 'kiosk-import@*' | grep -q .", 120, every=1)
+    shots = []
+    deadline = time.monotonic() + 1200
+    while time.monotonic() < deadline:
+        shots.append(check.screen(f"import-{len(shots):02d}"))
+        if check.run("systemctl is-active 'kiosk-import@sda1' || true").strip() in ("inactive", "failed"):
+            break
+        time.sleep(10)
+    journal = check.run("journalctl --no-pager -o cat -u 'kiosk-import@sda1'")
+    check.keep("import-journal.txt", journal)
+    if "added" not in journal:
+        raise SystemExit(f"appliance-check: the stick's import did not finish: {journal.strip()[-600:]}")
+    people = check.kiosk_json("people list")
+    check.done(f"kiosk-import@sda1: {next(line for line in journal.splitlines() if 'added' in line).strip()}; "
+               f"{len(people)} people; {len(shots)} screenshots during the import")
+    check.machine.pull_stick()
+
+    check.stage(f"the name on the screen ({NAME}, the clip as the camera), drawn through the kernel's DRM device")
+    waited = check.wait_seen(NAME, started, 600)
+    named = check.screen("named-fullscreen")
+    status = check.run(f"{KIOSK} status")
+    check.keep("status.txt", status)
+    if "running" not in status:
+        raise SystemExit(f"appliance-check: kiosk status does not show the running kiosk: {status}")
+    check.done(f"{NAME} named {waited:.0f} s after the import; screen: {named.name}; kiosk status: "
+               f"{status.splitlines()[0].strip()}")
+
+
+def framebuffer(check: Check) -> None:
+    check.stage("display.mode fb:/dev/fb0: the framebuffer writer on the kernel's framebuffer, as user kiosk")
+    since = time.time()
+    check.set_config("display.mode", "fb:/dev/fb0")
+    restart = check.restart_kiosk()
+    time.sleep(20)  # the clip's person is named again on the new screen
+    shot = check.screen("named-fb0")
+    groups = check.run("id kiosk").strip()
+    check.done(f"restarted in {restart:.0f} s; {shot.name}; {groups}")
+
+
+def sandbox(check: Check) -> None:
+    check.stage("the sandbox: systemd-analyze security, no network without the drop-in")
+    security = check.run("systemd-analyze security kiosk.service --no-pager", check=False)
+    check.keep("security.txt", security)
+    exposure = re.search(r"Overall exposure level for kiosk.service: ([0-9.]+)", security)
+    pid = check.run("systemctl show -p MainPID --value kiosk").strip()
+    links = check.run(f"nsenter -t {pid} -n ip -o link | cut -d: -f2").split()
+    if links != ["lo"]:
+        raise SystemExit(f"appliance-check: the kiosk's network namespace holds {links}, not only lo")
+    check.done(f"exposure {exposure.group(1) if exposure else '?'}; the daemon's network: {links}")
+
+    check.stage("a V4L2 camera (the kernel's vivid) as camera.source usb:/dev/video0 under DevicePolicy=closed")
+    check.run("modprobe vivid n_devs=1 node_types=0x1")
+    check.machine.wait_until("test -c /dev/video0", 30, every=1)
+    check.set_config("camera.source", "usb:/dev/video0")
+    check.restart_kiosk()
+    time.sleep(30)
+    status = check.kiosk_json("status")
+    camera = json.dumps(status["daemon"].get("camera", status["daemon"]))
+    shot = check.screen("vivid")
+    check.keep("vivid-status.json", json.dumps(status, indent=1))
+    check.set_config("camera.source", "file:/srv/camera/clip.mp4")
+    check.restart_kiosk()
+    check.done(f"camera state: {camera[:200]}; {shot.name}")
+
+
+def mqtt(check: Check) -> None:
+    check.stage("MQTT: kiosk sandbox --write opens the service to the broker in the machine, and only to it")
+    check.run("systemctl enable --now mosquitto")
+    check.run("sed -i -e '/^mqtt:/,/^[a-z]/ s|^  enabled: false|  enabled: true|' "
+              "-e '/^mqtt:/,/^[a-z]/ s|^  host: \"\"|  host: 127.0.0.1|' "
+              "-e '/^mqtt:/,/^[a-z]/ s|^  device: \"\"|  device: appliance|' /etc/kiosk/config.yaml")
+    written = check.run(f"{KIOSK} sandbox --write")
+    drop_in = check.run("cat /etc/systemd/system/kiosk.service.d/kiosk-mqtt.conf")
+    check.keep("kiosk-mqtt.conf", drop_in)
+    check.run("systemctl daemon-reload")
+    since = time.time()
+    check.run("systemd-run --unit=check-listener --property=Type=simple "
+              "mosquitto_sub -h 127.0.0.1 -v -t 'kiosk/#' -F '%t %p'")
+    check.restart_kiosk()
+    heard = check.machine.wait_until(f"journalctl -o cat -u check-listener | grep -q '/event .*{NAME}' && "
+                                     "journalctl -o cat -u check-listener", 600, every=5)
+    check.keep("mqtt-heard.txt", heard)
+    pid = check.run("systemctl show -p MainPID --value kiosk").strip()
+    links = check.run(f"nsenter -t {pid} -n ip -o link | cut -d: -f2").split()
+    outside = check.run(f"nsenter -t {pid} -n -S $(id -u kiosk) python3 -c 'import socket; "
+                        "socket.create_connection((\"1.1.1.1\", 80), timeout=5)' 2>&1; true")
+    check.run("systemctl stop check-listener; rm /etc/systemd/system/kiosk.service.d/kiosk-mqtt.conf; "
+              "sed -i '/^mqtt:/,/^[a-z]/ s|^  enabled: true|  enabled: false|' /etc/kiosk/config.yaml; "
+              "systemctl daemon-reload")
+    check.restart_kiosk()
+    check.done(f"{written.strip().splitlines()[0] if written.strip() else 'drop-in written'}; an event for {NAME} "
+               f"heard on the broker; the daemon's network {links}; elsewhere: "
+               f"{outside.strip().splitlines()[-1] if outside.strip() else 'connected (!)'}; drop-in removed again")
+    if since and not outside.strip():
+        raise SystemExit("appliance-check: with the MQTT drop-in the daemon reached an address that is not the broker")
+
+
+def watchdog(check: Check) -> None:
+    check.stage("a hung daemon (SIGSTOP): the watchdog kills and restarts it")
+    pid = check.run("systemctl show -p MainPID --value kiosk").strip()
+    stopped = time.monotonic()
+    check.run(f"kill -STOP {pid}")
+    check.caused.append(f"SIGSTOP {pid}")
+    check.machine.wait_until(f"test \"$(systemctl show -p MainPID --value kiosk)\" != {pid} && "
+                             "systemctl is-active --quiet kiosk", 300, every=2)
+    back = time.monotonic() - stopped
+    lines = [line for line in check.run("journalctl --no-pager -o short-monotonic -u kiosk").splitlines()
+             if "atchdog" in line]
+    check.keep("watchdog-journal.txt", "\n".join(lines))
+    check.done(f"killed and active again {back:.0f} s after SIGSTOP (WatchdogSec=30): {lines[-1] if lines else ''}")
+
+
+def web(check: Check) -> None:
+    check.stage("kiosk-web.service through an SSH port forward, at the address kiosk web --url prints")
+    check.run("systemctl enable --now kiosk-web")
+    check.machine.wait_until("systemctl is-active --quiet kiosk-web", 120)
+    url = check.run(f"{KIOSK} web --url").strip().splitlines()[-1]
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", url).group(1))  # type: ignore[union-attr]
+    tunnel, local = check.machine.tunnel(port)
+    try:
+        check.machine.wait_until(f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}))'",
+                                 120)
+        page = urllib.request.urlopen(url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{local}"), timeout=60).read()
+    finally:
+        tunnel.kill()
+    check.keep("web-page.html", page.decode("utf-8", "replace"))
+    if NAME.split("_")[0] not in page.decode("utf-8", "replace").lower():
+        raise SystemExit("appliance-check: the library page does not list the enrolled people")
+    check.done(f"page of {len(page)} bytes through the tunnel, listing the enrolled people")
+
+
+def reinstall(check: Check) -> None:
+    check.stage("scripts/install.sh again on the booted system: an upgrade in place")
+    people = check.kiosk_json("people list")
+    check.run("echo '# edited by the administrator' >> /etc/kiosk/config.yaml")
+    log = check.run("/opt/kiosk-src/scripts/install.sh 2>&1", timeout=1800)
+    check.keep("reinstall.log", log)
+    check.run("grep -q '^# edited by the administrator' /etc/kiosk/config.yaml")
+    check.machine.wait_until("systemctl is-active --quiet kiosk", 300)
+    if check.kiosk_json("people list") != people:
+        raise SystemExit("appliance-check: the reinstall changed the enrolled people")
+    check.done("config kept, the same people, kiosk.service active again")
+
+
+def power_cuts(check: Check, cuts: int = 2) -> None:
+    for cut in range(1, cuts + 1):
+        check.stage(f"power cut {cut} of {cuts}: during an import and the events it causes")
+        before_people = {p["name"]: p["samples"] for p in check.kiosk_json("people list")}
+        before_events = {e["id"] for e in check.kiosk_json("events")}
+        check.machine.plug_stick(check.machine.work / "stick-big.img", "big")
+        check.machine.wait_until("journalctl -o cat -u 'kiosk-import@*' | grep -q 'importing photos'", 300, every=1)
+        time.sleep(15 + 10 * cut)
+        check.machine.power_cut()
+        check.done(f"cut with {len(before_people)} people and {len(before_events)} events listed")
+        boot(check, f"after power cut {cut}")
+        check.stage(f"after power cut {cut}: the store")
+        integrity = check.run("sqlite3 /var/lib/kiosk/kiosk.db 'PRAGMA integrity_check'").strip()
+        after_people = {p["name"]: p["samples"] for p in check.kiosk_json("people list")}
+        after_events = {e["id"] for e in check.kiosk_json("events")}
+        lost_people = [name for name, samples in before_people.items() if after_people.get(name, 0) < samples]
+        lost_events = sorted(before_events - after_events)
+        if integrity != "ok" or lost_people or lost_events:
+            raise SystemExit(f"appliance-check: after power cut {cut}: integrity {integrity}, people lost "
+                             f"{lost_people}, events lost {lost_events}")
+        mounts = check.run("findmnt -rn -o TARGET | grep kiosk-usb || true").strip()
+        check.done(f"integrity ok; every person, photo and event listed before is there ({len(after_people)} people, "
+                   f"{len(after_events)} events); {'mounts left: ' + mounts if mounts else 'no mount left'}")
+        check.machine.pull_stick("big")
+
+
+def journal_review(check: Check) -> None:
+    check.stage("the journal of the whole run")
+    journal = check.run("journalctl --no-pager -o short-monotonic", timeout=300)
+    check.keep("journal.txt", journal)
+    bad = [line for line in journal.splitlines() if BAD_LINES.search(line)]
+    check.keep("journal-flagged.txt", "\n".join(bad))
+    check.done(f"{len(bad)} lines flagged (kept in journal-flagged.txt); the check caused: {', '.join(check.caused)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--install-seconds", type=float, default=0)
+    parser.add_argument("--only", default="", help="comma-separated stages (for a closer look)")
+    args = parser.parse_args()
+    works, why = kvm_works()
+    accel = "kvm" if works else "tcg"
+    print(f"    accelerator: {accel} ({why})", flush=True)
+    machine = Machine(args.work, args.out, accel)
+    check = Check(machine, args.out, args.data)
+    stages = [first_boot_and_stick, framebuffer, sandbox, mqtt, watchdog, web, reinstall, power_cuts, journal_review]
+    chosen = [s for s in stages if not args.only or s.__name__ in args.only.split(",")]
+    try:
+        for stage in chosen:
+            stage(check)
+        machine.shutdown()
+    finally:
+        machine.power_cut()
+        print("==> appliance-check: time by stage")
+        for title, seconds in check.times:
+            print(f"    {seconds:6.0f} s  {title}")
+        print(f"    install.sh in the image: {args.install_seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
