@@ -152,9 +152,8 @@ class EnrollmentConfig:
     # When `detector` finds no face, try this one on a copy this long on its longest side.
     fallback_detector: str = field(default="cnn", metadata=_choice(*DETECTORS, "none"))
     fallback_side: int = field(default=800, metadata=_range(200, 2000))
-    # A photo is held back as a suspect when its median distance to the person's other photos is
-    # above suspect_distance, or more than suspect_spread above the person's typical distance.
-    # Chosen with `kiosk eval-check` (consistency.py has the figures).
+    # A photo is held back when its median distance to the person's other photos is above
+    # suspect_distance, or suspect_spread above their typical one (`kiosk eval-check` chose both).
     suspect_distance: float = field(default=0.70, metadata=_range(0.3, 2.0))
     suspect_spread: float = field(default=0.25, metadata=_range(0.0, 2.0))
 

@@ -113,6 +113,16 @@ class ImportReport:
         return lines
 
 
+    def upload_line(self, name: str) -> str:
+        """The page's one line after photos of NAME were uploaded."""
+        skipped = "; ".join(f"{s.file.split('/', 1)[-1]}: {s.reason}" for s in self.skipped)
+        held = f", {len(self.suspects)} held back by the photo check" if self.suspects else ""
+        alike = "".join(f"; these photos look like {a.like} (distance {a.distance:.2f}): if they are one "
+                        f"person, merge {name} into {a.like}" for a in self.look_alikes)
+        return (f"added {self.added} photo(s) for {name}{held}, {self.duplicates} duplicate(s), "
+                f"{len(self.skipped)} skipped" + (f" ({skipped})" if skipped else "") + alike)
+
+
 def sample_settings(config: EnrollmentConfig, encoder: str) -> SampleSettings:
     """What a photo enrolled with CONFIG and ENCODER (recognition.encoder) records."""
     return SampleSettings(model_of(encoder), config.detector, config.landmarks, config.jitters)

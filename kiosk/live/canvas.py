@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pygame
 
-from kiosk.live.theme import ELLIPSIS
+from kiosk.live.theme import DEFAULT_FONT, ELLIPSIS
 
 
 def fit_rect(frame_size: tuple[int, int], area: pygame.Rect) -> pygame.Rect:
@@ -105,6 +105,23 @@ def font_of_height(font_file: str | None, pixels: int) -> pygame.font.Font:
         if capital is None or descender is None or capital[3] - descender[2] >= pixels or size >= 2 * pixels:
             return font
         size += 1
+
+
+# Text sizes as shares of the canvas height, largest to smallest (24 and 30 px on 480x320): a
+# text is shown at the largest size it fits, and never below the smallest.
+FONT_SIZES = {"label": (0.095, 0.075), "greeting": (0.125, 0.075), "notice": (0.072, 0.05),
+              "status": (0.05, 0.05)}
+
+
+def fonts_for(height: int) -> dict[str, list[pygame.font.Font]]:
+    """Per text role, its fonts for a canvas HEIGHT pixels high, largest first, every 2 px."""
+    font_file = str(DEFAULT_FONT) if DEFAULT_FONT.is_file() else None
+    fonts = {}
+    for role, (largest, smallest) in FONT_SIZES.items():
+        top, bottom = max(10, round(height * largest)), max(10, round(height * smallest))
+        sizes = sorted({*range(top, bottom, -2), bottom}, reverse=True)
+        fonts[role] = [font_of_height(font_file, size) for size in sizes]
+    return fonts
 
 
 def fit_choices(fonts: list[pygame.font.Font], choices: list[str], max_width: int) -> tuple[int, str]:

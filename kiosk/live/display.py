@@ -35,7 +35,7 @@ from kiosk.live.canvas import (
     displayable,
     fit_choices,
     fit_rect,
-    font_of_height,
+    fonts_for,
     label_spans,
     map_box,
     place_label,
@@ -44,7 +44,6 @@ from kiosk.live.scene import FaceLabel, Scene, Status
 from kiosk.live.screens import SYSFS_GRAPHICS, HeadlessScreen, Screen, open_screen, turned_size
 from kiosk.live.theme import (
     BACKGROUND,
-    DEFAULT_FONT,
     ELLIPSIS,
     FACE_STYLES,
     GREETING_COLOUR,
@@ -67,10 +66,6 @@ from kiosk.vocabulary import CameraState, FaceState
 log = logging.getLogger("kiosk.display")
 
 TEXT_CACHE_SIZE = 256
-# Text sizes as shares of the canvas height, largest to smallest (24 and 30 px on 480x320): a
-# text is shown at the largest size it fits, and never below the smallest.
-FONT_SIZES = {"label": (0.095, 0.075), "greeting": (0.125, 0.075), "notice": (0.072, 0.05),
-              "status": (0.05, 0.05)}
 
 
 class FaceLayout(NamedTuple):
@@ -193,13 +188,7 @@ class Display:
 
     def _make_fonts(self, canvas_size: tuple[int, int]) -> None:
         """Fonts scaled to the canvas height, made once per screen (never per frame)."""
-        height = canvas_size[1]
-        font_file = str(DEFAULT_FONT) if DEFAULT_FONT.is_file() else None
-        self._fonts = {}
-        for role, (largest, smallest) in FONT_SIZES.items():
-            top, bottom = max(10, round(height * largest)), max(10, round(height * smallest))
-            sizes = sorted({*range(top, bottom, -2), bottom}, reverse=True)
-            self._fonts[role] = [font_of_height(font_file, size) for size in sizes]
+        self._fonts = fonts_for(canvas_size[1])
         self._status_height = self._fonts["status"][0].get_linesize() + 4 if self.config.show_status else 0
         self._text_cache.clear()
         self._fit_cache.clear()
@@ -389,21 +378,17 @@ class Display:
 
     def _snapshot_if_due(self) -> None:
         """Save the periodic snapshot: on the first frame, then every snapshot_interval seconds."""
-        path = self.snapshot_path
-        if not path:
-            return
-        now = self._clock()
-        if self._next_snapshot is not None and now < self._next_snapshot:
+        path, now = self.snapshot_path, self._clock()
+        if not path or (self._next_snapshot is not None and now < self._next_snapshot):
             return
         self._next_snapshot = now + self.config.snapshot_interval
         try:
             self.snapshot(path)
+            self._snapshot_failing = False
         except (OSError, pygame.error) as exc:
             if not self._snapshot_failing:
                 log.warning("cannot save the snapshot %s: %s", path, exc)
             self._snapshot_failing = True
-        else:
-            self._snapshot_failing = False
 
     def snapshot(self, path: str | os.PathLike) -> None:
         """Save what the screen shows (after rotation and mirroring) as a PNG, atomically: written

@@ -276,8 +276,7 @@ class WebApp:
             name, _ = person_or_new(store, typed, new=new)
             if not files:
                 raise Refused("no photo chosen to upload")
-            # late on purpose: the detector loads for uploads only
-            from kiosk.enrollment.enroll import import_folder, live_rule
+            from kiosk.enrollment.enroll import import_folder, live_rule  # late on purpose: uploads only
 
             with tempfile.TemporaryDirectory(prefix="kiosk-upload-", dir=store.data_dir) as scratch:
                 folder = Path(scratch) / name
@@ -288,12 +287,7 @@ class WebApp:
                 report = import_folder(store, scratch, self.config.enrollment,
                                        encoder=self.config.recognition.encoder, layout="the uploaded photos",
                                        same_face=live_rule(store, self.config))
-            skipped = "; ".join(f"{s.file.split('/', 1)[-1]}: {s.reason}" for s in report.skipped)
-            held = f", {len(report.suspects)} held back by the photo check" if report.suspects else ""
-            alike = "".join(f"; these photos look like {a.like} (distance {a.distance:.2f}): if they are one "
-                            f"person, merge {name} into {a.like}" for a in report.look_alikes)
-            return (f"added {report.added} photo(s) for {name}{held}, {report.duplicates} duplicate(s), "
-                    f"{len(report.skipped)} skipped" + (f" ({skipped})" if skipped else "") + alike)
+            return report.upload_line(name)
         self.act("/person", change, failed="/people" if new else "", name=typed)
 
     def capture(self) -> None:

@@ -30,7 +30,6 @@ def main(clip: str, target: str, seconds: float) -> None:
     for index in range(round(seconds * fps)):
         writer.write(frames[index % len(frames)])
     writer.release()
-    print(f"    camera stand-in: {target}, {seconds:g} s of {clip.rsplit('/', 1)[-1]} repeated")
 
 
 if __name__ == "__main__":

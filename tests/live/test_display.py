@@ -19,7 +19,7 @@ from kiosk.live.canvas import displayable, fit_choices, fit_rect, fit_text, map_
 from kiosk.live.daemon import Daemon
 from kiosk.live.display import TEXT_CACHE_SIZE, Display
 from kiosk.live.scene import FaceLabel, Scene, Status
-from kiosk.live.screens import choose_mode
+from kiosk.live.screens import choose_mode, opening
 from kiosk.live.theme import (
     BACKGROUND,
     ELLIPSIS,
@@ -396,13 +396,41 @@ def test_fullscreen_uses_the_native_size_and_keeps_a_chosen_driver(photo):
 
 
 @pytest.mark.skipif(bool(glob.glob("/dev/dri/card*")), reason="a real DRM screen would be opened")
-def test_fullscreen_on_a_console_picks_kmsdrm_and_falls_back_to_headless(monkeypatch, caplog):
+def test_fullscreen_on_a_console_picks_kmsdrm_and_falls_back_to_headless(monkeypatch, caplog, tmp_path):
     monkeypatch.delenv("SDL_VIDEODRIVER")
+    monkeypatch.setattr(opening, "FALLBACK_FRAMEBUFFER", str(tmp_path / "no-fb0"))
     with caplog.at_level(logging.WARNING, logger="kiosk.display"), Display(DisplayConfig(), "fullscreen") as display:
         assert os.environ["SDL_VIDEODRIVER"] == "kmsdrm"
         assert display.mode == "headless"
         display.draw(Scene(None, (), STATUS))
     assert "cannot open the fullscreen display" in caplog.text
+
+
+def test_kmsdrm_is_among_the_video_drivers_sdl_was_built_with():
+    """Fullscreen on a console without X or Wayland (a Pi's) draws through SDL's KMSDRM driver:
+    the SDL inside the pygame wheel must have it (pygame 2.6.1's wheels did not)."""
+    import ctypes
+    import ctypes.util
+    libraries = glob.glob(os.path.join(os.path.dirname(pygame.__file__) + "*.libs", "libSDL2-*"))
+    sdl = ctypes.CDLL(libraries[0] if libraries else ctypes.util.find_library("SDL2") or "libSDL2-2.0.so.0")
+    sdl.SDL_GetVideoDriver.restype = ctypes.c_char_p
+    drivers = {sdl.SDL_GetVideoDriver(index).decode().lower() for index in range(sdl.SDL_GetNumVideoDrivers())}
+    assert "kmsdrm" in drivers, drivers
+
+
+@pytest.mark.skipif(bool(glob.glob("/dev/dri/card*")), reason="a real DRM screen would be opened")
+def test_fullscreen_that_cannot_open_draws_to_the_console_framebuffer(monkeypatch, caplog, tmp_path):
+    """No SDL driver for the console (or no GPU driver): the screen's framebuffer, not nothing."""
+    monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-driver")
+    sysfs, device = fake_framebuffer(tmp_path, "480,320", 32, None)
+    (sysfs / "fb1").rename(sysfs / device.name)
+    monkeypatch.setattr(opening, "FALLBACK_FRAMEBUFFER", str(device))
+    with caplog.at_level(logging.WARNING, logger="kiosk.display"), \
+            Display(DisplayConfig(), "fullscreen", sysfs_root=sysfs) as display:
+        display.draw(red_scene())
+        assert display.mode.startswith("fb:")
+    assert f"drawing to the framebuffer {device} instead" in caplog.text
+    assert device.read_bytes()[(100 * 480 + 240) * 4:(100 * 480 + 240) * 4 + 3] == b"\x00\x00\xff"
 
 
 def test_window_that_cannot_open_falls_back_to_headless(monkeypatch, caplog):

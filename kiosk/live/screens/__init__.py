@@ -3,7 +3,8 @@
 - window.py: a desktop window, or the whole console through SDL's KMS/DRM driver;
 - framebuffer.py: a /dev/fbN device written directly (SPI panels without DRM);
 - headless.py: no screen, the picture kept for snapshots;
-- opening.py: "auto" decided, and the fall-back to headless when a screen cannot be opened.
+- opening.py: "auto" decided, and the fall-back (the console's framebuffer, else headless) when
+  a screen cannot be opened.
 """
 
 from kiosk.live.screens.base import (

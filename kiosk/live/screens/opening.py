@@ -1,5 +1,8 @@
-"""Opening `display.mode`: "auto" decided, the screen looked up in the registry and opened, or
-headless with a warning when it cannot be (the daemon never dies because of its display).
+"""Opening `display.mode`: "auto" decided, the screen looked up in the registry and opened; when
+fullscreen cannot be (no SDL video driver for the console, no GPU driver), the kernel's
+framebuffer of the same screen (/dev/fb0, which a DRM driver provides beside its card) with a
+warning, and headless only when nothing can be drawn at all (the daemon never dies because of
+its display).
 
 Importing this module registers every screen this package ships (one file each).
 """
@@ -22,6 +25,7 @@ from kiosk.live.screens.window import FullscreenScreen, WindowScreen
 log = logging.getLogger("kiosk.display")
 
 SHIPPED = (WindowScreen, FullscreenScreen, FramebufferScreen, HeadlessScreen)  # registered on import
+FALLBACK_FRAMEBUFFER = "/dev/fb0"  # the console's screen, where fullscreen cannot open
 
 
 def choose_mode(environ: Mapping[str, str], dri_present: bool) -> str:
@@ -36,7 +40,8 @@ def choose_mode(environ: Mapping[str, str], dri_present: bool) -> str:
 
 def open_screen(mode: str, config: DisplayConfig,
                 sysfs_root: str | os.PathLike = SYSFS_GRAPHICS) -> tuple[Screen, pygame.Surface]:
-    """The screen MODE names, opened, and its surface; headless (with a warning) when it cannot be."""
+    """The screen MODE names, opened, and its surface; see the module docstring for what it falls
+    back to (with a warning) when it cannot be."""
     if mode == "auto":
         mode = choose_mode(os.environ, bool(glob.glob("/dev/dri/card*")))
     kind, _, argument = mode.partition(":")
@@ -44,7 +49,16 @@ def open_screen(mode: str, config: DisplayConfig,
         screen = screen_class(kind)(config, argument, sysfs_root=sysfs_root)
         return screen, screen.open()
     except (ScreenUnavailable, ValueError) as exc:
-        log.warning("%s; drawing headless instead", exc)
+        problem = str(exc)
+    if kind == "fullscreen" and os.path.exists(FALLBACK_FRAMEBUFFER):
+        try:
+            framebuffer = FramebufferScreen(config, FALLBACK_FRAMEBUFFER, sysfs_root=sysfs_root)
+            surface = framebuffer.open()
+            log.warning("%s; drawing to the framebuffer %s instead", problem, FALLBACK_FRAMEBUFFER)
+            return framebuffer, surface
+        except (ScreenUnavailable, ValueError) as exc:
+            problem += f"; the framebuffer {FALLBACK_FRAMEBUFFER}: {exc}"
+    log.warning("%s; drawing headless instead", problem)
     headless = HeadlessScreen(config, sysfs_root=sysfs_root)
     return headless, headless.open()
 
