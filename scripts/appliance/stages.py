@@ -141,7 +141,11 @@ def first_boot_and_stick(check: Check) -> None:
     check.keep("status.txt", status)
     if "running" not in status:
         raise SystemExit(f"appliance-check: kiosk status does not show the running kiosk: {status}")
-    check.done(f"{NAME} named {waited:.0f} s after the import; screen: {named.name}; kiosk status: "
+    drawn = [line for line in check.run("journalctl -b -u kiosk -o cat --no-pager").splitlines()
+             if "display: " in line or "instead" in line]
+    check.keep("display-journal.txt", "\n".join(drawn))
+    check.done(f"{NAME} named {waited:.0f} s after the import; screen: {named.name}; "
+               f"{drawn[-1].split(':', 1)[-1].strip() if drawn else 'no display line'}; kiosk status: "
                f"{status.splitlines()[0].strip()}")
 
 

@@ -10,7 +10,8 @@
 - the serial console, logged to a file.
 
 KVM is used only when `kvm_works` shows that its virtual CPUs run (a boot sector that writes to
-the serial port); else software emulation (TCG).
+the serial port) and the kernel then starts on them (its first line on the serial console within
+KERNEL_SECONDS); else software emulation (TCG), said once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from PIL import Image
 
+KERNEL_SECONDS = 30.0
 BOOT_SECTOR = bytes([0xBA, 0xF8, 0x03, 0xB0, 0x4F, 0xEE, 0xB0, 0x4B, 0xEE, 0xF4, 0xEB, 0xFE])  # out 0x3f8 "OK"; hlt
 
 
@@ -79,7 +81,7 @@ class Machine:
         command = [
             "qemu-system-x86_64", "-accel", self.accel, "-m", "3072", "-smp", "2",
             "-kernel", str(self.work / "vmlinuz"), "-initrd", str(self.work / "initrd.img"),
-            "-append", "root=/dev/vda rw console=ttyS0 quiet",
+            "-append", "root=/dev/vda rw console=ttyS0",
             "-drive", f"file={self.work / 'disk.img'},if=virtio,format=raw,cache=writeback,discard=unmap",
             "-device", "qemu-xhci,id=xhci", "-vga", "none", "-device", self.display,
             "-display", "none", "-qmp", f"unix:{qmp},server=on,wait=off",
@@ -102,6 +104,22 @@ class Machine:
         self._reader = self.qmp_file.makefile("r")
         self._read()  # the greeting
         self.qmp("qmp_capabilities")
+        if self.accel == "kvm" and not self._kernel_started():
+            print(f"    KVM: the kernel printed nothing in {KERNEL_SECONDS:g} s; software emulation (TCG) from "
+                  "now on", flush=True)
+            self.power_cut()
+            self.accel = "tcg"
+            self.boots -= 1
+            self.start()
+
+    def _kernel_started(self) -> bool:
+        serial = self.out / f"serial-boot{self.boots}.log"
+        deadline = time.monotonic() + KERNEL_SECONDS
+        while time.monotonic() < deadline:
+            if serial.exists() and b"Linux version" in serial.read_bytes():
+                return True
+            time.sleep(0.5)
+        return False
 
     def power_cut(self) -> None:
         """The power lead pulled: QEMU killed, nothing more reaches the disk."""
