@@ -425,10 +425,11 @@ def test_fullscreen_that_cannot_open_draws_to_the_console_framebuffer(monkeypatc
     sysfs, device = fake_framebuffer(tmp_path, "480,320", 32, None)
     (sysfs / "fb1").rename(sysfs / device.name)
     monkeypatch.setattr(opening, "FALLBACK_FRAMEBUFFER", str(device))
+    (sysfs / device.name / "name").write_text("bochs-drmdrmfb\n")  # a DRM driver's framebuffer
     with caplog.at_level(logging.WARNING, logger="kiosk.display"), \
             Display(DisplayConfig(), "fullscreen", sysfs_root=sysfs) as display:
         display.draw(red_scene())
-        assert display.mode.startswith("fb:")
+        assert display.mode.startswith("fb:") and display.max_fps is None  # no SPI panel's pace
     assert f"drawing to the framebuffer {device} instead" in caplog.text
     assert device.read_bytes()[(100 * 480 + 240) * 4:(100 * 480 + 240) * 4 + 3] == b"\x00\x00\xff"
 

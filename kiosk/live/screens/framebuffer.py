@@ -26,6 +26,8 @@ class Framebuffer:
         if self.bits_per_pixel not in (16, 32):
             raise ValueError(f"{device}: {self.bits_per_pixel} bits per pixel is not supported (16 or 32)")
         self.size = (width, height)
+        name_file = info / "name"  # "fb_ili9486" for an fbtft SPI panel, "...drmfb" for a DRM driver's
+        self.of_drm = name_file.exists() and name_file.read_text().strip().endswith("drmfb")
         self.row_bytes = width * self.bits_per_pixel // 8
         stride_file = info / "stride"
         self.stride = int(stride_file.read_text().strip()) if stride_file.exists() else self.row_bytes
@@ -84,8 +86,10 @@ class FramebufferScreen(Screen):
 
     def max_fps(self) -> float | None:
         """What an SPI panel at SPI_HZ carries: its clock over the bits of one whole picture
-        (about 6.5 a second for 480x320 at 16 bits). A faster panel is set in display.max_fps."""
-        if self._framebuffer is None:
+        (about 6.5 a second for 480x320 at 16 bits). A faster panel is set in display.max_fps.
+        A DRM driver's framebuffer (a screen's own, where fullscreen could not open) has no such
+        limit."""
+        if self._framebuffer is None or self._framebuffer.of_drm:
             return None
         width, height = self._framebuffer.size
         return SPI_HZ / (width * height * self._framebuffer.bits_per_pixel)
