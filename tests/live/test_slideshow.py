@@ -13,7 +13,7 @@ from conftest import require_data, run_kiosk
 
 
 @pytest.mark.slow(minutes=1)
-def test_no_label_of_the_previous_picture_is_drawn_after_a_cut(enrolled_store_dir, tmp_path):
+def test_no_label_of_the_previous_picture_is_drawn_after_a_cut(enrolled_copy, tmp_path):
     """Each of the 15 probes on screen for 2 s in real time: a name drawn over a picture must be
     one of the people in it (or unknown), in every frame, also in the moment after a cut while
     the new picture is still being searched."""
@@ -21,7 +21,7 @@ def test_no_label_of_the_previous_picture_is_drawn_after_a_cut(enrolled_store_di
     expected = json.loads((probes / "expected.json").read_text())
     stats = tmp_path / "stats.json"
     result = run_kiosk("run", "--source", f"dir:{probes}", "--display", "headless", "--stats-json", str(stats),
-                       data_dir=enrolled_store_dir, env={"SDL_VIDEODRIVER": "dummy"}, timeout=240)
+                       data_dir=enrolled_copy, env={"SDL_VIDEODRIVER": "dummy"}, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
     frames = json.loads(stats.read_text())["frames"]
     shown = {frame["origin"] for frame in frames}
