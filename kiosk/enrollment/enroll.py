@@ -112,7 +112,6 @@ class ImportReport:
                   for name in self.too_few_to_check]
         return lines
 
-
     def upload_line(self, name: str) -> str:
         """The page's one line after photos of NAME were uploaded."""
         skipped = "; ".join(f"{s.file.split('/', 1)[-1]}: {s.reason}" for s in self.skipped)
