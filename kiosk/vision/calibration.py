@@ -223,8 +223,11 @@ def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.nd
         ids = ids[-MAX_KEPT:]
         scores = gallery.person_scores(faces, rule.neighbors)
         matching = np.min(scores, axis=1) <= alone.tolerance  # named by the gallery's own threshold
-        groups = [[i for i in group if not matching[i]] for group in group_faces(faces, group_tolerance).groups]
-        groups = [group for group in groups if group]
+        # Each group keyed as `kiosk unknowns groups` names it (by its first face), without the matching faces.
+        keyed = [(f"g{ids[group[0]]}", [i for i in group if not matching[i]])
+                 for group in group_faces(faces, group_tolerance).groups]
+        keys = [key for key, group in keyed if group]
+        groups = [group for _, group in keyed if group]
         counted = len(groups) >= MIN_VISITORS
         pulled: tuple[str, ...] = ()
         if counted:
@@ -236,8 +239,8 @@ def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.nd
             curve = estimate(nearest, weights, members, sigma, ceiling)
             chance = named_chance(kept_nearest, alone.tolerance, sigma)
             by_group, start = [], 0
-            for group in groups:
-                by_group.append((float(chance[start:start + len(group)].mean()), f"g{ids[group[0]]}"))
+            for key, group in zip(keys, groups, strict=True):
+                by_group.append((float(chance[start:start + len(group)].mean()), key))
                 start += len(group)
             pulled = tuple(key for share, key in sorted(by_group, reverse=True) if share >= PULL_SHARE)
         kept = KeptFaces(len(faces), int(matching.sum()), len(groups), counted, alone.tolerance, pulled)
