@@ -131,8 +131,11 @@ install_packages() {
     step "apt packages"
     # python3-picamera2 comes from apt: it is tied to the system's libcamera and cannot come
     # from pip. --no-install-recommends skips the Qt/OpenGL preview stack a kiosk does not use.
-    # python3-venv and python3-pip build the venv; everything else comes as pip wheels.
-    local packages=(python3-venv python3-pip)
+    # python3-venv and python3-pip build the venv; everything else comes as pip wheels, except
+    # what SDL's fullscreen (KMSDRM) output loads at run time and pygame's wheel does not carry:
+    # libgbm, libEGL, libGLESv2 and Mesa's drivers (without libGLESv2 the screen does not open:
+    # "EGL not initialized").
+    local packages=(python3-venv python3-pip libgbm1 libegl1 libgles2 libgl1-mesa-dri)
     system apt-get update
     if printing_only || apt-cache show python3-picamera2 >/dev/null 2>&1; then
         packages+=(python3-picamera2)

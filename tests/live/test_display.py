@@ -398,9 +398,11 @@ def test_fullscreen_uses_the_native_size_and_keeps_a_chosen_driver(photo):
 @pytest.mark.skipif(bool(glob.glob("/dev/dri/card*")), reason="a real DRM screen would be opened")
 def test_fullscreen_on_a_console_picks_kmsdrm_and_falls_back_to_headless(monkeypatch, caplog, tmp_path):
     monkeypatch.delenv("SDL_VIDEODRIVER")
+    monkeypatch.delenv("SDL_FRAMEBUFFER_ACCELERATION", raising=False)  # restored (unset) afterwards
     monkeypatch.setattr(opening, "FALLBACK_FRAMEBUFFER", str(tmp_path / "no-fb0"))
     with caplog.at_level(logging.WARNING, logger="kiosk.display"), Display(DisplayConfig(), "fullscreen") as display:
         assert os.environ["SDL_VIDEODRIVER"] == "kmsdrm"
+        assert os.environ["SDL_FRAMEBUFFER_ACCELERATION"] == "opengles2"
         assert display.mode == "headless"
         display.draw(Scene(None, (), STATUS))
     assert "cannot open the fullscreen display" in caplog.text

@@ -62,6 +62,10 @@ class FullscreenScreen(PygameScreen):
     def _set_mode(self) -> pygame.Surface:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("SDL_VIDEODRIVER", "kmsdrm")
+            # The console's window is drawn through OpenGL ES, the Pi GPU's own interface. SDL's
+            # default there, desktop OpenGL, showed only black under Mesa's software renderers
+            # (a screen without a GPU driver) while every frame was flipped.
+            os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "opengles2")
         pygame.display.init()
         screen = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
         pygame.mouse.set_visible(False)
