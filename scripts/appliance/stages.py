@@ -14,6 +14,7 @@ import json
 import re
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image
@@ -83,7 +84,7 @@ class Check:
 
     def seen(self, name: str, since: float = 0.0) -> bool:
         events = self.kiosk_json("events")
-        return any(e["name"] == name and e["at"] >= since for e in events)
+        return any(e["name"] == name and datetime.fromisoformat(e["time"]).timestamp() >= since for e in events)
 
     def wait_seen(self, name: str, since: float, timeout: float) -> float:
         started = time.monotonic()
