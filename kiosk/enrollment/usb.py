@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from kiosk.enrollment.enroll import ImportReport, enrolled_as, import_folder, li
 from kiosk.enrollment.photos import Skipped, read_photo
 from kiosk.names import close_names, validate_person_name
 from kiosk.paths import import_progress_path
-from kiosk.runtime import ImportProgress, publish
+from kiosk.runtime import STALE_AFTER_SECONDS, ImportProgress, publish
 from kiosk.store import Store
 from kiosk.util import printable
 
@@ -76,17 +77,43 @@ def read_remove_list(mount: Path, skipped: list[Skipped]) -> list[str]:
 
 
 class ProgressPublisher:
-    """Writes import progress for the screen, at most a few times a second."""
+    """Writes import progress for the screen, at most a few times a second, and again every few
+    seconds while one photo takes long (a slow processor): the screen takes progress older than
+    STALE_AFTER_SECONDS for an import that died, and would drop its banner mid-import."""
 
     def __init__(self, path: Path):
         self.path = path
         self.last_write = 0.0
+        self.last: ImportProgress | None = None
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.keeper = threading.Thread(target=self._keep_fresh, name="import-progress", daemon=True)
+
+    def __enter__(self) -> ProgressPublisher:
+        self.keeper.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.finished.set()
+        self.keeper.join()
 
     def publish(self, progress: ImportProgress, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last_write < PROGRESS_EVERY_SECONDS:
-            return
-        self.last_write = now
+        with self.lock:
+            self.last = progress
+            now = time.monotonic()
+            if not force and now - self.last_write < PROGRESS_EVERY_SECONDS:
+                return
+            self.last_write = now
+            self._write(progress)
+
+    def _keep_fresh(self) -> None:
+        while not self.finished.wait(STALE_AFTER_SECONDS / 3):
+            with self.lock:
+                if self.last is not None and self.last.running:
+                    self.last_write = time.monotonic()
+                    self._write(self.last)
+
+    def _write(self, progress: ImportProgress) -> None:
         try:
             publish(self.path, progress)
         except OSError as exc:
@@ -99,30 +126,31 @@ def import_stick(config: Config, mount: Path, *, write_report: bool = False) -> 
     recognised as an enrolled person stays its own person and is reported as a look-alike."""
     if not mount.is_dir():
         raise FileNotFoundError(f"{mount}: not a mounted folder")
-    progress = ProgressPublisher(import_progress_path(config.data_path()))
-    progress.publish(ImportProgress("running", str(mount)), force=True)
-    extra_skipped: list[Skipped] = []
-    to_remove = read_remove_list(mount, extra_skipped)
-    with Store(config.data_path()) as store:
-        imported = import_folder(
-            store, photos_root(mount), config.enrollment, encoder=config.recognition.encoder,
-            on_progress=lambda done, total, _file: progress.publish(ImportProgress("running", str(mount), done, total)),
-            layout=f"{FACES_FOLDER}/<name>/<photos> on the stick",
-            same_face=live_rule(store, config))
-        imported.skipped.extend(extra_skipped)
-        report = StickReport(imported)
-        if to_remove and imported.hint:
-            imported.hint = ""  # a stick that only removes people is laid out as it should be
-        for typed in to_remove:
-            name = enrolled_as(store, typed)
-            if store.people.remove(name, events=False) is None:
-                report.not_found[typed] = close_names(typed, store.people.names())
-            else:
-                report.removed.append(name)
-    progress.publish(ImportProgress("done", str(mount), imported.photos, imported.photos, added=imported.added,
-                                    duplicates=imported.duplicates, skipped=len(imported.skipped),
-                                    removed=len(report.removed), suspects=len(imported.suspects),
-                                    hint=imported.hint), force=True)
+    with ProgressPublisher(import_progress_path(config.data_path())) as progress:
+        progress.publish(ImportProgress("running", str(mount)), force=True)
+        extra_skipped: list[Skipped] = []
+        to_remove = read_remove_list(mount, extra_skipped)
+        with Store(config.data_path()) as store:
+            imported = import_folder(
+                store, photos_root(mount), config.enrollment, encoder=config.recognition.encoder,
+                on_progress=lambda done, total, _file: progress.publish(
+                    ImportProgress("running", str(mount), done, total)),
+                layout=f"{FACES_FOLDER}/<name>/<photos> on the stick",
+                same_face=live_rule(store, config))
+            imported.skipped.extend(extra_skipped)
+            report = StickReport(imported)
+            if to_remove and imported.hint:
+                imported.hint = ""  # a stick that only removes people is laid out as it should be
+            for typed in to_remove:
+                name = enrolled_as(store, typed)
+                if store.people.remove(name, events=False) is None:
+                    report.not_found[typed] = close_names(typed, store.people.names())
+                else:
+                    report.removed.append(name)
+        progress.publish(ImportProgress("done", str(mount), imported.photos, imported.photos, added=imported.added,
+                                        duplicates=imported.duplicates, skipped=len(imported.skipped),
+                                        removed=len(report.removed), suspects=len(imported.suspects),
+                                        hint=imported.hint), force=True)
     log.info("USB import from %s: %d added for %d people, %d duplicates, %d skipped, %d held back as suspects, "
              "%d removed", mount, imported.added, imported.people, imported.duplicates, len(imported.skipped),
              len(imported.suspects), len(report.removed))

@@ -122,20 +122,29 @@ def first_boot_and_stick(check: Check) -> None:
     started = float(check.run("date +%s"))  # events carry the machine's clock
     check.machine.plug_stick(check.machine.work / "stick.img")
     check.machine.wait_until("systemctl list-units --all --no-legend 'kiosk-import@*' | grep -q .", 120, every=1)
-    shots = []
+    shots, banners = [], []
     deadline = time.monotonic() + 1200
     while time.monotonic() < deadline:
         shots.append(check.screen(f"import-{len(shots):02d}"))
+        banner = check.kiosk_json("status")["daemon"].get("message", "")
+        if banner and banner not in banners:
+            banners.append(banner)
         if check.run("systemctl is-active 'kiosk-import@sda1' || true").strip() in ("inactive", "failed"):
             break
-        time.sleep(10)
+        time.sleep(8)
+    shots.append(check.screen(f"import-{len(shots):02d}"))  # the summary banner
+    banner = check.kiosk_json("status")["daemon"].get("message", "")
+    if banner and banner not in banners:
+        banners.append(banner)
     journal = check.run("journalctl --no-pager -o cat -u 'kiosk-import@sda1'")
     check.keep("import-journal.txt", journal)
     if "added" not in journal:
         raise SystemExit(f"appliance-check: the stick's import did not finish: {journal.strip()[-600:]}")
     people = check.kiosk_json("people list")
+    if not any(b.startswith("Importing") for b in banners) or not any(b.startswith("Import done") for b in banners):
+        raise SystemExit(f"appliance-check: the screen did not show the import's progress and its end: {banners}")
     check.done(f"kiosk-import@sda1: {next(line for line in journal.splitlines() if 'added' in line).strip()}; "
-               f"{len(people)} people; {len(shots)} screenshots during the import")
+               f"{len(people)} people; banners on the screen: {' | '.join(banners)}; {len(shots)} screenshots")
     check.machine.pull_stick()
 
     check.stage(f"the name on the screen ({NAME}, the clip as the camera), drawn through the kernel's DRM device")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 from kiosk.config import Config, EnrollmentConfig
+from kiosk.enrollment import usb
 from kiosk.enrollment.usb import ProgressPublisher, import_stick
 from kiosk.runtime import ImportProgress, read_record
 from kiosk.store import Store
@@ -140,3 +142,21 @@ def test_remove_list_names_are_matched_as_typed_and_a_typo_gets_a_suggestion(tmp
     assert "nothing to import" not in result.stdout  # a stick that only removes people is laid out right
     with Store(enrolled_copy) as store:
         assert store.people.find("kit_harington") is None and store.people.find("rose_leslie") == "rose_leslie"
+
+
+def test_progress_stays_fresh_while_one_photo_takes_long(tmp_path, monkeypatch):
+    """On a slow processor one photo can take longer than the screen waits before it takes an
+    import for dead; the running record is rewritten meanwhile, and a finished one is left be."""
+    monkeypatch.setattr(usb, "STALE_AFTER_SECONDS", 0.3)
+    path = tmp_path / "import.json"
+    with ProgressPublisher(path) as progress:
+        progress.publish(ImportProgress("running", "/stick", 0, 3), force=True)
+        first = json.loads(path.read_text())["updated_at"]
+        time.sleep(0.6)
+        refreshed = json.loads(path.read_text())
+        assert refreshed["updated_at"] > first
+        assert (refreshed["state"], refreshed["processed"], refreshed["total"]) == ("running", 0, 3)
+        progress.publish(ImportProgress("done", "/stick", 3, 3, added=3), force=True)
+        done = json.loads(path.read_text())["updated_at"]
+        time.sleep(0.4)
+        assert json.loads(path.read_text())["updated_at"] == done
