@@ -238,17 +238,22 @@ def framebuffer_and_mqtt(check: Check) -> None:
     if "fb:/dev/fb0" not in display:
         raise SystemExit(f"appliance-check: the daemon did not draw to /dev/fb0: {display}")
     links = daemon_links(check)
-    pid = check.run("systemctl show -p MainPID --value kiosk").strip()
-    outside = check.run(f"nsenter -t {pid} -n -S $(id -u kiosk) python3 -c 'import socket; "
-                        "socket.create_connection((\"1.1.1.1\", 80), timeout=5)' 2>&1; true")
+    # The drop-in's address filter belongs to the unit's control group: a probe joins it.
+    probe = ("python3 -c 'import os, socket, sys; open(\"/sys/fs/cgroup/system.slice/kiosk.service/cgroup.procs\", "
+             "\"w\").write(str(os.getpid())); socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5); "
+             "print(\"connected\")' {} {} 2>&1 | tail -n 1; true")
+    broker = check.run(probe.format("127.0.0.1", 1883)).strip()
+    address = check.run("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1").strip()
+    outside = check.run(probe.format(address, 22)).strip()
     check.run("systemctl stop check-listener")
     check.done(f"restarted in {restart:.0f} s ({guest_time(check) - since:.0f} s of the machine's time to an event); "
                f"{display.split(':', 1)[-1].strip()}; {shot.name}; {check.run('id kiosk').strip()}; "
                f"{written.strip().splitlines()[0] if written.strip() else 'drop-in written'}; an event for {NAME} "
-               f"heard on the broker; the daemon's network {links}; elsewhere: "
-               f"{outside.strip().splitlines()[-1] if outside.strip() else 'connected (!)'}")
-    if not outside.strip():
-        raise SystemExit("appliance-check: with the MQTT drop-in the daemon reached an address that is not the broker")
+               f"heard on the broker; the daemon's network {links}; from its control group the broker: {broker}, "
+               f"{address}:22 (not the broker): {outside}")
+    if broker != "connected" or outside == "connected":
+        raise SystemExit("appliance-check: with the MQTT drop-in the kiosk's control group reached "
+                         f"{'an address that is not the broker' if outside == 'connected' else 'no broker'}")
 
 
 def listed(check: Check) -> tuple[dict[str, int], set[int]]:
