@@ -132,10 +132,12 @@ def first_boot_and_stick(check: Check) -> None:
         if check.run("systemctl is-active 'kiosk-import@sda1' || true").strip() in ("inactive", "failed"):
             break
         time.sleep(8)
-    shots.append(check.screen(f"import-{len(shots):02d}"))  # the summary banner
-    banner = check.kiosk_json("status")["daemon"].get("message", "")
-    if banner and banner not in banners:
-        banners.append(banner)
+    summary_until = time.monotonic() + 60
+    while time.monotonic() < summary_until and not any(b.startswith("Import done") for b in banners):
+        banner = check.kiosk_json("status")["daemon"].get("message", "")  # the summary, shown for a while
+        if banner and banner not in banners:
+            banners.append(banner)
+            shots.append(check.screen(f"import-{len(shots):02d}"))
     journal = check.run("journalctl --no-pager -o cat -u 'kiosk-import@sda1'")
     check.keep("import-journal.txt", journal)
     if "added" not in journal:
