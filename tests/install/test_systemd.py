@@ -86,7 +86,8 @@ def test_kiosk_service_core_settings():
     assert one(unit, "Service", "StateDirectory") == "kiosk"
     assert one(unit, "Service", "StateDirectoryMode") == "0700"
     assert one(unit, "Service", "RuntimeDirectory") == "kiosk"
-    assert values(unit, "Service", "Environment") == ["KIOSK_DATA_DIR=/var/lib/kiosk", "OPENBLAS_NUM_THREADS=1"]
+    assert values(unit, "Service", "Environment") == [
+            "KIOSK_DATA_DIR=/var/lib/kiosk", "OPENBLAS_NUM_THREADS=1", "GALLIUM_DRIVER=softpipe"]
     assert one(unit, "Service", "CapabilityBoundingSet") == ""
     assert one(unit, "Service", "PrivateNetwork") == "yes"
     assert one(unit, "Service", "DevicePolicy") == "closed"
