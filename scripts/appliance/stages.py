@@ -389,6 +389,15 @@ def main() -> None:
             stage(check)
         if chosen:
             machine.shutdown()
+    except BaseException:
+        if machine.process is not None:  # the machine's own account of what went wrong
+            try:
+                check.keep("journal-at-failure.txt", check.run("journalctl --no-pager -o short-monotonic",
+                                                               check=False, timeout=120))
+                print(f"    the machine's journal: {args.out / 'journal-at-failure.txt'}", flush=True)
+            except Exception as exc:  # noqa: BLE001 - the failure itself is what matters
+                print(f"    no journal from the machine: {exc}", flush=True)
+        raise
     finally:
         machine.power_cut()
         print("==> appliance-check: time by stage")
