@@ -10,93 +10,13 @@ one line saying what; the machine is driven only through vm.Machine (SSH, the mo
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 
-from PIL import Image
+from check import BAD_LINES, KIOSK, NAME, Check, daemon_links, guest_time, listed, lost
 from vm import Machine, kvm_works
-
-KIOSK = "kiosk"  # as README has an admin type it (sudo kiosk ...), root's PATH has /usr/local/bin
-NAME = "lin_manuel_miranda"  # the person the clip shows
-BAD_LINES = re.compile(r"Traceback|denied|DENIED|SECCOMP|audit: type=1326|core dumped|Main process exited|"
-                       r"Watchdog timeout|Failed with result|Scheduled restart", re.I)
-
-
-class Check:
-    def __init__(self, machine: Machine, out: Path, data: Path):
-        self.machine, self.out, self.data = machine, out, data
-        self.times: list[tuple[str, float]] = []
-        self.caused: dict[str, re.Pattern] = {}  # what this check did on purpose, and the journal lines it causes
-        self._started = 0.0
-
-    def stage(self, title: str) -> None:
-        self._started = time.monotonic()
-        print(f"==> {title}", flush=True)
-        self.times.append((title, 0.0))
-
-    def done(self, summary: str) -> None:
-        title, _ = self.times[-1]
-        seconds = time.monotonic() - self._started
-        self.times[-1] = (title, seconds)
-        print(f"    {summary} ({seconds:.0f} s)", flush=True)
-
-    def cause(self, what: str, lines: str) -> None:
-        """Something done on purpose (a SIGSTOP, a pulled stick), and the journal lines it may leave."""
-        self.caused[what] = re.compile(lines)
-
-    def say(self, line: str) -> None:
-        print(f"    {line}", flush=True)
-
-    def keep(self, name: str, text: str) -> None:
-        (self.out / name).write_text(text)
-
-    def run(self, command: str, **kwargs) -> str:
-        return self.machine.ssh(command, **kwargs)
-
-    def kiosk_json(self, arguments: str):
-        return json.loads(self.run(f"{KIOSK} {arguments} --json"))
-
-    def screen(self, name: str) -> Path:
-        """The screen's photo, checked to show what the kiosk draws (a camera picture has thousands
-        of colours; an empty screen or a text console a handful)."""
-        path = self.machine.screendump(name)
-        colours = len(Image.open(path).convert("RGB").getcolors(1 << 24) or [])
-        if colours < 500:
-            raise SystemExit(f"appliance-check: the screen does not show the kiosk in {path.name} "
-                             f"({colours} colours: a console or an empty screen)")
-        return path
-
-    def set_config(self, key: str, value: str) -> None:
-        """One setting of /etc/kiosk/config.yaml (SECTION.KEY), as an admin edits it, then a restart."""
-        section, name = key.split(".")
-        self.run(f"sed -i '/^{section}:/,/^[a-z]/ s|^  {name}: .*|  {name}: {value}|' /etc/kiosk/config.yaml")
-        self.run(f"grep -q '^  {name}: {value}$' /etc/kiosk/config.yaml")
-
-    def restart_kiosk(self, timeout: float = 300) -> float:
-        started = time.monotonic()
-        self.run("systemctl restart kiosk")
-        self.machine.wait_until("systemctl is-active --quiet kiosk", timeout)
-        return time.monotonic() - started
-
-    def seen(self, name: str, since: float = 0.0) -> bool:
-        events = self.kiosk_json("events")
-        return any(e["name"] == name and datetime.fromisoformat(e["time"]).timestamp() >= since for e in events)
-
-    def wait_seen(self, name: str, since: float, timeout: float) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.seen(name, since):
-                return time.monotonic() - started
-            time.sleep(5)
-        raise SystemExit(f"appliance-check: {name} was not named within {timeout:g} s")
-
-
-def guest_time(check: Check) -> float:
-    return float(check.run("cut -d' ' -f1 /proc/uptime"))
 
 
 def boot(check: Check, label: str) -> None:
@@ -179,11 +99,6 @@ def sandbox(check: Check) -> None:
     check.done(f"exposure {exposure.group(1) if exposure else '?'}; the daemon's network: {links}")
 
 
-def daemon_links(check: Check) -> list[str]:
-    pid = check.run("systemctl show -p MainPID --value kiosk").strip()
-    return check.run(f"nsenter -t {pid} -n ip -o link | cut -d: -f2").split()
-
-
 def watchdog(check: Check) -> None:
     check.stage("a hung daemon (SIGSTOP): the watchdog kills and restarts it")
     pid = check.run("systemctl show -p MainPID --value kiosk").strip()
@@ -256,19 +171,6 @@ def framebuffer_and_mqtt(check: Check) -> None:
     if broker != "connected" or outside == "connected":
         raise SystemExit("appliance-check: with the MQTT drop-in the kiosk's control group reached "
                          f"{'an address that is not the broker' if outside == 'connected' else 'no broker'}")
-
-
-def listed(check: Check) -> tuple[dict[str, int], set[int]]:
-    """What `kiosk people list` and `kiosk events` show: samples by person, event ids."""
-    return ({p["name"]: p["samples"] for p in check.kiosk_json("people list")},
-            {e["id"] for e in check.kiosk_json("events")})
-
-
-def lost(before: tuple[dict[str, int], set[int]], after: tuple[dict[str, int], set[int]]) -> str:
-    people = [name for name, samples in before[0].items() if after[0].get(name, 0) < samples]
-    events = sorted(before[1] - after[1])
-    return ", ".join(([f"people or photos lost: {people}"] if people else []) +
-                     ([f"events lost: {events}"] if events else []))
 
 
 def big_import(check: Check, pause: float) -> tuple[dict[str, int], set[int]]:
