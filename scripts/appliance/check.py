@@ -20,6 +20,8 @@ BAD_LINES = re.compile(r"Traceback|denied|DENIED|SECCOMP|audit: type=1326|core d
 
 
 class Check:
+    """One run of the check: its machine, evidence folder, stage times and deliberate faults."""
+
     def __init__(self, machine: Machine, out: Path, data: Path):
         self.machine, self.out, self.data = machine, out, data
         self.times: list[tuple[str, float]] = []
