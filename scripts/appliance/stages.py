@@ -32,6 +32,15 @@ def boot(check: Check, label: str) -> None:
                f"{analyze[0] if analyze else ''}")
 
 
+def new_banner(check: Check, banners: list[str]) -> bool:
+    """Whether the screen's banner (`kiosk status`'s message) is one not in BANNERS yet; added."""
+    banner = check.kiosk_json("status")["daemon"].get("message", "")
+    if banner and banner not in banners:
+        banners.append(banner)
+        return True
+    return False
+
+
 def first_boot_and_stick(check: Check) -> None:
     boot(check, "the image as built, display.mode fullscreen")
     check.stage("an operator's stick: plugged in through the monitor, imported by kiosk-import@ as shipped")
@@ -46,17 +55,13 @@ def first_boot_and_stick(check: Check) -> None:
     deadline = time.monotonic() + 1200
     while time.monotonic() < deadline:
         shots.append(check.screen(f"import-{len(shots):02d}"))
-        banner = check.kiosk_json("status")["daemon"].get("message", "")
-        if banner and banner not in banners:
-            banners.append(banner)
+        new_banner(check, banners)
         if check.run("systemctl is-active 'kiosk-import@sda1' || true").strip() in ("inactive", "failed"):
             break
         time.sleep(8)
     summary_until = time.monotonic() + 60
     while time.monotonic() < summary_until and not any(b.startswith("Import done") for b in banners):
-        banner = check.kiosk_json("status")["daemon"].get("message", "")  # the summary, shown for a while
-        if banner and banner not in banners:
-            banners.append(banner)
+        if new_banner(check, banners):  # the summary, shown for a while
             shots.append(check.screen(f"import-{len(shots):02d}"))
     journal = check.run("journalctl --no-pager -o cat -u 'kiosk-import@sda1'")
     check.keep("import-journal.txt", journal)
