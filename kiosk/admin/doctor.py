@@ -169,7 +169,7 @@ def check_recognition(config: Config) -> Check:
                                         "(recognition.false_accept_target is 0)")
     kept = f"; {calibration.kept.line(calibration.tolerance)}" if calibration.kept else ""
     if calibration.warning:
-        return Check("recognition", WARN, f"{calibration.expectation()}; {calibration.warning}{kept}")
+        return Check("recognition", WARN, calibration.said_with_warning() + kept)
     return Check("recognition", OK, calibration.expectation() + kept)
 
 

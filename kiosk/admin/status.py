@@ -145,7 +145,8 @@ def status_lines(report: dict) -> list[str]:
         lines.append(f"expect:     {report['recognition']['expectation']}")
         if report["recognition"]["kept_line"]:
             lines.append(f"            {report['recognition']['kept_line']}")
-        if report["recognition"]["warning"]:
+        if report["recognition"]["warning"] and report["recognition"]["warning"] not in report["recognition"][
+                "expectation"]:
             lines.append(f"warning:    {report['recognition']['warning']}")
     if report.get("store_note"):
         lines.append(f"            {report['store_note']}")

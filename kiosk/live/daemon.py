@@ -74,11 +74,14 @@ class Daemon:
         self.stop_signal = ""
         self.reload_requested = False
         self.last_forced_reload = float("-inf")  # when SIGHUP last reloaded an unchanged gallery
+        self.notifier = Notifier()
+        self.notifier.starting("loading the people")
         self.store = Store(config.data_path())
         self.gallery = self.store.people.load_gallery(config.recognition.encoder)
         if waiting := waiting_for_retrain(self.store, config.recognition.encoder):
             log.warning(waiting)
         self.policy = ConfirmationPolicy(config)  # what a confirmed face causes
+        self.notifier.starting("loading the face models")
         self.recognizer = build_recognizer(config, self.gallery, self.policy, record_tracks=bool(options.stats_json))
         # Off unless configured: the door first, so its pin is driven closed before anything else.
         self.door = Door(config.door) if config.door.enabled else None
@@ -95,10 +98,10 @@ class Daemon:
             log.warning("site %s: mqtt.enabled is off, so this kiosk neither sends nor takes gallery versions",
                         site.name)
         self.event_log = EventWriter(config, self.publisher.wake if self.publisher else None)
+        self.notifier.starting("opening the camera")
         self.source: Frames = open_source(options.source or config.camera.source, config.camera,
                                   fast=options.fast, loop=options.loop)
         self.display = Display(config.display, options.display, options.snapshot)
-        self.notifier = Notifier()
         interval = watchdog_interval()
         self.watchdog = WatchdogGate(self.notifier, interval, stall_after=max(2 * interval, 2.0)) if interval else None
         self.status_path = status_file_path(config.data_path())
@@ -126,6 +129,7 @@ class Daemon:
 
     def run(self) -> int:
         self.install_signal_handlers()
+        self.notifier.starting("opening the screen")
         self.display.open()
         self.recognizer.start()
         if self.publisher is not None:

@@ -1,7 +1,8 @@
 """The systemd notify protocol (sd_notify), spoken directly over a unix datagram socket.
 
-Under a Type=notify unit systemd sets $NOTIFY_SOCKET; the daemon reports READY=1 once the models
-are loaded, STATUS=... lines for `systemctl status`, WATCHDOG=1 keep-alives and STOPPING=1. Outside
+Under a Type=notify unit systemd sets $NOTIFY_SOCKET; the daemon reports each start-up step (with
+EXTEND_TIMEOUT_USEC), READY=1 once the models are loaded, STATUS=... lines for `systemctl status`,
+WATCHDOG=1 keep-alives and STOPPING=1. Outside
 systemd the variable is unset and every call is a no-op, so the same code runs on a desktop.
 """
 
@@ -13,6 +14,8 @@ import socket
 from collections.abc import Mapping
 
 log = logging.getLogger("kiosk.notify")
+
+START_STEP_SECONDS = 120.0  # what one start-up step may take once the unit's TimeoutStartSec= has passed
 
 
 def _socket_address(value: str) -> str | bytes:
@@ -62,6 +65,14 @@ class Notifier:
 
     def ready(self) -> bool:
         return self.send(READY=1)
+
+    def starting(self, step: str, seconds: float = START_STEP_SECONDS) -> bool:
+        """Before READY=1: say which start-up step runs, and give it SECONDS from now.
+
+        Past TimeoutStartSec=, systemd waits EXTEND_TIMEOUT_USEC more for the next message, so a
+        slow but moving start (an SD card, a busy machine) is not killed while a hung step still is.
+        """
+        return self.send(STATUS=step, EXTEND_TIMEOUT_USEC=int(seconds * 1_000_000))
 
     def status(self, text: str) -> bool:
         # A newline would start a new field; the status is one line.

@@ -165,7 +165,7 @@ class Recognizer:
         a door gets its stricter threshold from the same curve."""
         rule, calibration = rule_for(gallery, self.config)
         if calibration is not None:
-            log.info("%s%s", calibration.expectation(), f" ({calibration.warning})" if calibration.warning else "")
+            log.info("%s", calibration.said_with_warning())
         door = None
         if self.door is not None:
             door = door_threshold(gallery, rule, self.door.false_accept_target, calibration)

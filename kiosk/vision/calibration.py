@@ -123,6 +123,11 @@ class Calibration:
                 f"strangers named, {round(100 * (1 - point.member_recall))} in 100 members left unknown on a "
                 f"single photo{rough}")
 
+    def said_with_warning(self) -> str:
+        """`expectation` followed by the warning, which it already holds when nothing was estimated."""
+        line = self.expectation()
+        return f"{line}; {self.warning}" if self.warning and self.warning not in line else line
+
     def as_dict(self) -> dict:
         return {"people": self.people, "target": self.target, "ceiling": self.ceiling,
                 "tolerance": self.tolerance, "sigma": round(self.sigma, 4),

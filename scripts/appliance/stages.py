@@ -32,13 +32,32 @@ def boot(check: Check, label: str) -> None:
                f"{analyze[0] if analyze else ''}")
 
 
-def new_banner(check: Check, banners: list[str]) -> bool:
-    """Whether the screen's banner (`kiosk status`'s message) is one not in BANNERS yet; added."""
-    banner = check.kiosk_json("status")["daemon"].get("message", "")
-    if banner and banner not in banners:
-        banners.append(banner)
-        return True
-    return False
+# The banner as the daemon last published it (the `message` of its status file, what `kiosk status`
+# shows) and the import unit's state, in one quick call: a summary stays on screen for seconds only.
+IMPORT_STATE = ("python3 -c 'import json; print(json.load(open(\"/run/kiosk/status.json\")).get(\"message\", \"\"))' 2>/dev/null; "
+                "systemctl is-active kiosk-import@sda1 || true")
+
+
+def watch_import(check: Check, timeout: float = 1200) -> tuple[list[str], list[Path]]:
+    """Every banner the screen shows while the stick is imported and until its summary, each
+    photographed when first seen; (banners, screenshots)."""
+    shots: list[Path] = []
+    banners: list[str] = []
+    deadline = time.monotonic() + timeout
+    finished_at = None
+    while time.monotonic() < deadline:
+        banner, _, unit = check.run(IMPORT_STATE).rstrip("\n").rpartition("\n")
+        if banner and banner not in banners:
+            banners.append(banner)
+            shots.append(check.screen(f"import-{len(shots):02d}"))
+        if banner.startswith(("Import done", "Nothing imported")):
+            break
+        if unit.strip() in ("inactive", "failed"):
+            finished_at = finished_at or time.monotonic()
+            if time.monotonic() - finished_at > 60:  # no summary came
+                break
+        time.sleep(1)
+    return banners, shots
 
 
 def first_boot_and_stick(check: Check) -> None:
@@ -51,18 +70,8 @@ def first_boot_and_stick(check: Check) -> None:
     started = float(check.run("date +%s"))  # events carry the machine's clock
     check.machine.plug_stick(check.machine.work / "stick.img")
     check.machine.wait_until("systemctl list-units --all --no-legend 'kiosk-import@*' | grep -q .", 120, every=1)
-    shots, banners = [], []
-    deadline = time.monotonic() + 1200
-    while time.monotonic() < deadline:
-        shots.append(check.screen(f"import-{len(shots):02d}"))
-        new_banner(check, banners)
-        if check.run("systemctl is-active 'kiosk-import@sda1' || true").strip() in ("inactive", "failed"):
-            break
-        time.sleep(8)
-    summary_until = time.monotonic() + 60
-    while time.monotonic() < summary_until and not any(b.startswith("Import done") for b in banners):
-        if new_banner(check, banners):  # the summary, shown for a while
-            shots.append(check.screen(f"import-{len(shots):02d}"))
+    banners, shots = watch_import(check)
+    check.machine.wait_until("! systemctl is-active --quiet kiosk-import@sda1", 300, every=2)
     journal = check.run("journalctl --no-pager -o cat -u 'kiosk-import@sda1'")
     check.keep("import-journal.txt", journal)
     if "added" not in journal:

@@ -43,6 +43,11 @@ def test_ready_status_watchdog_stopping_arrive(listener):
     assert received(listener) == ["READY=1", "STATUS=loading models", "WATCHDOG=1", "STOPPING=1"]
 
 
+def test_a_start_up_step_asks_for_time_of_its_own(listener):
+    Notifier().starting("loading the face models", seconds=90)
+    assert received(listener) == ["STATUS=loading the face models\nEXTEND_TIMEOUT_USEC=90000000"]
+
+
 def test_send_fields_and_raw_text(listener):
     notifier = Notifier()
     notifier.send(READY=1, STATUS="up")

@@ -199,6 +199,10 @@ def test_camera_dies_and_comes_back_in_the_same_process(enrolled_copy, tmp_path,
     assert not any(camera.is_open for camera in fake_picamera2.instances), "every camera is released"
     texts = [m for _, m in messages]
     assert "READY=1" in texts and any(m.startswith("STATUS=recognizing") for m in texts)
+    # Each start-up step says what it does and asks for time of its own, all before READY=1.
+    steps = [m for m in texts[:texts.index("READY=1")] if "EXTEND_TIMEOUT_USEC=" in m]
+    assert [m.split("\n")[0] for m in steps] == ["STATUS=loading the people", "STATUS=loading the face models",
+                                                  "STATUS=opening the camera", "STATUS=opening the screen"]
     assert any(m.startswith("STATUS=camera unavailable") for m in texts)
     pings = [t for t, m in messages if m == "WATCHDOG=1"]
     assert any(t < marks["died"] for t in pings) and any(t > marks["back"] for t in pings)

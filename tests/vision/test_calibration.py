@@ -117,6 +117,7 @@ def test_fewer_than_two_people_say_so_and_keep_the_tolerance():
     one = Gallery(["ada"], [2], np.random.default_rng(0).normal(0, 0.1, (2, 128)).astype(np.float32))
     calibration = calibrate(one, MatchRule(0.6), 0.01)
     assert calibration.tolerance == 0.6 and "fewer than 2 people" in calibration.warning
+    assert calibration.said_with_warning().count(calibration.warning) == 1, "the warning is said once"
 
 
 @pytest.mark.slow(minutes=1)
