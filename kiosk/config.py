@@ -36,7 +36,7 @@ SOURCE_KINDS: dict[str, tuple[str | None, str]] = {
 SOURCE_FORMS = ", ".join(form for _, form in SOURCE_KINDS.values())
 # The plug-ins the other settings name, each list held equal to its registry by a test:
 DETECTORS = ("hog", "cnn")  # vision/detectors/
-ENCODERS = ("dlib", "mobilefacenet")  # vision/encoders/
+ENCODERS = ("dlib", "mobilefacenet", "dlib+mobilefacenet")  # vision/encoders/
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,16 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from vm import Machine
 
 KIOSK = "kiosk"  # as README has an admin type it (sudo kiosk ...), root's PATH has /usr/local/bin
 NAME = "lin_manuel_miranda"  # the person the clip shows
+# A named face's frame and label, and the greeting that names a person (kiosk/live/theme.py): a
+# few hundred pixels of either (a label's worth) and a name is on the screen; the clip has neither.
+NAMED_COLOURS = ((40, 200, 90), (30, 100, 200))
+NAMED_PIXELS = 300
 BAD_LINES = re.compile(r"Traceback|denied|DENIED|SECCOMP|audit: type=1326|core dumped|Main process exited|"
                        r"Watchdog timeout|Failed with result|Scheduled restart", re.I)
 
@@ -64,6 +69,18 @@ class Check:
             raise SystemExit(f"appliance-check: the screen does not show the kiosk in {path.name} "
                              f"({colours} colours: a console or an empty screen)")
         return path
+
+    def named_on_screen(self, name: str, timeout: float) -> tuple[Path, float]:
+        """Photos of the screen until one shows a person named (a named face's label or the
+        greeting, in their colours); that photo and the seconds it took."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            path = self.screen(name)
+            pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
+            if any((np.abs(pixels - colour).max(axis=2) <= 8).sum() >= NAMED_PIXELS for colour in NAMED_COLOURS):
+                return path, time.monotonic() - started
+            time.sleep(0.5)
+        raise SystemExit(f"appliance-check: no named face on the screen within {timeout:g} s (last: {name}.png)")
 
     def set_config(self, key: str, value: str) -> None:
         """One setting of /etc/kiosk/config.yaml (SECTION.KEY), as an admin edits it, then a restart."""

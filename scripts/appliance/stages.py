@@ -34,8 +34,8 @@ def boot(check: Check, label: str) -> None:
 
 # The banner as the daemon last published it (the `message` of its status file, what `kiosk status`
 # shows) and the import unit's state, in one quick call: a summary stays on screen for seconds only.
-IMPORT_STATE = ("python3 -c 'import json; print(json.load(open(\"/run/kiosk/status.json\")).get(\"message\", \"\"))' 2>/dev/null; "
-                "systemctl is-active kiosk-import@sda1 || true")
+IMPORT_STATE = ("python3 -c 'import json; print(json.load(open(\"/run/kiosk/status.json\")).get(\"message\", \"\"))' "
+                "2>/dev/null; systemctl is-active kiosk-import@sda1 || true")
 
 
 def watch_import(check: Check, timeout: float = 1200) -> tuple[list[str], list[Path]]:
@@ -85,7 +85,7 @@ def first_boot_and_stick(check: Check) -> None:
 
     check.stage(f"the name on the screen ({NAME}, the clip as the camera), drawn through the kernel's DRM device")
     waited = check.wait_seen(NAME, started, 600)
-    named = check.screen("named-fullscreen")
+    named, looked = check.named_on_screen("named-fullscreen", 300)
     status = check.run(f"{KIOSK} status")
     check.keep("status.txt", status)
     if "running" not in status:
@@ -97,7 +97,7 @@ def first_boot_and_stick(check: Check) -> None:
         raise SystemExit(f"appliance-check: fullscreen did not draw through the DRM device: {drawn}")
     check.say("stand-in: no GPU here, so Mesa renders in software (softpipe, as kiosk.service sets for that case); "
               "a Pi draws with v3d/vc4")
-    check.done(f"{NAME} named {waited:.0f} s after the import; screen: {named.name}; "
+    check.done(f"{NAME} named {waited:.0f} s after the import, on the screen {looked:.0f} s later ({named.name}); "
                f"{drawn[-1].split(':', 1)[-1].strip() if drawn else 'no display line'}; kiosk status: "
                f"{status.splitlines()[0].strip()}")
 
@@ -163,7 +163,7 @@ def framebuffer_and_mqtt(check: Check) -> None:
     heard = check.machine.wait_until(f"journalctl -o cat -u check-listener | grep -q '/event .*{NAME}' && "
                                      "journalctl -o cat -u check-listener", 600, every=5)
     check.keep("mqtt-heard.txt", heard)
-    shot = check.screen("named-fb0")
+    shot, _ = check.named_on_screen("named-fb0", 300)
     display = [line for line in check.run("journalctl -b -u kiosk -o cat --no-pager").splitlines()
                if "display: " in line][-1]
     if "fb:/dev/fb0" not in display:
@@ -221,13 +221,17 @@ def web(check: Check) -> None:
     check.stage("kiosk-web.service through an SSH port forward, at the address kiosk web --url prints")
     check.run("systemctl enable --now kiosk-web")
     check.machine.wait_until("systemctl is-active --quiet kiosk-web", 120)
-    url = check.run(f"{KIOSK} web --url").strip().splitlines()[-1]
-    port = int(re.search(r"127\.0\.0\.1:(\d+)", url).group(1))  # type: ignore[union-attr]
-    tunnel, local = check.machine.tunnel(port)
+    said = check.run(f"{KIOSK} web --url 2>/dev/null").strip()
+    address = re.search(r"http://(localhost|127\.0\.0\.1):(\d+)(/\S*)", said)
+    if address is None:
+        raise SystemExit(f"appliance-check: kiosk web --url printed no address: {said}")
+    port = int(address.group(2))
+    tunnel, local = check.machine.tunnel(port)  # ssh -L, as README tells the admin
     try:
         check.machine.wait_until(f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}))'",
                                  120)
-        page = urllib.request.urlopen(url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{local}"), timeout=60).read()
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # the login sets a cookie
+        page = browser.open(f"http://127.0.0.1:{local}{address.group(3)}", timeout=60).read()
     finally:
         tunnel.kill()
     check.keep("web-page.html", page.decode("utf-8", "replace"))

@@ -26,11 +26,9 @@ from kiosk.vision.engine import EngineSettings, FaceEngine
 
 from conftest import REPO, require_data, run_kiosk
 
-MFN_CONFIG = "recognition:\n  encoder: mobilefacenet\n"
-
 
 def test_the_registry_names_every_encoder_and_the_config_refuses_others(tmp_path):
-    assert set(encoders.ENCODERS) == {"dlib", "mobilefacenet"}
+    assert set(encoders.ENCODERS) == {"dlib", "mobilefacenet", "dlib+mobilefacenet"}
     choices = next(f for f in dataclasses.fields(RecognitionConfig) if f.name == "encoder")
     assert choices.default == encoders.DEFAULT
     assert all(check_setting(RecognitionConfig, "encoder", name, "encoder") == name for name in encoders.ENCODERS)
@@ -80,6 +78,31 @@ def test_mobilefacenet_puts_the_same_person_nearer_than_others_on_real_photos(ph
     chip = engine.face_chips(rgb, engine.detect(rgb)[:1])[0]
     for count in (1, 2, 3):
         assert np.allclose(engine.encode_chips([chip] * count), encoded["obama1.jpg"], atol=1e-5)
+
+
+def test_the_fused_encoding_holds_both_and_its_distance_combines_theirs(photos):
+    parts = {name: FaceEngine(EngineSettings(encoder=name)) for name in ("dlib", "mobilefacenet")}
+    fused = FaceEngine(EngineSettings(encoder="dlib+mobilefacenet"))
+    vectors, alone = {}, {name: {} for name in parts}
+    for name, rgb in photos.items():
+        boxes = fused.detect(rgb)[:1]
+        chips = fused.face_chips(rgb, boxes)
+        assert [chip.shape for chip in chips[0]] == [(150, 150, 3), (112, 112, 3)]  # each part aligns its own way
+        vectors[name] = fused.encode_chips(chips)[0]
+        for part, engine in parts.items():
+            alone[part][name] = engine.encode_chips(engine.face_chips(rgb, boxes))[0]
+    assert all(v.shape == (320,) and v.dtype == np.float32 for v in vectors.values())
+
+    def distance(table, a, b):
+        return float(np.linalg.norm(table[a] - table[b]))
+
+    for a, b in (("obama1.jpg", "obama3.jpg"), ("obama1.jpg", "alex_lacamoire1.jpg"),
+                 ("alex_lacamoire1.jpg", "johnsnow_test1.jpg")):
+        # The weighted quadratic mean of the two encoders' own distances (weights 0.5 and 0.5).
+        combined = np.sqrt(0.5 * distance(alone["dlib"], a, b) ** 2 + 0.5 * distance(alone["mobilefacenet"], a, b) ** 2)
+        assert distance(vectors, a, b) == pytest.approx(combined, abs=1e-4)
+    same = distance(vectors, "obama1.jpg", "obama3.jpg")
+    assert same < 0.45 < min(distance(vectors, "obama1.jpg", n) for n in ("alex_lacamoire1.jpg", "johnsnow_test1.jpg"))
 
 
 def test_a_missing_or_altered_model_is_one_line_naming_the_setting_and_the_fix(tmp_path, monkeypatch):
@@ -157,11 +180,12 @@ def test_an_older_store_keeps_its_faces_marked_as_dlibs_and_takes_other_lengths(
 
 
 @pytest.mark.slow
-def test_retrain_moves_the_gallery_to_mobilefacenet_and_it_names_the_probes(enrolled_copy, tmp_path):
+@pytest.mark.parametrize("encoder", ["mobilefacenet", "dlib+mobilefacenet"])
+def test_retrain_moves_the_gallery_to_another_encoder_and_it_names_the_probes(encoder, enrolled_copy, tmp_path):
     probes = require_data("probes")
     expected = json.loads((probes / "expected.json").read_text())
-    config = tmp_path / "mfn.yaml"
-    config.write_text(MFN_CONFIG)
+    config = tmp_path / "encoder.yaml"
+    config.write_text(f"recognition:\n  encoder: {encoder}\n")
     before = run_kiosk("--config", str(config), "status", data_dir=enrolled_copy)
     assert "11 of 11 samples were made by another encoder (11 by dlib)" in before.stdout, before.stdout
     doctor = run_kiosk("--config", str(config), "doctor", data_dir=enrolled_copy)
@@ -174,13 +198,13 @@ def test_retrain_moves_the_gallery_to_mobilefacenet_and_it_names_the_probes(enro
     retrained = run_kiosk("--config", str(config), "retrain", "--json", data_dir=enrolled_copy)
     assert retrained.returncode == 0, retrained.stderr
     report = json.loads(retrained.stdout)
-    assert report["replaced"] == 11 and report["settings"]["encoder"] == encoders.model_of("mobilefacenet")
-    print(f"retrain of 11 photos to mobilefacenet: {time.monotonic() - started:.1f} s")
+    assert report["replaced"] == 11 and report["settings"]["encoder"] == encoders.model_of(encoder)
+    print(f"retrain of 11 photos to {encoder}: {time.monotonic() - started:.1f} s")
     with Store(enrolled_copy) as store:
-        assert store.people.encoders() == {encoders.model_of("mobilefacenet"): 11}
-        assert waiting_for_retrain(store, "mobilefacenet") == ""
+        assert store.people.encoders() == {encoders.model_of(encoder): 11}
+        assert waiting_for_retrain(store, encoder) == ""
     after = run_kiosk("--config", str(config), "status", data_dir=enrolled_copy)
-    assert "encoder:    mobilefacenet" in after.stdout and "another encoder" not in after.stdout
+    assert f"encoder:    {encoder}" in after.stdout and "another encoder" not in after.stdout
 
     named = run_kiosk("--config", str(config), "identify", "--json", *[str(probes / n) for n in expected],
                       data_dir=enrolled_copy)
