@@ -20,7 +20,7 @@ NAME = "lin_manuel_miranda"  # the person the clip shows
 # few hundred pixels of either (a label's worth) and a name is on the screen; the clip has neither.
 NAMED_COLOURS = ((40, 200, 90), (30, 100, 200))
 NAMED_PIXELS = 300
-BAD_LINES = re.compile(r"Traceback|denied|DENIED|SECCOMP|audit: type=1326|core dumped|Main process exited|"
+BAD_LINES = re.compile(r"Traceback|denied|DENIED|(?<![+-])SECCOMP|audit: type=1326|core dumped|Main process exited|"
                        r"Watchdog timeout|Failed with result|Scheduled restart", re.I)
 
 

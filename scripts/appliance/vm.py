@@ -223,17 +223,18 @@ class Machine:
             time.sleep(every)
         raise RuntimeError(f"not within {timeout:g} s: {command}: {output.strip()[-800:]}")
 
-    def tunnel(self, remote_port: int) -> tuple[subprocess.Popen, int]:
-        """`ssh -L`: a local loopback port forwarded to REMOTE_PORT inside; (the ssh process, local port)."""
-        local = free_port()
-        process = subprocess.Popen(self.ssh_command("-N", "-L", f"127.0.0.1:{local}:127.0.0.1:{remote_port}"),
+    def tunnel(self, port: int) -> subprocess.Popen:
+        """`ssh -L PORT:localhost:PORT`, as README has an admin type it: this machine's loopback
+        PORT forwarded to the same port inside; the ssh process."""
+        local = port
+        process = subprocess.Popen(self.ssh_command("-N", "-L", f"{local}:localhost:{port}"),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", local), timeout=1).close()
-                return process, local
+                return process
             except OSError:
                 time.sleep(0.3)
         process.kill()
-        raise RuntimeError(f"the SSH tunnel to port {remote_port} did not open")
+        raise RuntimeError(f"the SSH tunnel to port {port} did not open")
