@@ -117,8 +117,9 @@ def daemon_links(check: Check) -> list[str]:
 
 
 def listed(check: Check) -> tuple[dict[str, int], set[int]]:
-    """What `kiosk people list` and `kiosk events` show: samples by person, event ids."""
-    return ({p["name"]: p["samples"] for p in check.kiosk_json("people list")},
+    """What `kiosk people list` and `kiosk events` show: photos by person (matched samples, and
+    those held back, which an import commits first and checks at its end), event ids."""
+    return ({p["name"]: p["samples"] + p["held_back"] for p in check.kiosk_json("people list")},
             {e["id"] for e in check.kiosk_json("events")})
 
 
