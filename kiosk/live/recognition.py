@@ -236,7 +236,10 @@ class Recognizer:
             try:
                 self._recognize(frame, view)
             except Exception:  # a bad frame must not stop recognition for good
-                log.exception("recognition failed on frame %d", frame.index)
+                if self._stopping:  # the encoder process was stopped under it (SIGTERM reaches every process)
+                    log.debug("frame %d left unfinished: stopping", frame.index)
+                else:
+                    log.exception("recognition failed on frame %d", frame.index)
             finally:
                 with self._lock:
                     self._busy_since.pop(threading.current_thread().name, None)

@@ -282,6 +282,22 @@ def power_cuts(check: Check, cuts: int = 2) -> None:
                    f"{'mounts left: ' + mounts if mounts else 'no mount left'}")
 
 
+def uninstall(check: Check) -> None:
+    check.stage("scripts/install.sh --uninstall: the kiosk gone, its people and config left")
+    before = check.run("sqlite3 /var/lib/kiosk/kiosk.db 'SELECT count(*) FROM people; SELECT count(*) FROM samples'")
+    log = check.run("/opt/kiosk-src/scripts/install.sh --uninstall 2>&1", timeout=600)
+    check.keep("uninstall.log", log)
+    left = check.run("systemctl list-unit-files --no-legend 'kiosk*' | wc -l; test -e /opt/kiosk && echo /opt/kiosk; "
+                     "command -v kiosk || true").split()
+    after = check.run("sqlite3 /var/lib/kiosk/kiosk.db 'SELECT count(*) FROM people; SELECT count(*) FROM samples'")
+    config = check.run("test -s /etc/kiosk/config.yaml && echo kept || echo gone").strip()
+    if left != ["0"] or after != before or config != "kept":
+        raise SystemExit(f"appliance-check: after --uninstall: units and files left {left}; store {before.split()} -> "
+                         f"{after.split()}; config {config}")
+    check.done(f"no kiosk unit, program or command left; /var/lib/kiosk kept ({' people, '.join(after.split())} "
+               "photos) and /etc/kiosk/config.yaml kept")
+
+
 def journal_review(check: Check) -> None:
     check.stage("the journal of the whole run: no denial, traceback or restart the check did not cause")
     journal = check.run("journalctl --no-pager -o short-monotonic", timeout=300)
@@ -309,7 +325,7 @@ def main() -> None:
     machine = Machine(args.work, args.out, accel)
     check = Check(machine, args.out, args.data)
     stages = [first_boot_and_stick, sandbox, watchdog, vivid, framebuffer_and_mqtt, web, pulled_stick, reinstall,
-              power_cuts, journal_review]
+              power_cuts, uninstall, journal_review]
     chosen = [s for s in stages if not args.only or s.__name__ in args.only.split(",")]
     try:
         for stage in chosen:

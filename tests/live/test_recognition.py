@@ -1,0 +1,51 @@
+"""The recognition stage's workers (kiosk/live/recognition.py) as the daemon stops."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import cv2
+
+from kiosk.config import Config, RecognitionConfig
+from kiosk.frame import Frame
+from kiosk.live.recognition import Recognizer
+from kiosk.store import Store
+from kiosk.vision.engine import EngineSettings, FaceEngine
+
+from conftest import require_data
+
+
+class StoppedUnderIt:
+    """An encoder process that systemd's SIGTERM (sent to every process of the unit) ended while
+    a face was being encoded: the call fails once the daemon has begun to stop."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def encode_chips(self, chips):
+        self.entered.set()
+        self.release.wait(30)
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+
+def test_a_face_being_encoded_when_the_daemon_stops_is_no_error(enrolled_store_dir, caplog):
+    with Store(enrolled_store_dir) as store:
+        gallery = store.people.load_gallery()
+    encoder = StoppedUnderIt()
+    recognizer = Recognizer(FaceEngine(EngineSettings.live(Config().detection, "dlib")), gallery, RecognitionConfig(),
+                            encoder=encoder)  # type: ignore[arg-type]
+    image = cv2.cvtColor(cv2.imread(str(require_data("probes", "obama1.jpg"))), cv2.COLOR_BGR2RGB)
+    recognizer.start()
+    caplog.set_level(logging.DEBUG, logger="kiosk.recognition")
+    recognizer.submit(Frame(image, 0.0, 0))
+    assert encoder.entered.wait(60), "the face reached the encoder"
+    stopping = threading.Thread(target=recognizer.stop, kwargs={"timeout": 30})
+    stopping.start()
+    while not recognizer._stopping:  # the daemon has begun to stop; then the encoder fails
+        threading.Event().wait(0.01)
+    encoder.release.set()
+    stopping.join(60)
+    records = [r for r in caplog.records if r.name == "kiosk.recognition"]
+    assert not [r for r in records if r.levelno >= logging.ERROR], [r.getMessage() for r in records]
+    assert any("left unfinished: stopping" in r.getMessage() for r in records)
