@@ -55,6 +55,11 @@ def search_region(box: Box, width: int, height: int) -> Box:
     return (max(0, top - grow_y), min(width, right + grow_x), min(height, bottom + grow_y), max(0, left - grow_x))
 
 
+# How long a stop waits for the frames being recognized: one search takes a Pi a fraction of a
+# second and an emulated machine several; kiosk.service's TimeoutStopSec=10 bounds the whole stop.
+STOP_SECONDS = 8.0
+
+
 def build_recognizer(config: Config, gallery: Gallery, policy: ConfirmationPolicy | None = None, *,
                      record_tracks: bool = False) -> Recognizer:
     """The recognition stage exactly as `kiosk run` has it (benchmarks measure this one)."""
@@ -121,14 +126,18 @@ class Recognizer:
             thread.start()
         self._ready.wait()
 
-    def stop(self, timeout: float = 1.5) -> None:
-        """Stop the workers (and the encoder process, when there is one)."""
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Stop the workers (and the encoder process, when there is one), each once its frame in
+        hand is done: a thread left inside dlib when the interpreter ends aborts the process
+        ("terminate called without an active exception", SIGABRT: a failed stop for systemd)."""
         with self._lock:
             self._stopping = True
             self._wake.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if still := [thread.name for thread in self._threads if thread.is_alive()]:
+            log.warning("recognition still busy after %.0f s of stopping: %s", timeout, ", ".join(still))
         if isinstance(self.encoder, EncoderProcess):
             self.encoder.close()
 

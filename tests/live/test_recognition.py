@@ -6,6 +6,7 @@ import logging
 import threading
 
 import cv2
+import numpy as np
 
 from kiosk.config import Config, RecognitionConfig
 from kiosk.frame import Frame
@@ -49,3 +50,31 @@ def test_a_face_being_encoded_when_the_daemon_stops_is_no_error(enrolled_store_d
     records = [r for r in caplog.records if r.name == "kiosk.recognition"]
     assert not [r for r in records if r.levelno >= logging.ERROR], [r.getMessage() for r in records]
     assert any("left unfinished: stopping" in r.getMessage() for r in records)
+
+
+class Slow:
+    """An encoder that takes seconds over a face, as dlib does on an emulated machine."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.entered = seconds, threading.Event()
+
+    def encode_chips(self, chips):
+        self.entered.set()
+        threading.Event().wait(self.seconds)
+        return np.zeros((len(chips), 128), np.float32)
+
+
+def test_a_stop_waits_for_the_frame_in_hand_so_no_thread_is_left_inside_a_model(enrolled_store_dir, caplog):
+    """A worker left inside dlib when the interpreter ends aborts the process (SIGABRT at a stop)."""
+    with Store(enrolled_store_dir) as store:
+        gallery = store.people.load_gallery()
+    encoder = Slow(3.0)
+    recognizer = Recognizer(FaceEngine(EngineSettings.live(Config().detection, "dlib")), gallery, RecognitionConfig(),
+                            encoder=encoder)  # type: ignore[arg-type]
+    image = cv2.cvtColor(cv2.imread(str(require_data("probes", "obama1.jpg"))), cv2.COLOR_BGR2RGB)
+    recognizer.start()
+    recognizer.submit(Frame(image, 0.0, 0))
+    assert encoder.entered.wait(60), "the face reached the encoder"
+    recognizer.stop()
+    assert not [thread for thread in recognizer._threads if thread.is_alive()]
+    assert not [r for r in caplog.records if "still busy" in r.getMessage()]
