@@ -2,8 +2,8 @@
 
 Under a Type=notify unit systemd sets $NOTIFY_SOCKET; the daemon reports each start-up step (with
 EXTEND_TIMEOUT_USEC), READY=1 once the models are loaded, STATUS=... lines for `systemctl status`,
-WATCHDOG=1 keep-alives and STOPPING=1. Outside
-systemd the variable is unset and every call is a no-op, so the same code runs on a desktop.
+WATCHDOG=1 keep-alives and STOPPING=1. Outside systemd the variable is unset and every call is a
+no-op, so the same code runs on a desktop.
 """
 
 from __future__ import annotations

@@ -284,12 +284,13 @@ def power_cuts(check: Check, cuts: int = 2) -> None:
 
 def uninstall(check: Check) -> None:
     check.stage("scripts/install.sh --uninstall: the kiosk gone, its people and config left")
-    before = check.run("sqlite3 /var/lib/kiosk/kiosk.db 'SELECT count(*) FROM people; SELECT count(*) FROM samples'")
+    counts = "sqlite3 /var/lib/kiosk/kiosk.db 'SELECT count(*) FROM people; SELECT count(*) FROM samples'"
+    before = check.run(counts)
     log = check.run("/opt/kiosk-src/scripts/install.sh --uninstall 2>&1", timeout=600)
     check.keep("uninstall.log", log)
     left = check.run("systemctl list-unit-files --no-legend 'kiosk*' | wc -l; test -e /opt/kiosk && echo /opt/kiosk; "
                      "command -v kiosk || true").split()
-    after = check.run("sqlite3 /var/lib/kiosk/kiosk.db 'SELECT count(*) FROM people; SELECT count(*) FROM samples'")
+    after = check.run(counts)
     config = check.run("test -s /etc/kiosk/config.yaml && echo kept || echo gone").strip()
     if left != ["0"] or after != before or config != "kept":
         raise SystemExit(f"appliance-check: after --uninstall: units and files left {left}; store {before.split()} -> "

@@ -226,13 +226,12 @@ class Machine:
     def tunnel(self, port: int) -> subprocess.Popen:
         """`ssh -L PORT:localhost:PORT`, as README has an admin type it: this machine's loopback
         PORT forwarded to the same port inside; the ssh process."""
-        local = port
-        process = subprocess.Popen(self.ssh_command("-N", "-L", f"{local}:localhost:{port}"),
+        process = subprocess.Popen(self.ssh_command("-N", "-L", f"{port}:localhost:{port}"),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", local), timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return process
             except OSError:
                 time.sleep(0.3)

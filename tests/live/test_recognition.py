@@ -30,17 +30,23 @@ class StoppedUnderIt:
         raise RuntimeError("cannot schedule new futures after shutdown")
 
 
-def test_a_face_being_encoded_when_the_daemon_stops_is_no_error(enrolled_store_dir, caplog):
-    with Store(enrolled_store_dir) as store:
+def recognizing_a_face(store_dir, encoder) -> Recognizer:
+    """A started recognizer with ENCODER, a face offered to it, once the face has reached it."""
+    with Store(store_dir) as store:
         gallery = store.people.load_gallery()
-    encoder = StoppedUnderIt()
     recognizer = Recognizer(FaceEngine(EngineSettings.live(Config().detection, "dlib")), gallery, RecognitionConfig(),
-                            encoder=encoder)  # type: ignore[arg-type]
+                            encoder=encoder)
     image = cv2.cvtColor(cv2.imread(str(require_data("probes", "obama1.jpg"))), cv2.COLOR_BGR2RGB)
     recognizer.start()
-    caplog.set_level(logging.DEBUG, logger="kiosk.recognition")
     recognizer.submit(Frame(image, 0.0, 0))
     assert encoder.entered.wait(60), "the face reached the encoder"
+    return recognizer
+
+
+def test_a_face_being_encoded_when_the_daemon_stops_is_no_error(enrolled_store_dir, caplog):
+    caplog.set_level(logging.DEBUG, logger="kiosk.recognition")
+    encoder = StoppedUnderIt()
+    recognizer = recognizing_a_face(enrolled_store_dir, encoder)
     stopping = threading.Thread(target=recognizer.stop, kwargs={"timeout": 30})
     stopping.start()
     while not recognizer._stopping:  # the daemon has begun to stop; then the encoder fails
@@ -66,15 +72,7 @@ class Slow:
 
 def test_a_stop_waits_for_the_frame_in_hand_so_no_thread_is_left_inside_a_model(enrolled_store_dir, caplog):
     """A worker left inside dlib when the interpreter ends aborts the process (SIGABRT at a stop)."""
-    with Store(enrolled_store_dir) as store:
-        gallery = store.people.load_gallery()
-    encoder = Slow(3.0)
-    recognizer = Recognizer(FaceEngine(EngineSettings.live(Config().detection, "dlib")), gallery, RecognitionConfig(),
-                            encoder=encoder)  # type: ignore[arg-type]
-    image = cv2.cvtColor(cv2.imread(str(require_data("probes", "obama1.jpg"))), cv2.COLOR_BGR2RGB)
-    recognizer.start()
-    recognizer.submit(Frame(image, 0.0, 0))
-    assert encoder.entered.wait(60), "the face reached the encoder"
+    recognizer = recognizing_a_face(enrolled_store_dir, Slow(3.0))
     recognizer.stop()
     assert not [thread for thread in recognizer._threads if thread.is_alive()]
     assert not [r for r in caplog.records if "still busy" in r.getMessage()]
