@@ -104,6 +104,7 @@ class Daemon:
         self.display = Display(config.display, options.display, options.snapshot)
         interval = watchdog_interval()
         self.watchdog = WatchdogGate(self.notifier, interval, stall_after=max(2 * interval, 2.0)) if interval else None
+        self.unhealthy_because = ""  # why keep-alives are withheld, said once in the journal
         self.status_path = status_file_path(config.data_path())
         self.progress_path = import_progress_path(config.data_path())
         self.display_fps = RateMeter()
@@ -184,8 +185,11 @@ class Daemon:
         screen or the camera being retried while the screen says so (a missing camera is not a
         reason to restart), with no recognition worker hung on one frame."""
         assert self.watchdog is not None  # asked only when systemd's watchdog is on
-        healthy = not self.recognizer.stuck(now, self.watchdog.stall_after) and (
-            got_frame or self.source.state == CameraState.UNAVAILABLE)
+        why = self.recognizer.hung(now, self.watchdog.stall_after)
+        healthy = not why and (got_frame or self.source.state == CameraState.UNAVAILABLE)
+        if why and not self.unhealthy_because:  # the journal says why systemd may restart us
+            log.warning("watchdog keep-alives withheld: %s", why)
+        self.unhealthy_because = why
         if not healthy and self.door is not None:
             self.door.close()  # a hung kiosk must not hold the door open
         return healthy

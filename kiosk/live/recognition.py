@@ -24,6 +24,7 @@ import numpy as np
 from kiosk.config import Config, DoorConfig, RecognitionConfig
 from kiosk.frame import Frame
 from kiosk.live.evidence import quality
+from kiosk.live.hang import BusyWorkers
 from kiosk.live.motion import MotionGate
 from kiosk.live.pace import Pace
 from kiosk.live.policy import Confirmation, ConfirmationPolicy
@@ -113,7 +114,7 @@ class Recognizer:
         self.frames_recognized = 0
         self.faces_encoded = 0
         self._done_rate = RateMeter()
-        self._busy_since: dict[str, float] = {}  # worker thread name -> when it took its frame
+        self._busy = BusyWorkers()
         # Per track first-seen and confirmed frame, for run statistics only (grows with every face).
         self.track_log: dict[int, dict] | None = {} if record_tracks else None
         self._threads = [threading.Thread(target=self._work, args=(i,), name=f"recognizer-{i}", daemon=True)
@@ -219,10 +220,10 @@ class Recognizer:
         with self._lock:
             return self._done_rate.rate(now)
 
-    def stuck(self, now: float, limit: float) -> bool:
-        """True when a worker has been on one frame for longer than limit seconds (a hang)."""
+    def hung(self, now: float, floor: float) -> str:
+        """Why a worker counts as hung on its frame (see hang.py), or "" when none is."""
         with self._lock:
-            return any(now - since > limit for since in self._busy_since.values())
+            return self._busy.hung(now, floor)
 
     def _work(self, number: int) -> None:
         try:
@@ -241,7 +242,7 @@ class Recognizer:
                 frame, view, self._newest = self._newest, self._newest_view, None
                 assert frame is not None  # the wait above ends on a new frame unless stopping
                 self._taken.notify_all()
-                self._busy_since[threading.current_thread().name] = time.monotonic()
+                self._busy.took(threading.current_thread().name, time.monotonic())
             try:
                 self._recognize(frame, view)
             except Exception:  # a bad frame must not stop recognition for good
@@ -251,7 +252,7 @@ class Recognizer:
                     log.exception("recognition failed on frame %d", frame.index)
             finally:
                 with self._lock:
-                    self._busy_since.pop(threading.current_thread().name, None)
+                    self._busy.finished(threading.current_thread().name, time.monotonic())
 
     def _followed_regions(self, frame: Frame) -> list[Box]:
         """Where followed faces are searched for in FRAME; the caller holds the lock."""

@@ -5,8 +5,10 @@
   flushed and nothing else); `shutdown` is a clean power-off;
 - the monitor (QMP): a USB stick (usb-storage on a qemu-xhci bus) plugged in and pulled out, and
   `screendump`, the screen's photo, saved as PNG;
-- SSH over a forwarded loopback port, with the key the image was built with; `tunnel` forwards a
-  local port to one inside, as an admin's `ssh -L` does;
+- SSH over a forwarded loopback port, with the key the image was built with, every command over
+  one shared connection (an emulated machine spends seconds on each new login, and the check
+  polls); `tunnel` forwards a local port to one inside on its own connection, as an admin's
+  `ssh -L` does;
 - the serial console, logged to a file.
 
 KVM is used only when `kvm_works` shows that its virtual CPUs run (a boot sector that writes to
@@ -129,6 +131,11 @@ class Machine:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(30)
             self.process = None
+        self._end_shared_connection()
+
+    def _end_shared_connection(self) -> None:
+        subprocess.run(self.ssh_command("-O", "exit"), capture_output=True, timeout=30)
+        (self.work / "ssh.sock").unlink(missing_ok=True)
 
     def shutdown(self, timeout: float = 180) -> None:
         self.ssh("systemctl poweroff", check=False, timeout=30)
@@ -138,6 +145,7 @@ class Machine:
             except subprocess.TimeoutExpired:
                 self.power_cut()
             self.process = None
+        self._end_shared_connection()
 
     # --- the monitor --------------------------------------------------------------------------
 
@@ -184,10 +192,12 @@ class Machine:
 
     # --- SSH ------------------------------------------------------------------------------------
 
-    def ssh_command(self, *extra: str) -> list[str]:
+    def ssh_command(self, *extra: str, shared: bool = True) -> list[str]:
+        sharing = (["-o", "ControlMaster=auto", "-o", f"ControlPath={self.work / 'ssh.sock'}",
+                    "-o", "ControlPersist=600"] if shared else ["-o", "ControlPath=none"])
         return ["ssh", "-i", str(self.work / "id_ed25519"), "-p", str(self.ssh_port), "-o", "BatchMode=yes",
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                "-o", "ConnectTimeout=10", *extra, "root@127.0.0.1"]
+                "-o", "ConnectTimeout=10", *sharing, *extra, "root@127.0.0.1"]
 
     def ssh(self, command: str, check: bool = True, timeout: float = 600) -> str:
         """COMMAND run by root's shell in the machine; its output (stdout and stderr)."""
@@ -226,7 +236,7 @@ class Machine:
     def tunnel(self, port: int) -> subprocess.Popen:
         """`ssh -L PORT:localhost:PORT`, as README has an admin type it: this machine's loopback
         PORT forwarded to the same port inside; the ssh process."""
-        process = subprocess.Popen(self.ssh_command("-N", "-L", f"{port}:localhost:{port}"),
+        process = subprocess.Popen(self.ssh_command("-N", "-L", f"{port}:localhost:{port}", shared=False),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
