@@ -177,3 +177,24 @@ def test_a_cut_to_another_picture_is_noticed_once(hall, walk_in):
         gate.moved(frame)
         cuts.append(gate.cut)
     assert cuts == [False, False, False, True, False, False, False, False, True, False]
+
+
+def test_the_cuts_of_a_video_are_noticed_and_its_moving_shots_are_not():
+    """The sample clip: a handheld, panning camera with three cuts between shots (frames 20, 82 and
+    211 at its 30 frames a second), read at 30 and at 8 frames a second (a slow camera)."""
+    import cv2
+
+    clip = require_data("video", "short_hamilton_clip.mp4")
+    for every in (1, 4):
+        gate, capture, cuts, index = MotionGate(0.005), cv2.VideoCapture(str(clip)), [], 0
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if index % every == 0:
+                gate.moved(np.ascontiguousarray(bgr[:, :, ::-1]))
+                if gate.cut:
+                    cuts.append(index)
+            index += 1
+        # The first frame read at or after each cut.
+        assert cuts == [-(-cut // every) * every for cut in (20, 82, 211)], (every, cuts)
