@@ -8,7 +8,8 @@
   else, the face is also recorded as a known confusion with that person.
 - `kiosk events correct ID --not NAME`: the face is recorded as a known confusion with NAME and
   the event becomes unknown. The matcher treats a confusion as a negative sample: a face closer
-  to it than to NAME's own samples is never named NAME again.
+  to it than to NAME's own samples is never named NAME again. Refused when the face is one of
+  NAME's own samples (the same frame, kept again): that contradiction could never take effect.
 - `kiosk events correct ID --undo`: both taken back: the event's old name, no sample, no confusion.
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 from kiosk.config import Config
 from kiosk.errors import NotFound, Refused
 from kiosk.names import UNKNOWN
-from kiosk.store import SampleSettings, Store, embedding_blob, sha256_hex
+from kiosk.store import EventFace, SampleSettings, Store, embedding_blob, sha256_hex
 from kiosk.vision.encoders import model_of
 from kiosk.vocabulary import SampleStatus
 
@@ -71,6 +72,26 @@ def undo_correction(store: Store, event_id: int) -> str:
     return f"event {event_id}: correction undone, it names {was} again (was {now}); what it taught is forgotten"
 
 
+# A face this close to one of a person's samples is that sample (the same frame encoded again):
+# "not NAME" for it would contradict NAME's own photo, and could never take effect.
+SAME_FACE = 1e-3
+
+
+def own_sample_distance(store: Store, config: Config, name: str, face: EventFace) -> float:
+    """The distance from FACE to NAME's nearest sample in the gallery (inf when none, or when FACE
+    was encoded by another model than the configured encoder's)."""
+    encoder = config.recognition.encoder
+    if model_of(encoder) != face.encoder:
+        return float("inf")
+    gallery = store.people.load_gallery(encoder)
+    embedding = face.embedding
+    if name not in gallery.names or embedding.shape[-1] != gallery.dimensions:
+        return float("inf")
+    person = gallery.names.index(name)
+    rows = gallery.encodings[gallery.starts[person]:gallery.starts[person] + gallery.counts[person]]
+    return float(np.linalg.norm(rows - embedding, axis=1).min()) if len(rows) else float("inf")
+
+
 def correct_event(store: Store, config: Config, event_id: int, name: str | None, not_name: str | None) -> str:
     """Apply `kiosk events correct`; returns a one-line summary of what changed."""
     event = store.events.get(event_id)
@@ -84,6 +105,9 @@ def correct_event(store: Store, config: Config, event_id: int, name: str | None,
     if not_name is not None:
         if not_name not in known:
             raise NotFound(f"{not_name}: nobody of that name")
+        if own_sample_distance(store, config, not_name, face) <= SAME_FACE:
+            raise Refused(f"event {event_id}: its face is one of {not_name}'s own samples (an earlier correction "
+                          f"or import made it so); take that back first (kiosk people show {not_name})")
         new_name = UNKNOWN if event.name == not_name else event.name
         store.events.correct(event_id, new_name, sample=None, not_person=not_name)
         return f"event {event_id}: recorded as not {not_name}; faces like it will not be named {not_name} again"
