@@ -14,21 +14,27 @@ from kiosk.vision.matcher import MatchRule
 from conftest import REPO, require_data, run_kiosk
 
 
+def capturing_faces(tmp_path) -> dict[str, str]:
+    """The environment of a kiosk whose config keeps each event's face (recognition.capture_faces)."""
+    config = tmp_path / "config.yaml"
+    config.write_text((REPO / "config.yaml").read_text().replace("capture_faces: false", "capture_faces: true"))
+    return {"KIOSK_CONFIG": str(config), "RUNTIME_DIRECTORY": str(tmp_path)}
+
+
+def clip_events(data_dir, env: dict[str, str]) -> list[dict]:
+    """The sample clip run through `kiosk run`, then every event `kiosk events` lists."""
+    clip = require_data("video", "short_hamilton_clip.mp4")
+    result = run_kiosk("run", "--source", f"file:{clip}", "--display", "headless", "--fast", data_dir=data_dir, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(run_kiosk("events", "--json", data_dir=data_dir, env=env).stdout)
+
+
 @pytest.mark.slow
 def test_an_event_corrected_by_the_admin_is_named_right_next_time(enrolled_copy, tmp_path):
     """capture_faces keeps each event's face; correcting it teaches the gallery (real clip, twice)."""
-    clip = require_data("video", "short_hamilton_clip.mp4")
-    config = tmp_path / "config.yaml"
-    config.write_text((REPO / "config.yaml").read_text().replace("capture_faces: false", "capture_faces: true"))
-    env = {"KIOSK_CONFIG": str(config), "RUNTIME_DIRECTORY": str(tmp_path)}
+    env = capturing_faces(tmp_path)
 
-    def run_clip() -> list[dict]:
-        result = run_kiosk("run", "--source", f"file:{clip}", "--display", "headless", "--fast",
-                           data_dir=enrolled_copy, env=env)
-        assert result.returncode == 0, result.stderr
-        return json.loads(run_kiosk("events", "--json", data_dir=enrolled_copy, env=env).stdout)
-
-    first = run_clip()
+    first = clip_events(enrolled_copy, env)
     assert first and all(e["face_kept"] for e in first)
     assert len(list((enrolled_copy / "event_faces").iterdir())) == len(first)
     lin = next(e for e in first if e["name"] == "lin_manuel_miranda")
@@ -44,7 +50,7 @@ def test_an_event_corrected_by_the_admin_is_named_right_next_time(enrolled_copy,
     bad = run_kiosk("events", "correct", "999999", "someone", "--new", data_dir=enrolled_copy)
     assert bad.returncode == 2 and "no such event" in bad.stderr
 
-    second = [e for e in run_clip() if e["id"] not in corrected]
+    second = [e for e in clip_events(enrolled_copy, env) if e["id"] not in corrected]
     assert "stage_double" in {e["name"] for e in second}  # faces like the corrected one take the new name
 
     # The clip may give the very face already corrected again (the same frame, the same encoding):
@@ -74,13 +80,8 @@ def test_an_event_corrected_by_the_admin_is_named_right_next_time(enrolled_copy,
 @pytest.mark.slow
 def test_not_a_person_is_refused_for_a_face_that_is_their_own_sample(enrolled_copy, tmp_path):
     """An event corrected to NAME gave NAME its face; "not NAME" for that same face is refused."""
-    clip = require_data("video", "short_hamilton_clip.mp4")
-    config = tmp_path / "config.yaml"
-    config.write_text((REPO / "config.yaml").read_text().replace("capture_faces: false", "capture_faces: true"))
-    env = {"KIOSK_CONFIG": str(config), "RUNTIME_DIRECTORY": str(tmp_path)}
-    assert run_kiosk("run", "--source", f"file:{clip}", "--display", "headless", "--fast",
-                     data_dir=enrolled_copy, env=env).returncode == 0
-    event = json.loads(run_kiosk("events", "--json", data_dir=enrolled_copy, env=env).stdout)[0]
+    env = capturing_faces(tmp_path)
+    event = clip_events(enrolled_copy, env)[0]
     assert run_kiosk("events", "correct", str(event["id"]), "stage_double", "--new", data_dir=enrolled_copy,
                      env=env).returncode == 0
     refused = run_kiosk("events", "correct", str(event["id"]), "--not", "stage_double", data_dir=enrolled_copy, env=env)
