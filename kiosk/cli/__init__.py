@@ -33,7 +33,7 @@ INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 # Commands that change who is enrolled: on a site's member kiosk the gallery is the home's.
 CHANGES_GALLERY = {"cmd_enroll", "cmd_import_usb", "cmd_capture", "cmd_retrain", "cmd_import_pickle",
                    "cmd_people_decide", "cmd_people_check", "cmd_people_rename", "cmd_people_merge",
-                   "cmd_people_remove", "cmd_events_correct", "cmd_unknowns_label"}
+                   "cmd_people_remove", "cmd_events_correct", "cmd_unknowns_label", "cmd_restore"}
 
 
 def setup_logging(level: str) -> None:

@@ -94,14 +94,14 @@ def cmd_fleet_publish(args: argparse.Namespace, config: Config) -> int:
     client.loop_start()
     try:
         with open_store(config) as store:
-            bundle, size, _ = publish_version(store, config, site, client)
+            bundle, message, _ = publish_version(store, config, site, client)
     except NotDelivered as exc:
         raise UsageError(f"mqtt: the broker did not take the gallery ({exc})") from None
     finally:
         client.disconnect()
         client.loop_stop()
     print(f"site {site.name}: gallery version {bundle.version} published ({len(bundle.people)} people, "
-          f"{bundle.samples} samples, {size} bytes)")
+          f"{bundle.samples} samples, {len(message)} bytes)")
     return 0
 
 

@@ -15,7 +15,9 @@ receiver's to judge (older ones are refused there).
 from __future__ import annotations
 
 import json
+import math
 import struct
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,12 +25,19 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from kiosk.errors import Refused
+from kiosk.names import name_key, validate_person_name
+from kiosk.util import printable
 
 MAGIC = b"KIOSKGAL"
 FORMAT = 2
 READS = (1, 2)  # format 1: no person ids (a rename then reaches members as a new person)
 SIGNATURE_BYTES = 64
 MAX_HEADER_BYTES = 64 << 20
+MAX_VERSION = 2 ** 53  # JSON's exact integers; a version beyond is no home's
+MAX_PEOPLE = 1_000_000
+MAX_SAMPLES = 10_000  # per person: far above what enrollment keeps (recognition.max_samples_per_person)
+MAX_LABEL = 200  # characters in the site's, home's and encoder's names
+FUTURE_SECONDS = 86_400  # a version made later than a day from now is from a wrong clock, or forged
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,49 @@ def seal(bundle: Bundle, secret: bytes) -> bytes:
     return MAGIC + signature + body
 
 
+def whole_number(value: object) -> bool:
+    """A JSON integer (not true/false, not 2.0)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def checked_people(entries: object) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    """The header's people as (name, samples) and name -> id, held to the rules the home holds its
+    own input to: names it would accept (names.py), 1 to MAX_SAMPLES samples, no name twice
+    (by its key), each id a positive whole number used once; Refused naming the first that breaks one."""
+    if not isinstance(entries, list) or len(entries) > MAX_PEOPLE:
+        raise Refused(f"its list of people is not a list of at most {MAX_PEOPLE}")
+    people: list[tuple[str, int]] = []
+    ids: dict[str, int] = {}
+    keys: set[str] = set()
+    used_ids: set[int] = set()
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, list) or len(entry) not in (2, 3) or not isinstance(entry[0], str):
+            raise Refused(f"its person {index + 1} is not [name, samples, id]")
+        try:
+            name = validate_person_name(entry[0])
+        except ValueError as exc:
+            raise Refused(f"its person {index + 1} {shown(entry[0])!r}: {exc}") from None
+        if name != entry[0] or name_key(name) in keys:
+            raise Refused(f"its person {shown(name)!r} is there twice (or not written as the home writes it)")
+        keys.add(name_key(name))
+        count = entry[1]
+        if not whole_number(count) or not 1 <= count <= MAX_SAMPLES:
+            raise Refused(f"its person {shown(name)!r} has {str(count)[:20]!r} samples, not 1 to {MAX_SAMPLES}")
+        people.append((name, count))
+        if len(entry) == 3 and entry[2] is not None:
+            if not whole_number(entry[2]) or entry[2] < 1 or entry[2] in used_ids:
+                raise Refused(f"its person {shown(name)!r} has the id {str(entry[2])[:20]!r}, not a new "
+                              "positive whole number")
+            ids[name] = entry[2]
+            used_ids.add(entry[2])
+    return people, ids
+
+
+def shown(text: str) -> str:
+    """TEXT cut to 40 characters, through the printable rule: for a refusal's one line."""
+    return printable(text[:40])
+
+
 def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> Bundle:
     """The bundle in MESSAGE, checked: signed by PUBLIC_KEY (hex), of SITE, whole, with
     DIMENSIONS values per embedding; Refused with the reason otherwise."""
@@ -85,15 +137,25 @@ def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> 
         raise Refused("its header is cut short")
     try:
         header = json.loads(body[4:4 + length])
-        people = [(str(entry[0]), int(entry[1])) for entry in header["people"]]
-        ids = {str(entry[0]): int(entry[2]) for entry in header["people"] if len(entry) > 2 and entry[2] is not None}
-        version, made_at = int(header["version"]), float(header["made_at"])
-        found_site, home, encoder = str(header["site"]), str(header["home"]), str(header["encoder"])
-    except (ValueError, KeyError, TypeError, IndexError):
+    except ValueError:
         raise Refused("its header is not a gallery's") from None
+    if not isinstance(header, dict):
+        raise Refused("its header is not a gallery's")
+    version, made_at = header.get("version"), header.get("made_at")
+    found_site, home, encoder = header.get("site"), header.get("home"), header.get("encoder")
+    people, ids = checked_people(header.get("people"))
     if header.get("format") not in READS:
         raise Refused(f"it is of format {header.get('format')!r}, this kiosk reads formats "
                       f"{' and '.join(map(str, READS))}")
+    if not whole_number(version) or not 1 <= version <= MAX_VERSION:
+        raise Refused(f"its version {str(version)[:40]!r} is not a whole number from 1 to {MAX_VERSION}")
+    if not isinstance(made_at, (int, float)) or isinstance(made_at, bool) or not math.isfinite(made_at):
+        raise Refused(f"its time made {str(made_at)[:40]!r} is not a time")
+    if made_at > time.time() + FUTURE_SECONDS:
+        raise Refused(f"it says it was made {round((made_at - time.time()) / 86400)} days from now")
+    for field_name, value in (("site", found_site), ("home", home), ("encoder", encoder)):
+        if not isinstance(value, str) or not value or not value.isprintable() or len(value) > MAX_LABEL:
+            raise Refused(f"its {field_name} is not a printable name of at most {MAX_LABEL} characters")
     if found_site != site:
         raise Refused(f"it is site {found_site!r}'s, this kiosk belongs to {site!r}")
     data = body[4 + length:]
@@ -102,6 +164,8 @@ def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> 
         raise Refused(f"it holds {len(data)} bytes of embeddings, {total} samples of {dimensions} need "
                       f"{total * dimensions * 4}")
     values = np.frombuffer(data, dtype="<f4").reshape(total, dimensions) if total else np.zeros((0, dimensions))
+    if not np.isfinite(values).all():
+        raise Refused("its embeddings hold values that are not numbers")
     gallery: dict[str, np.ndarray] = {}
     start = 0
     for name, count in people:

@@ -13,14 +13,18 @@ In `kiosk run`, a Fleet thread beside the event publisher:
   also renames whom the home renamed and forgets the people no longer in it); the daemon then
   reloads as after any enrollment.
   A refused version is logged once. Without the broker the kiosk keeps its last gallery;
-- the home listens to the gallery topic as well, and answers a message it did not sign with a
-  new version, so the broker keeps the real gallery for the kiosks that join later.
+- the home listens to the gallery topic as well: any message there that is not byte for byte its
+  latest version (garbage, another key's, or one of its own older versions replayed to bring
+  back a person it erased) is answered by publishing its latest again, at most every
+  ANSWER_SECONDS however many arrive, and the last one is always answered; so the broker keeps
+  the real gallery for the members that were off and the kiosks that join later.
 Nothing here subscribes to events: a replayed event message reaches no door.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import threading
@@ -62,17 +66,23 @@ def build_bundle(store: Store, config: Config, site: Site, version: int) -> Bund
     return Bundle(site.name, version, site.home, time.time(), model, people, ids)
 
 
-def publish_version(store: Store, config: Config, site: Site, client: mqtt.Client) -> tuple[Bundle, int, Site]:
+def digest(message: bytes) -> str:
+    return hashlib.sha256(message).hexdigest()
+
+
+def publish_version(store: Store, config: Config, site: Site,
+                    client: mqtt.Client) -> tuple[Bundle, bytes, Site]:
     """On the home: seal the gallery as the next version, have the broker keep it, and record it;
-    returns the bundle, the message's size and the site record as it is now."""
+    returns the bundle, the message and the site record as it is now."""
     generation = store.people.generation()
     bundle = build_bundle(store, config, site, site.version + 1)
     message = seal(bundle, read_signing_key(store.data_dir))
     publish_acknowledged(client, gallery_topic(config.mqtt, site.name), message, retain=True,
                          timeout=PUBLISH_TIMEOUT)
     store.set_site_version(bundle.version, generation)
-    site = updated(store.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
-    return bundle, len(message), site
+    site = updated(store.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time(),
+                   digest=digest(message))
+    return bundle, message, site
 
 
 class AlreadyApplied(KioskError):
@@ -134,6 +144,8 @@ class Fleet:
         self._report_due = True
         self._published_generation: int | None = None
         self._force = False  # publish a new version even with the gallery unchanged
+        self._latest: bytes | None = None  # on the home: the message of its latest version, once sealed here
+        self._foreign = 0  # messages heard on the gallery topic that are not the latest, not yet answered
         self._answer_after = 0.0
         self.problem = ""
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
@@ -203,32 +215,36 @@ class Fleet:
         site = self.site
         with self._lock:
             heard, self._received = self._received, None
-        if heard is not None and not self._is_own(heard, site) and time.monotonic() >= self._answer_after:
-            log.warning("site %s: the broker holds a gallery message this home did not sign; "
-                        "publishing a new version over it", site.name)
-            self._published_generation = None
-            self._answer_after = time.monotonic() + ANSWER_SECONDS
-            self._force = True
+        if heard is not None and digest(heard) != site.digest:
+            self._foreign += 1
+        if self._foreign and self._connected and time.monotonic() >= self._answer_after:
+            self._answer_foreign(site)
         if (generation == self._published_generation and not self._force) or not self._connected:
             return
         if (self._published_generation is None and not self._force and site.version
                 and store.site_generation() == generation):
             self._published_generation = generation  # published before this start, unchanged since
             return
-        bundle, size, self.site = publish_version(store, self.config, site, self.client)
+        bundle, self._latest, self.site = publish_version(store, self.config, site, self.client)
         self._published_generation = generation
         self._force = False
         self._report_due = True
         log.info("site %s: gallery version %d published (%d people, %d samples, %d bytes)", site.name,
-                 bundle.version, len(bundle.people), bundle.samples, size)
+                 bundle.version, len(bundle.people), bundle.samples, len(self._latest))
 
-    def _is_own(self, message: bytes, site: Site) -> bool:
-        """Whether MESSAGE is a version this home sealed (its own echo, perhaps a late older one)."""
-        try:
-            return open_bundle(message, site.name, site.public_key,
-                               encoder_class(self.config.recognition.encoder).dimensions).version <= site.version
-        except KioskError:
-            return False
+    def _answer_foreign(self, site: Site) -> None:
+        """Put the latest version back over what the broker was handed instead (see the module
+        docstring): the same message when this run sealed it, else a new version of the same gallery."""
+        log.warning("site %s: %d gallery message(s) on the broker that are not version %d as this home sealed "
+                    "it (a replay, another key's, or garbage); putting version %d back", site.name, self._foreign,
+                    site.version, site.version)
+        self._foreign = 0
+        self._answer_after = time.monotonic() + ANSWER_SECONDS
+        if self._latest is not None and digest(self._latest) == site.digest:
+            publish_acknowledged(self.client, self.gallery_topic, self._latest, retain=True, timeout=PUBLISH_TIMEOUT)
+        else:  # sealed before this start: the message itself is not kept, so the gallery goes out anew
+            self._published_generation = None
+            self._force = True
 
     def _apply_received(self, store: Store) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ class Site:
     version: int = 0  # the gallery version last published (home) or applied (member)
     made_at: float = 0.0  # when that version was made on the home
     applied_at: float = 0.0  # when this kiosk published or applied it
+    digest: str = ""  # on the home: SHA-256 of that version's message, to know it among replays
 
     @property
     def is_home(self) -> bool:

@@ -242,11 +242,10 @@ def test_three_kiosks_share_one_gallery_its_removals_and_one_event_stream(tmp_pa
                    what="the kiosks catching up after the broker came back")
         assert "gallery v" in third("status").stdout
 
-        # Somebody else's message on the gallery topic: the home answers it with a new version.
-        before = read_site(home.data).version
+        # Somebody else's message on the gallery topic: the home puts its latest version back
+        # (hostile_site.py replays old versions and garbage too).
         publish(broker.port, "kiosk/site/office/gallery", seal(bundle(99), new_signing_key()[0]))
-        wait_until(lambda: read_site(home.data).version > before, what="the home answering a forgery")
-        assert "did not sign" in home.log.read_text()
+        wait_until(lambda: "putting version" in home.log.read_text(), what="the home answering a forgery")
         wait_until(lambda: read_site(second.data).version == read_site(home.data).version,
                    what="the members on the home's newest again")
     finally:
@@ -289,7 +288,7 @@ def test_two_bridged_brokers_carry_the_gallery_between_buildings(tmp_path):
         log_text = member.log.read_text()
         # A cut-short message fails its signature too; the same reason is logged once, however often.
         assert log_text.count("gallery refused: its signature is not the site's") == 1
-        assert log_text.count("gallery refused: version 0 is older than version 1") == 1
+        assert log_text.count("gallery refused: its version '0' is not a whole number from 1") == 1
         assert "obama" in member.people() and "refused a gallery" in member("status").stdout
     finally:
         member.stop()

@@ -1,0 +1,119 @@
+"""Somebody who may publish on the site's broker, without its key (outside/fleet.py): an erasure on
+the home is not undone by replaying an older signed gallery, nor by garbage, however many arrive;
+nor by an admin restoring an older backup on a member."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import paho.mqtt.client as mqtt
+from mqtt_broker import Broker
+from test_fleet import MODEL, Kiosk, empty_hall, join_all, needs_mosquitto, publish, wait_until
+
+from kiosk.config import Config
+from kiosk.outside.bundle import new_signing_key
+from kiosk.outside.fleet import apply_bundle
+from kiosk.store import SampleSettings, Store
+from kiosk.store.site import MEMBER, Site, read_site, write_site
+
+from conftest import REPO
+
+TOPIC = "kiosk/site/office/gallery"
+
+
+def retained(port: int, topic: str = TOPIC) -> bytes:
+    """The message the broker keeps on TOPIC, as a kiosk joining now would get it."""
+    got: list[bytes] = []
+    arrived = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-reader-{time.monotonic_ns()}")
+
+    def on_message(_client, _userdata, message) -> None:
+        got.append(bytes(message.payload))
+        arrived.set()
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.subscribe(topic, qos=1)
+    client.loop_start()
+    try:
+        arrived.wait(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return got[-1] if got else b""
+
+
+def latest_is_kept(home: Kiosk, port: int) -> bool:
+    return hashlib.sha256(retained(port)).hexdigest() == read_site(home.data).digest
+
+
+@needs_mosquitto
+def test_a_replayed_older_gallery_or_garbage_cannot_hold_an_erasure_back(tmp_path):
+    broker = Broker(tmp_path)
+    broker.start()
+    home = Kiosk(tmp_path, "home", broker.port)
+    late = tmp_path / "late"  # a member joining after the attack
+    try:
+        join_all(home)
+        rng = np.random.default_rng(0)
+        with Store(home.data) as store:
+            for name in ("biden", "obama"):
+                for sample in range(2):
+                    store.people.add_sample(name, rng.normal(0, 0.1, 128).astype(np.float32),
+                                            SampleSettings(MODEL, "hog", 5, 1), f"{name}{sample}" * 8,
+                                            f"{name}{sample}.jpg")
+        home.run(empty_hall(tmp_path))
+        wait_until(lambda: read_site(home.data).version >= 1 and latest_is_kept(home, broker.port),
+                   what="the first version on the broker")
+        with_biden = retained(broker.port)
+        removed = home("people", "remove", "biden", "--yes")
+        assert removed.returncode == 0, removed.stderr
+        wait_until(lambda: read_site(home.data).version >= 2 and latest_is_kept(home, broker.port),
+                   what="the erasure on the broker")
+        erased = read_site(home.data).version
+
+        # The old version replayed, garbage twice within a second, and the old version once more.
+        for message in (with_biden, b"garbage", b"\x00" * 1000, with_biden):
+            publish(broker.port, TOPIC, message)
+        assert retained(broker.port) == with_biden
+        wait_until(lambda: latest_is_kept(home, broker.port), timeout=40, what="the home putting its latest back")
+        time.sleep(12)  # past the answer interval: nothing left unanswered, nothing published in between
+        assert latest_is_kept(home, broker.port)
+        assert read_site(home.data).version == erased  # put back, not a new version for members to apply
+        assert "putting version" in home.log.read_text()
+
+        # A member that joins now takes the gallery without biden.
+        late.mkdir()
+        write_site(late, Site("office", MEMBER, read_site(home.data).public_key, "home"))
+        with Store(late) as store:
+            bundle, _, _ = apply_bundle(store, Config(data_dir=str(late)), read_site(late), retained(broker.port))
+            assert store.people.names() == ["obama"] and bundle.version == erased
+    finally:
+        home.stop()
+        broker.stop()
+
+
+def test_a_member_refuses_a_restore_that_would_bring_back_people_the_home_erased(tmp_path):
+    """A backup made before an erasure holds the erased person: on a member, whose gallery is the
+    home's, `kiosk restore` is refused as enrollment is, and nothing changes."""
+    data = tmp_path / "member"
+    with Store(data) as store:
+        store.people.add_sample("biden", np.zeros(128, np.float32), SampleSettings(MODEL, "hog", 5, 1), "b" * 64,
+                                "biden.jpg")
+
+    def kiosk(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kiosk.cli", "--data-dir", str(data), *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+    assert kiosk("backup", str(tmp_path / "before.tar")).returncode == 0
+    with Store(data) as store:
+        store.people.remove("biden", events=False)
+    write_site(data, Site("office", MEMBER, new_signing_key()[1], "home"))
+    refused = kiosk("restore", "--yes", str(tmp_path / "before.tar"))
+    assert refused.returncode == 2 and "member of site office" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    with Store(data) as store:
+        assert store.people.names() == []
