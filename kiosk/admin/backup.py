@@ -293,6 +293,7 @@ def restore(config: Config, path: Path, before_replacing: Callable[[], bool] | N
             with Store(data_dir) as store:
                 move_files_into_place(scratch, data_dir)  # files first: the restored rows refer to them
                 generation = store.people.generation()
+                last_event = store.events.last_id()
                 try:
                     source.backup(store.db)
                 except sqlite3.Error as exc:
@@ -305,6 +306,7 @@ def restore(config: Config, path: Path, before_replacing: Callable[[], bool] | N
         # A generation above any the daemon has seen, so it reloads even if the numbers collide.
         with store.transaction() as db:
             db.execute("UPDATE meta SET value = max(value, ?) + 1 WHERE key = 'gallery_generation'", (generation,))
+            store.events.keep_counting_from(last_event)  # event ids go on from the newest ever given here
         remove_leftovers(store)
     return manifest
 
@@ -323,10 +325,12 @@ def move_files_into_place(scratch: Path, data_dir: Path) -> None:
 
 
 def remove_leftovers(store: Store) -> None:
-    """Delete kept photos and crops that the restored store no longer refers to."""
+    """Delete kept photos and crops (unknown faces', events' faces) the restored store no longer refers to."""
     digests = store.people.photo_digests()
     crops = {f.crop_file for f in store.unknowns.all()}
-    for folder, keep in ((store.data_dir / PHOTOS_DIR, digests), (store.data_dir / UNKNOWNS_DIR, crops)):
+    event_crops = {f.crop_file for f in store.events.faces()}
+    for folder, keep in ((store.data_dir / PHOTOS_DIR, digests), (store.data_dir / UNKNOWNS_DIR, crops),
+                         (store.data_dir / EVENT_FACES_DIR, event_crops)):
         if folder.is_dir():
             for file in folder.iterdir():
                 if file.is_file() and file.name not in keep:

@@ -23,6 +23,19 @@ from kiosk.vocabulary import EventKind, LivenessState, SampleStatus
 class Events(Part):
     """`store.events`: the event log, its kept faces (event_faces/<crop_file>) and the outbox."""
 
+    def last_id(self) -> int:
+        """The highest event id this store has ever given, deleted or not: ids are never reused, so
+        (kiosk, id) names one event for ever, for the site's log and any subscriber that drops
+        duplicates by id (SQLite alone would give a deleted last id again)."""
+        row = self.db.execute("SELECT max(coalesce((SELECT value FROM meta WHERE key = 'last_event_id'), 0), "
+                              "coalesce((SELECT max(id) FROM events), 0))").fetchone()
+        return int(row[0])
+
+    def keep_counting_from(self, event_id: int) -> None:
+        """Record EVENT_ID as given (after an insert, or after a restore brought an older store back)."""
+        self.db.execute("INSERT INTO meta VALUES ('last_event_id', ?) ON CONFLICT(key) DO UPDATE SET "
+                        "value = max(value, excluded.value)", (event_id,))
+
     def add(self, name: str, distance: float | None, track_id: int | None, at: float | None = None,
                   face: tuple[np.ndarray, str, str] | None = None, *, kind: EventKind = EventKind.SEEN,
                   liveness: LivenessState | None = None, outbox_limit: int = 0, threshold: float | None = None,
@@ -35,11 +48,13 @@ class Events(Part):
         with self.transaction() as db:
             row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             at = time.time() if at is None else at
-            event_id = db.execute(
-                "INSERT INTO events (at, person_id, name, distance, track_id, kind, liveness, threshold, frames, "
-                "gallery_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            event_id = self.last_id() + 1  # never one used before, even if deleted since (see last_id)
+            db.execute(
+                "INSERT INTO events (id, at, person_id, name, distance, track_id, kind, liveness, threshold, frames, "
+                "gallery_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "(SELECT nullif(value, 0) FROM meta WHERE key = 'site_gallery_version'))",
-                (at, row[0] if row else None, name, distance, track_id, kind, liveness, threshold, frames)).lastrowid
+                (event_id, at, row[0] if row else None, name, distance, track_id, kind, liveness, threshold, frames))
+            self.keep_counting_from(event_id)
             if face is not None:
                 db.execute("INSERT INTO event_faces (event_id, at, embedding, crop_file, encoder) "
                            "VALUES (?, ?, ?, ?, ?)", (event_id, at, embedding_blob(face[0]), face[1], face[2]))
