@@ -6,12 +6,13 @@ import argparse
 import dataclasses
 import json
 import re
+import sys
 
 from kiosk.cli.common import UsageError, confirm, open_store
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.outside.bundle import new_signing_key
-from kiosk.outside.fleet import applied_topic, collect, publish_version, site_topic
+from kiosk.outside.fleet import applied_topic, collect, publish_version, read_event, read_report, site_topic
 from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client
 from kiosk.store.site import HOME, MEMBER, Site, read_site, write_signing_key, write_site
 from kiosk.util import format_time
@@ -115,19 +116,21 @@ def cmd_fleet_status(args: argparse.Namespace, config: Config) -> int:
     kiosks = []
     for message in messages:
         try:
-            kiosks.append(json.loads(message.payload))
-        except ValueError:
-            continue
-    newest = max([site.version] + [k.get("version", 0) for k in kiosks])
-    rows = [{"kiosk": k.get("kiosk"), "role": k.get("role"), "version": k.get("version"),
-             "applied_at": k.get("applied_at"), "current": k.get("version") == newest} for k in kiosks]
-    rows.sort(key=lambda row: (row["role"] != HOME, str(row["kiosk"])))
+            kiosks.append(read_report(message.topic, message.payload))
+        except KioskError as exc:
+            print(f"kiosk: a report left out: {exc}", file=sys.stderr)
+    # The newest version is the home's own: a report claiming a later one is not believed.
+    newest = site.version if site.is_home else \
+        next((k["version"] for k in kiosks if k["kiosk"] == site.home and k["role"] == HOME), site.version)
+    rows = [{**k, "current": k["version"] == newest} for k in kiosks]
+    rows.sort(key=lambda row: (row["role"] != HOME, row["kiosk"]))
     if args.json:
         print(json.dumps({"site": site.name, "newest": newest, "kiosks": rows}))
         return 0
     print(f"site {site.name} ({site_topic(config.mqtt, site.name)}): newest gallery version {newest}")
     for row in rows:
-        state = "current" if row["current"] else f"behind ({newest - (row['version'] or 0)} version(s))"
+        state = "current" if row["current"] else f"behind ({newest - row['version']} version(s))" \
+            if row["version"] < newest else "claims a version the home has not made"
         print(f"  {row['kiosk']:<20} {row['role']:<7} version {row['version']:<5} applied "
               f"{format_time(row['applied_at'])}  {state}")
     if not rows:
@@ -143,14 +146,15 @@ def site_log(config: Config) -> list[dict]:
         raise UsageError("--site reads the site's events on its home (kiosk fleet init)")
     messages = collect(config, f"{config.mqtt.topic_prefix}/+/event", client_id=site_events_client(config),
                        clean=False)
-    events = []
+    events, left_out = [], []
     for message in messages:
         try:
-            body = json.loads(message.payload)
-            if body.get("site") == site.name and isinstance(body.get("id"), int):
-                events.append({**body, "kiosk": str(body.get("kiosk") or body.get("camera"))})
-        except (ValueError, AttributeError):
-            continue
+            if (event := read_event(message.topic, message.payload, site.name)) is not None:
+                events.append(event)
+        except KioskError as exc:  # one bad message costs nothing else: the good ones are kept
+            left_out.append(str(exc))
+    for reason in sorted(set(left_out)):
+        print(f"kiosk: an event message left out ({left_out.count(reason)}x): {reason}", file=sys.stderr)
     with open_store(config, create=True) as store:
         store.events.add_site_events(events)
         return store.events.site_events()

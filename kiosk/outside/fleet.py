@@ -27,6 +27,8 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -35,10 +37,11 @@ import paho.mqtt.client as mqtt
 
 from kiosk.config import Config, MqttConfig
 from kiosk.errors import KioskError
-from kiosk.outside.bundle import Bundle, open_bundle, seal
+from kiosk.outside.bundle import MAX_VERSION, Bundle, open_bundle, seal
 from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client, publish_acknowledged
 from kiosk.store import SampleSettings, Store
 from kiosk.store.site import Site, read_signing_key, read_site, updated
+from kiosk.util import printable
 from kiosk.vision.encoders import encoder_class, model_of
 
 log = logging.getLogger("kiosk.fleet")
@@ -277,6 +280,57 @@ class Fleet:
             {"kiosk": self.device, "role": site.role, "version": site.version, "made_at": site.made_at,
              "applied_at": site.applied_at}), retain=True)
         self._report_due = False
+
+
+DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a kiosk's name as device_name makes it
+
+
+def finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_report(topic: str, payload: bytes) -> dict:
+    """An `applied/<kiosk>` report as plain checked data; KioskError with one line when it is not
+    one (not JSON, not an object, fields of the wrong kind, or naming another kiosk than its topic)."""
+    device = topic.rsplit("/", 1)[-1]
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise KioskError(f"applied/{printable(device)}: not JSON") from None
+    if not isinstance(body, dict):
+        raise KioskError(f"applied/{printable(device)}: not a report")
+    kiosk, role, version, applied_at = body.get("kiosk"), body.get("role"), body.get("version"), body.get("applied_at")
+    if kiosk != device or not DEVICE.fullmatch(device):
+        raise KioskError(f"applied/{printable(device)}: names the kiosk {printable(str(kiosk)[:64])!r}")
+    if role not in ("home", "member") or not isinstance(version, int) or isinstance(version, bool) \
+            or not 0 <= version <= MAX_VERSION or not (applied_at is None or finite(applied_at)):
+        raise KioskError(f"applied/{device}: its role, version or time is not a report's")
+    return {"kiosk": device, "role": role, "version": version, "applied_at": applied_at}
+
+
+def read_event(topic: str, payload: bytes, site: str) -> dict | None:
+    """An event message of SITE as plain checked data for the site's log, None when it is another
+    site's; KioskError with one line when it is not an event (so one bad message costs nothing else)."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise KioskError(f"{printable(topic[:120])}: not JSON") from None
+    if not isinstance(body, dict) or body.get("site") != site:
+        return None
+    kiosk = str(body.get("kiosk") or body.get("camera") or "")
+    device = topic.rsplit("/", 2)[-2] if topic.count("/") >= 2 else ""
+    event_id, at, name, kind = body.get("id"), body.get("at"), body.get("name"), body.get("kind", "seen")
+    if kiosk != device or not DEVICE.fullmatch(kiosk):
+        raise KioskError(f"{printable(topic[:120])}: names the kiosk {printable(kiosk[:64])!r}")
+    if not (isinstance(event_id, int) and not isinstance(event_id, bool) and 0 < event_id <= MAX_VERSION):
+        raise KioskError(f"{topic}: its id is not a positive whole number")
+    if not finite(at) or not isinstance(name, str) or not isinstance(kind, str) or len(name) > 200 or \
+            len(kind) > 40 or printable(name) != name or printable(kind) != kind:
+        raise KioskError(f"{topic}: its time, name or kind is not an event's")
+    distance, version = body.get("distance"), body.get("gallery_version")
+    return {"kiosk": kiosk, "id": event_id, "at": float(at), "kind": kind, "name": name,
+            "distance": float(distance) if finite(distance) else None,
+            "gallery_version": version if isinstance(version, int) and not isinstance(version, bool) else None}
 
 
 def collect(config: Config, topic: str, *, client_id: str, clean: bool = True, quiet_seconds: float = 1.0,
