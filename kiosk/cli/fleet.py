@@ -12,8 +12,9 @@ from kiosk.cli.common import UsageError, confirm, open_store
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.outside.bundle import new_signing_key
-from kiosk.outside.fleet import applied_topic, collect, publish_version, read_event, read_report, site_topic
+from kiosk.outside.fleet import applied_topic, collect, publish_version, site_topic
 from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client
+from kiosk.outside.reports import read_event, read_report
 from kiosk.store.site import HOME, MEMBER, Site, read_site, write_signing_key, write_site
 from kiosk.util import format_time
 

@@ -3,8 +3,9 @@
     MAGIC (8 bytes) | Ed25519 signature (64) | header length (4, big-endian) | header (JSON) | embeddings
 
 The header says the site, the version (one more with every change on the home), the home's name,
-when it was made, the encoder model, and per person their name, number of samples and id on
-the home (format 2: a rename keeps the id, so members rename rather than forget); the
+when it was made, the encoder model, how many people the home has ever erased, and per person
+their name, number of samples and id on the home (format 2: a rename keeps the id, so members
+rename rather than forget); the
 embeddings follow as little-endian float32 rows in that order (1000 people x 10 dlib samples is
 about 5 MB). The signature covers everything after it, made with the site's private key, which
 never leaves the home (PyNaCl, libsodium's Ed25519). `open_bundle` refuses anything not signed by
@@ -49,6 +50,7 @@ class Bundle:
     encoder: str  # the model that made every embedding
     people: dict[str, np.ndarray]  # name -> (samples x dimensions) float32
     ids: dict[str, int] = field(default_factory=dict)  # name -> the home's person id, kept by a rename
+    erased: int | None = None  # people ever erased on the home (a member forgets many only when it grew)
 
     @property
     def samples(self) -> int:
@@ -69,7 +71,7 @@ def seal(bundle: Bundle, secret: bytes) -> bytes:
     """BUNDLE as the signed message."""
     names = sorted(bundle.people)
     header = json.dumps({"format": FORMAT, "site": bundle.site, "version": bundle.version, "home": bundle.home,
-                         "made_at": bundle.made_at, "encoder": bundle.encoder,
+                         "made_at": bundle.made_at, "encoder": bundle.encoder, "erased": bundle.erased,
                          "people": [[name, len(bundle.people[name]), bundle.ids.get(name)] for name in names]},
                         ensure_ascii=False).encode("utf-8")
     rows = [np.asarray(bundle.people[name], dtype="<f4") for name in names]
@@ -153,6 +155,9 @@ def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> 
         raise Refused(f"its time made {str(made_at)[:40]!r} is not a time")
     if made_at > time.time() + FUTURE_SECONDS:
         raise Refused(f"it says it was made {round((made_at - time.time()) / 86400)} days from now")
+    erased = header.get("erased")
+    if erased is not None and (not whole_number(erased) or not 0 <= erased <= MAX_VERSION):
+        raise Refused(f"its count of people erased {str(erased)[:40]!r} is not a whole number")
     for field_name, value in (("site", found_site), ("home", home), ("encoder", encoder)):
         if not isinstance(value, str) or not value or not value.isprintable() or len(value) > MAX_LABEL:
             raise Refused(f"its {field_name} is not a printable name of at most {MAX_LABEL} characters")
@@ -171,4 +176,4 @@ def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> 
     for name, count in people:
         gallery[name] = values[start:start + count].astype(np.float32)
         start += count
-    return Bundle(found_site, version, home, made_at, encoder, gallery, ids)
+    return Bundle(found_site, version, home, made_at, encoder, gallery, ids, erased)

@@ -27,8 +27,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -36,12 +34,11 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 
 from kiosk.config import Config, MqttConfig
-from kiosk.errors import KioskError
-from kiosk.outside.bundle import MAX_VERSION, Bundle, open_bundle, seal
+from kiosk.errors import KioskError, Refused
+from kiosk.outside.bundle import Bundle, open_bundle, seal
 from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client, publish_acknowledged
 from kiosk.store import SampleSettings, Store
 from kiosk.store.site import Site, read_signing_key, read_site, updated
-from kiosk.util import printable
 from kiosk.vision.encoders import encoder_class, model_of
 
 log = logging.getLogger("kiosk.fleet")
@@ -65,8 +62,12 @@ def applied_topic(settings: MqttConfig, site: str, device: str) -> str:
 def build_bundle(store: Store, config: Config, site: Site, version: int) -> Bundle:
     """The home's gallery as version VERSION."""
     model = model_of(config.recognition.encoder)
+    if waiting := store.site_gallery.without(model):
+        raise Refused(f"the gallery is not whole: {len(waiting)} people ({', '.join(waiting[:3])}"
+                      f"{', ...' if len(waiting) > 3 else ''}) have no samples of recognition.encoder "
+                      f"{config.recognition.encoder} yet; versions wait until `kiosk retrain` is done")
     people, ids = store.site_gallery.outgoing(model)
-    return Bundle(site.name, version, site.home, time.time(), model, people, ids)
+    return Bundle(site.name, version, site.home, time.time(), model, people, ids, store.site_gallery.erased())
 
 
 def digest(message: bytes) -> str:
@@ -106,9 +107,19 @@ def apply_bundle(store: Store, config: Config, site: Site,
     if bundle.version < site.version:
         raise KioskError(f"version {bundle.version} is older than version {site.version}, applied already")
     settings = SampleSettings(bundle.encoder, "site", 5, 1)
+
+    def may_forget(gone: list[str], present: int) -> None:
+        """Many people at once (everyone, or half and at least two) only when the home erased as many."""
+        erased = None if bundle.erased is None or site.erased is None else bundle.erased - site.erased
+        many = len(gone) == present or (len(gone) >= 2 and 2 * len(gone) >= present)
+        if many and (erased is None or len(gone) > erased):
+            raise Refused(f"version {bundle.version} would forget {len(gone)} of {present} people at once, and the "
+                          f"home erased {erased if erased is not None else 'an unknown number'} since version "
+                          f"{site.version}: kept the gallery as it is (on the home: kiosk status)")
     forgotten, renamed = store.site_gallery.take(bundle.people, bundle.ids, settings,
-                                                 f"site/{bundle.home}/v{bundle.version}", bundle.version)
-    updated(store.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time())
+                                                 f"site/{bundle.home}/v{bundle.version}", bundle.version, may_forget)
+    updated(store.data_dir, version=bundle.version, made_at=bundle.made_at, applied_at=time.time(),
+            erased=bundle.erased)
     return bundle, forgotten, renamed
 
 
@@ -228,7 +239,16 @@ class Fleet:
                 and store.site_generation() == generation):
             self._published_generation = generation  # published before this start, unchanged since
             return
-        bundle, self._latest, self.site = publish_version(store, self.config, site, self.client)
+        try:
+            bundle, self._latest, self.site = publish_version(store, self.config, site, self.client)
+        except Refused as exc:  # not whole (an encoder switch half retrained): held, said once
+            if str(exc) not in self._refused:
+                self._refused.add(str(exc))
+                log.warning("site %s: no new version: %s", site.name, exc)
+            self.problem = f"no new version: {exc}"
+            self._published_generation = generation
+            return
+        self.problem = ""
         self._published_generation = generation
         self._force = False
         self._report_due = True
@@ -280,57 +300,6 @@ class Fleet:
             {"kiosk": self.device, "role": site.role, "version": site.version, "made_at": site.made_at,
              "applied_at": site.applied_at}), retain=True)
         self._report_due = False
-
-
-DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a kiosk's name as device_name makes it
-
-
-def finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def read_report(topic: str, payload: bytes) -> dict:
-    """An `applied/<kiosk>` report as plain checked data; KioskError with one line when it is not
-    one (not JSON, not an object, fields of the wrong kind, or naming another kiosk than its topic)."""
-    device = topic.rsplit("/", 1)[-1]
-    try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise KioskError(f"applied/{printable(device)}: not JSON") from None
-    if not isinstance(body, dict):
-        raise KioskError(f"applied/{printable(device)}: not a report")
-    kiosk, role, version, applied_at = body.get("kiosk"), body.get("role"), body.get("version"), body.get("applied_at")
-    if kiosk != device or not DEVICE.fullmatch(device):
-        raise KioskError(f"applied/{printable(device)}: names the kiosk {printable(str(kiosk)[:64])!r}")
-    if role not in ("home", "member") or not isinstance(version, int) or isinstance(version, bool) \
-            or not 0 <= version <= MAX_VERSION or not (applied_at is None or finite(applied_at)):
-        raise KioskError(f"applied/{device}: its role, version or time is not a report's")
-    return {"kiosk": device, "role": role, "version": version, "applied_at": applied_at}
-
-
-def read_event(topic: str, payload: bytes, site: str) -> dict | None:
-    """An event message of SITE as plain checked data for the site's log, None when it is another
-    site's; KioskError with one line when it is not an event (so one bad message costs nothing else)."""
-    try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise KioskError(f"{printable(topic[:120])}: not JSON") from None
-    if not isinstance(body, dict) or body.get("site") != site:
-        return None
-    kiosk = str(body.get("kiosk") or body.get("camera") or "")
-    device = topic.rsplit("/", 2)[-2] if topic.count("/") >= 2 else ""
-    event_id, at, name, kind = body.get("id"), body.get("at"), body.get("name"), body.get("kind", "seen")
-    if kiosk != device or not DEVICE.fullmatch(kiosk):
-        raise KioskError(f"{printable(topic[:120])}: names the kiosk {printable(kiosk[:64])!r}")
-    if not (isinstance(event_id, int) and not isinstance(event_id, bool) and 0 < event_id <= MAX_VERSION):
-        raise KioskError(f"{topic}: its id is not a positive whole number")
-    if not finite(at) or not isinstance(name, str) or not isinstance(kind, str) or len(name) > 200 or \
-            len(kind) > 40 or printable(name) != name or printable(kind) != kind:
-        raise KioskError(f"{topic}: its time, name or kind is not an event's")
-    distance, version = body.get("distance"), body.get("gallery_version")
-    return {"kiosk": kiosk, "id": event_id, "at": float(at), "kind": kind, "name": name,
-            "distance": float(distance) if finite(distance) else None,
-            "gallery_version": version if isinstance(version, int) and not isinstance(version, bool) else None}
 
 
 def collect(config: Config, topic: str, *, client_id: str, clean: bool = True, quiet_seconds: float = 1.0,

@@ -236,6 +236,13 @@ MIGRATIONS = [
         person_id INTEGER NOT NULL UNIQUE REFERENCES people(id) ON DELETE CASCADE
     );
     """,
+    # People erased here, counted for ever: a home's site versions carry the count, so a member
+    # forgets many people at once only when the home erased that many (outside/fleet.py).
+    """
+    INSERT INTO meta VALUES ('people_erased', 0);
+    CREATE TRIGGER people_erased AFTER DELETE ON people BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'people_erased'; END;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

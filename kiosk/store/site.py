@@ -30,6 +30,7 @@ class Site:
     made_at: float = 0.0  # when that version was made on the home
     applied_at: float = 0.0  # when this kiosk published or applied it
     digest: str = ""  # on the home: SHA-256 of that version's message, to know it among replays
+    erased: int | None = None  # on a member: the home's count of people erased, as of that version
 
     @property
     def is_home(self) -> bool:

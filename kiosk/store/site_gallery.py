@@ -11,6 +11,7 @@ again under the new name.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,13 +38,28 @@ class SiteGallery(Part):
             ids[name] = person_id
         return {name: np.stack(rows) for name, rows in found.items()}, ids
 
+    def erased(self) -> int:
+        """How many people were ever erased here (removed, merged away): a home's versions carry it."""
+        return self.db.execute("SELECT value FROM meta WHERE key = 'people_erased'").fetchone()[0]
+
+    def without(self, model: str) -> list[str]:
+        """People recognition would match with another model's samples but has none of MODEL's
+        (recognition.encoder changed, `kiosk retrain` not yet done for them): a home holds its
+        versions back until there are none, so no member forgets them meanwhile."""
+        return [name for (name,) in self.db.execute(
+            f"SELECT p.name FROM people p WHERE EXISTS (SELECT 1 FROM samples s WHERE s.person_id = p.id AND "
+            f"s.status IN {MATCHED_SQL}) AND NOT EXISTS (SELECT 1 FROM samples s WHERE s.person_id = p.id AND "
+            f"s.status IN {MATCHED_SQL} AND s.encoder = ?) ORDER BY p.name", (model,))]
+
     def take(self, people: dict[str, np.ndarray], home_ids: dict[str, int], settings: SampleSettings, source: str,
-             version: int) -> tuple[list[str], dict[str, str]]:
+             version: int, may_forget: Callable[[list[str], int], None] | None = None
+             ) -> tuple[list[str], dict[str, str]]:
         """Make the gallery exactly PEOPLE, the site's gallery VERSION (a member taking its home's),
         in one transaction: a person whose home id (HOME_IDS) is known here under another name is
         renamed first; then everyone's samples are replaced, and anybody not in PEOPLE is
         forgotten with their kept photos and event faces. Returns (who was forgotten, old name ->
-        new name of who was renamed)."""
+        new name of who was renamed). MAY_FORGET(who would be forgotten, how many people there are)
+        may refuse by raising: then nothing changes."""
         self.db.execute("PRAGMA secure_delete = ON")
         renamed: dict[str, str] = {}
         with self.transaction() as db:
@@ -59,6 +75,8 @@ class SiteGallery(Part):
                     renamed[old] = name
             present = list(names.items())
             gone = [(person_id, name) for person_id, name in present if name not in people]
+            if may_forget is not None and gone:
+                may_forget([name for _, name in gone], len(present))
             doomed: list[str] = []
             for person_id, _ in present:
                 doomed += [f"{PHOTOS_DIR}/{d}" for (d,) in db.execute(

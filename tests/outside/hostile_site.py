@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import paho.mqtt.client as mqtt
+import pytest
 from mqtt_broker import Broker
 from test_fleet import MODEL, Kiosk, empty_hall, join_all, needs_mosquitto, publish, wait_until
 
@@ -116,4 +117,62 @@ def test_a_member_refuses_a_restore_that_would_bring_back_people_the_home_erased
     assert refused.returncode == 2 and "member of site office" in refused.stderr, refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     with Store(data) as store:
+        assert store.people.names() == []
+
+
+def test_an_encoder_switch_half_done_on_the_home_sends_no_version(tmp_path):
+    """README's encoder switch: recognition.encoder changed, `kiosk retrain` not yet done for
+    everyone. A version then would hold only the people already retrained; none is made."""
+    from kiosk.config import RecognitionConfig
+    from kiosk.errors import Refused
+    from kiosk.outside.fleet import build_bundle
+    from kiosk.store.site import HOME
+    from kiosk.vision.encoders import model_of
+
+    site = Site("office", HOME, new_signing_key()[1], "home")
+    switched = Config(data_dir=str(tmp_path), recognition=RecognitionConfig(encoder="mobilefacenet"))
+    mfn = "mobilefacenet"
+    with Store(tmp_path) as store:
+        for name in ("ada", "grace"):
+            store.people.add_sample(name, np.zeros(128, np.float32), SampleSettings(MODEL, "hog", 5, 1),
+                                    name[0] * 64, f"{name}.jpg")
+        assert len(build_bundle(store, Config(data_dir=str(tmp_path)), site, 1).people) == 2
+        model = model_of(mfn)
+        with pytest.raises(Refused, match="not whole: 2 people \\(ada, grace\\)"):
+            build_bundle(store, switched, site, 2)
+        store.people.add_sample("ada", np.zeros(192, np.float32), SampleSettings(model, "hog", 5, 1), "c" * 64,
+                                "ada.jpg")
+        with pytest.raises(Refused, match="not whole: 1 people \\(grace\\)"):
+            build_bundle(store, switched, site, 2)
+        store.people.add_sample("grace", np.zeros(192, np.float32), SampleSettings(model, "hog", 5, 1), "d" * 64,
+                                "grace.jpg")
+        assert sorted(build_bundle(store, switched, site, 2).people) == ["ada", "grace"]
+
+
+def test_a_member_forgets_many_people_at_once_only_when_the_home_erased_them(tmp_path):
+    from kiosk.errors import Refused
+    from kiosk.outside.bundle import Bundle, seal
+
+    secret, public = new_signing_key()
+    write_site(tmp_path, Site("office", MEMBER, public, "home"))
+    config = Config(data_dir=str(tmp_path))
+    rng = np.random.default_rng(0)
+    everyone = {name: rng.normal(0, 0.1, (2, 128)).astype(np.float32) for name in ("ada", "grace", "hedy", "joan")}
+    ids = {name: index + 1 for index, name in enumerate(everyone)}
+
+    def version(number: int, names: list[str], erased: int | None) -> bytes:
+        return seal(Bundle("office", number, "home", time.time(), MODEL, {n: everyone[n] for n in names},
+                           {n: ids[n] for n in names}, erased), secret)
+    with Store(tmp_path) as store:
+        apply_bundle(store, config, read_site(tmp_path), version(1, list(everyone), 0))
+        # The home's gallery emptied by an encoder switch (or a bug): nobody erased there.
+        for number, names in ((2, []), (3, ["ada"]), (4, ["ada", "grace"])):
+            with pytest.raises(Refused, match=f"would forget {4 - len(names)} of 4 people at once, and the home "
+                                              "erased 0 since version 1"):
+                apply_bundle(store, config, read_site(tmp_path), version(number, names, 0))
+            assert store.people.names() == sorted(everyone) and read_site(tmp_path).version == 1
+        # One person removed on the home: applied as always.
+        assert apply_bundle(store, config, read_site(tmp_path), version(5, ["ada", "grace", "hedy"], 1))[1] == ["joan"]
+        # Everyone the home erased, counted there: applied.
+        assert apply_bundle(store, config, read_site(tmp_path), version(6, [], 4))[1] == ["ada", "grace", "hedy"]
         assert store.people.names() == []
