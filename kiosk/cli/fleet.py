@@ -11,11 +11,21 @@ import sys
 from kiosk.cli.common import UsageError, confirm, open_store
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.outside.bundle import new_signing_key
+from kiosk.outside.bundle import new_signing_key, public_key_of
 from kiosk.outside.fleet import applied_topic, collect, publish_version, site_topic
 from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client
-from kiosk.outside.reports import read_event, read_report
-from kiosk.store.site import HOME, MEMBER, Site, read_site, write_signing_key, write_site
+from kiosk.outside.reports import DEVICE, read_event, read_report
+from kiosk.store.site import (
+    HOME,
+    KIOSK_KEY_FILE,
+    MEMBER,
+    Site,
+    kiosk_key,
+    read_site,
+    updated,
+    write_signing_key,
+    write_site,
+)
 from kiosk.util import format_time
 
 SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -44,7 +54,7 @@ def cmd_fleet_init(args: argparse.Namespace, config: Config) -> int:
     secret, public = new_signing_key()
     write_signing_key(data_dir, secret)
     home = device_name(config.mqtt)
-    write_site(data_dir, Site(args.site, HOME, public, home))
+    write_site(data_dir, Site(args.site, HOME, public, home, kiosks={home: own_kiosk_key(data_dir)}))
     try:  # the session that keeps the other kiosks' events for `kiosk events --site`
         collect(config, f"{config.mqtt.topic_prefix}/+/event", client_id=site_events_client(config), clean=False,
                 quiet_seconds=0.2, timeout=5)
@@ -74,8 +84,34 @@ def cmd_fleet_join(args: argparse.Namespace, config: Config) -> int:
         print("not joined")
         return 0
     write_site(data_dir, Site(args.site, MEMBER, args.key, args.home))
-    print(f"this kiosk ({device_name(config.mqtt)}) is a member of site {args.site}: the running kiosk takes "
+    device = device_name(config.mqtt)
+    print(f"this kiosk ({device}) is a member of site {args.site}: the running kiosk takes "
           f"the gallery from {args.home} through {config.mqtt.host}:{config.mqtt.port}")
+    print(f"on the home ({args.home}), so that it trusts this kiosk's reports and events, run:")
+    print(f"  kiosk fleet admit {device} --key {own_kiosk_key(data_dir)}")
+    return 0
+
+
+def own_kiosk_key(data_dir) -> str:
+    """This kiosk's public key, its key made first when it has none (signing.py)."""
+    secret = kiosk_key(data_dir)
+    if secret is None:
+        secret, _ = new_signing_key()
+        write_signing_key(data_dir, secret, KIOSK_KEY_FILE)
+    return public_key_of(secret)
+
+
+def cmd_fleet_admit(args: argparse.Namespace, config: Config) -> int:
+    """On the home: trust the reports and events signed by KIOSK's key (the line fleet join printed)."""
+    site = read_site(config.data_path())
+    if site is None or not site.is_home:
+        raise UsageError("only a site's home admits kiosks (kiosk fleet init)")
+    if not DEVICE.fullmatch(args.device) or not PUBLIC_KEY.fullmatch(args.key):
+        raise UsageError("the kiosk's name or --key is not as `kiosk fleet join` printed it (the key: 64 hex digits)")
+    before = site.kiosks.get(args.device)
+    updated(config.data_path(), kiosks={**site.kiosks, args.device: args.key})
+    change = "" if before in (None, args.key) else " (its earlier key is no longer trusted)"
+    print(f"site {site.name}: {args.device}'s reports and events are trusted when signed by its key{change}")
     return 0
 
 
@@ -112,12 +148,15 @@ def cmd_fleet_status(args: argparse.Namespace, config: Config) -> int:
     site = read_site(config.data_path())
     if site is None:
         raise UsageError("this kiosk belongs to no site (kiosk fleet init, or kiosk fleet join)")
+    if not site.is_home:
+        raise UsageError(f"fleet status checks each kiosk's signed report against the keys admitted on the "
+                         f"home: run it on {site.home}")
     messages = collect(config, applied_topic(config.mqtt, site.name, "+"),
                        client_id=f"kiosk-{device_name(config.mqtt)}-fleet-status")
     kiosks = []
     for message in messages:
         try:
-            kiosks.append(read_report(message.topic, message.payload))
+            kiosks.append(read_report(message.topic, message.payload, site.kiosks))
         except KioskError as exc:
             print(f"kiosk: a report left out: {exc}", file=sys.stderr)
     # The newest version is the home's own: a report claiming a later one is not believed.
@@ -150,7 +189,7 @@ def site_log(config: Config) -> list[dict]:
     events, left_out = [], []
     for message in messages:
         try:
-            if (event := read_event(message.topic, message.payload, site.name)) is not None:
+            if (event := read_event(message.topic, message.payload, site.name, site.kiosks)) is not None:
                 events.append(event)
         except KioskError as exc:  # one bad message costs nothing else: the good ones are kept
             left_out.append(str(exc))

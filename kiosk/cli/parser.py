@@ -274,6 +274,10 @@ def add_admin_commands(commands: Commands) -> None:
     join.add_argument("--key", required=True, metavar="HEX", help="the site's public key")
     join.add_argument("--yes", action="store_true", help="replace the people enrolled here with the home's")
     join.set_defaults(handler=Handler("fleet", "cmd_fleet_join"))
+    admit = fleet_actions.add_parser("admit", help="on the home: trust a member's reports and events")
+    admit.add_argument("device", metavar="KIOSK")
+    admit.add_argument("--key", required=True, metavar="HEX", help="its key, as fleet join printed it")
+    admit.set_defaults(handler=Handler("fleet", "cmd_fleet_admit"))
     publish = fleet_actions.add_parser("publish", help="on the home: publish the gallery now (kiosk run does so "
                                                        "after every change)")
     publish.set_defaults(handler=Handler("fleet", "cmd_fleet_publish"))

@@ -37,8 +37,9 @@ from kiosk.config import Config, MqttConfig
 from kiosk.errors import KioskError, Refused
 from kiosk.outside.bundle import Bundle, open_bundle, seal
 from kiosk.outside.mqtt import NotDelivered, Topics, device_name, make_client, publish_acknowledged
+from kiosk.outside.signing import signed
 from kiosk.store import SampleSettings, Store
-from kiosk.store.site import Site, read_signing_key, read_site, updated
+from kiosk.store.site import Site, kiosk_key, read_signing_key, read_site, updated
 from kiosk.vision.encoders import encoder_class, model_of
 
 log = logging.getLogger("kiosk.fleet")
@@ -296,9 +297,9 @@ class Fleet:
 
     def _report(self) -> None:
         site = self.site
-        publish_acknowledged(self.client, applied_topic(self.settings, site.name, self.device), json.dumps(
+        publish_acknowledged(self.client, applied_topic(self.settings, site.name, self.device), json.dumps(signed(
             {"kiosk": self.device, "role": site.role, "version": site.version, "made_at": site.made_at,
-             "applied_at": site.applied_at}), retain=True)
+             "applied_at": site.applied_at}, kiosk_key(self.data_dir))), retain=True)
         self._report_due = False
 
 

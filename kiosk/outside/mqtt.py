@@ -3,8 +3,8 @@
 Topics, under <mqtt.topic_prefix>/<device>:
 - status          retained: online, or offline (sent on a clean stop, else by the broker as our will)
 - event           one JSON message per event, QoS 1: id, time, kind, name, known, distance, camera
-                  (and kiosk, site, gallery_version: which kiosk of which site, deciding with
-                  which version of the site's gallery; see fleet.py)
+                  (and kiosk, site, gallery_version, signature: which kiosk of which site, with
+                  which version of its gallery, signed by that kiosk; fleet.py, signing.py)
 - last_seen       retained: the latest event of a face seen (Home Assistant's "last seen" sensor)
 - person/<key>    retained: present, or away once mqtt.away_seconds have passed without them
 Discovery (retained, under mqtt.discovery_prefix): one device per kiosk, a sensor for the last
@@ -40,9 +40,10 @@ import paho.mqtt.client as mqtt
 from kiosk.config import Config, MqttConfig
 from kiosk.errors import ConfigError, StoreError
 from kiosk.names import UNKNOWN
+from kiosk.outside.signing import signed
 from kiosk.store import Store, person_key
 from kiosk.store.records import Event
-from kiosk.store.site import read_site
+from kiosk.store.site import kiosk_key, read_site
 from kiosk.util import write_atomically
 
 log = logging.getLogger("kiosk.mqtt")
@@ -182,6 +183,7 @@ class Publisher:
         self.topics = Topics.of(self.settings, self.device)
         site = read_site(self.data_dir)
         self.site = site.name if site is not None else ""
+        self.key = kiosk_key(self.data_dir) if site is not None else None  # signs its events (signing.py)
         self.client = make_client(self.settings, self.topics, self.device)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -329,10 +331,10 @@ class Publisher:
             return set()
 
     def _send_event(self, store: Store, event: Event) -> None:
-        message = event_message(event, self.device, self.site)
+        message = signed(event_message(event, self.device, self.site), self.key)
         face = self._face_jpeg(store, event) if self.settings.publish_faces and event.has_face else None
-        self._publish(self.topics.event, json.dumps(
-            message if face is None else {**message, "face_jpeg": base64.b64encode(face).decode("ascii")}))
+        self._publish(self.topics.event, json.dumps(message if face is None else signed(
+            {**message, "face_jpeg": base64.b64encode(face).decode("ascii")}, self.key)))
         store.events.outbox_sent(event.id)
         if event.kind == "seen":
             self._publish(self.topics.last_seen, json.dumps(message), retain=True)
@@ -375,9 +377,8 @@ def check_broker(config: Config, timeout: float = 5.0) -> str:
     """Connect to the configured broker once; returns "" or what went wrong (for `kiosk doctor`)."""
     settings = config.mqtt
     device = device_name(settings)
-    topics = Topics.of(settings, device)
     client = make_client(dataclasses.replace(settings, client_id=f"{settings.client_id or 'kiosk-' + device}-doctor"),
-                         topics, device, will=False)
+                         Topics.of(settings, device), device, will=False)
     result: dict[str, str] = {}
     connected = threading.Event()
 

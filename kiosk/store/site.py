@@ -9,7 +9,7 @@ gallery version last published (home) or applied (member), and when, for `kiosk 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from kiosk.errors import Refused, StoreError
@@ -17,6 +17,7 @@ from kiosk.store.records import write_private_file
 
 SITE_FILE = "site.json"
 KEY_FILE = "site-signing.key"
+KIOSK_KEY_FILE = "kiosk-signing.key"  # this kiosk's own key: its reports and events (outside/signing.py)
 HOME, MEMBER = "home", "member"
 
 
@@ -31,6 +32,7 @@ class Site:
     applied_at: float = 0.0  # when this kiosk published or applied it
     digest: str = ""  # on the home: SHA-256 of that version's message, to know it among replays
     erased: int | None = None  # on a member: the home's count of people erased, as of that version
+    kiosks: dict[str, str] = field(default_factory=dict)  # on the home: admitted kiosk -> its public key
 
     @property
     def is_home(self) -> bool:
@@ -63,18 +65,24 @@ def updated(data_dir: Path, **changes) -> Site:
     return site
 
 
-def read_signing_key(data_dir: Path) -> bytes:
+def read_signing_key(data_dir: Path, file: str = KEY_FILE) -> bytes:
+    """The site's key (on the home), or with FILE=KIOSK_KEY_FILE this kiosk's own."""
     try:
-        secret = (data_dir / KEY_FILE).read_bytes()
+        secret = (data_dir / file).read_bytes()
     except OSError as exc:
-        raise StoreError(f"{data_dir / KEY_FILE}: the site's signing key cannot be read ({exc.strerror})") from None
+        raise StoreError(f"{data_dir / file}: the signing key cannot be read ({exc.strerror})") from None
     if len(secret) != 32:
-        raise StoreError(f"{data_dir / KEY_FILE}: not a signing key")
+        raise StoreError(f"{data_dir / file}: not a signing key")
     return secret
 
 
-def write_signing_key(data_dir: Path, secret: bytes) -> None:
-    write_private_file(data_dir / KEY_FILE, secret)
+def kiosk_key(data_dir: Path) -> bytes | None:
+    """This kiosk's own key, None when it has none (off a site, or joined before kiosks had keys)."""
+    return read_signing_key(data_dir, KIOSK_KEY_FILE) if (data_dir / KIOSK_KEY_FILE).exists() else None
+
+
+def write_signing_key(data_dir: Path, secret: bytes, file: str = KEY_FILE) -> None:
+    write_private_file(data_dir / file, secret)
 
 
 def refuse_on_member(data_dir: Path, what: str = "this change") -> None:

@@ -175,6 +175,10 @@ def join_all(home: Kiosk, *members: Kiosk) -> None:
     for member in members:
         joined = member(*join_line[1:])
         assert joined.returncode == 0, joined.stderr
+        admit_line = joined.stdout.strip().splitlines()[-1].split()
+        assert admit_line[:4] == ["kiosk", "fleet", "admit", member.device]
+        admitted = home(*admit_line[1:])
+        assert admitted.returncode == 0, admitted.stderr
 
 
 def empty_hall(tmp_path: Path) -> str:
