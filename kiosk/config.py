@@ -217,6 +217,7 @@ class MqttConfig:
     away_seconds: float = field(default=300.0, metadata=_range(5, 86400))
     outbox_limit: int = field(default=10000, metadata=_range(10, 1000000))
     publish_faces: bool = False  # the event's face as a JPEG in the event message
+    max_message_mb: float = field(default=64.0, metadata=_range(0.1, 1024))  # larger messages are refused unread
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,8 @@ class Fleet:
                                   topics, self.device, will=False)
         self.gallery_topic = gallery_topic(self.settings, site.name)
         self.client.on_connect = self._on_connect
+        self.client.on_oversize = self._on_oversize  # a message over mqtt.max_message_mb, refused unread
+        self._oversize = 0
         self.client.on_message = self._on_message
         self.subscriptions: list[str] = []
         self._received: bytes | None = None
@@ -192,10 +194,16 @@ class Fleet:
             return
         self._connected = True
         self._report_due = True
-        # The home listens too: a message it did not sign (somebody else published there) is
-        # answered with a new version, so the broker keeps the real one for kiosks that join.
+        # The home listens too: a message that is not its latest is answered (see the module
+        # docstring). After one too large to read it first puts its latest back, then listens,
+        # or the broker would hand it the same message again at once.
         self.subscriptions = [self.gallery_topic]
-        client.subscribe(self.gallery_topic, qos=1)
+        if not (self.site.is_home and (self._foreign or self._oversize)):
+            client.subscribe(self.gallery_topic, qos=1)
+        self._wake.set()
+
+    def _on_oversize(self, size: int) -> None:
+        self._oversize = size
         self._wake.set()
 
     def _on_message(self, _client, _userdata, message) -> None:
@@ -232,6 +240,8 @@ class Fleet:
             heard, self._received = self._received, None
         if heard is not None and digest(heard) != site.digest:
             self._foreign += 1
+        if self._oversize:
+            self._foreign, self._oversize = self._foreign + 1, 0
         if self._foreign and self._connected and time.monotonic() >= self._answer_after:
             self._answer_foreign(site)
         if (generation == self._published_generation and not self._force) or not self._connected:
@@ -269,8 +279,13 @@ class Fleet:
         else:  # sealed before this start: the message itself is not kept, so the gallery goes out anew
             self._published_generation = None
             self._force = True
+        self.client.subscribe(self.gallery_topic, qos=1)  # again, if an oversized message held it back
 
     def _apply_received(self, store: Store) -> None:
+        if self._oversize:
+            self._refuse(f"a message of {self._oversize / 1e6:.0f} MB, over mqtt.max_message_mb "
+                         f"({self.settings.max_message_mb:g}), not read", self.site)
+            self._oversize = 0
         with self._lock:
             message, self._received = self._received, None
         if not message:
@@ -281,11 +296,7 @@ class Fleet:
         except AlreadyApplied:
             return
         except KioskError as exc:
-            reason = str(exc)
-            if reason not in self._refused:  # each refusal is one line, however often it comes
-                self._refused.add(reason)
-                log.warning("site %s: gallery refused: %s", site.name, reason)
-            self.problem = f"refused a gallery: {reason}"
+            self._refuse(str(exc), site)
             return
         self.problem = ""
         self._report_due = True
@@ -294,6 +305,12 @@ class Fleet:
         gone += "".join(f"; renamed: {old} -> {new}" for old, new in renamed.items())
         log.info("site %s: gallery version %d from %s applied (%d people, %d samples)%s", site.name, bundle.version,
                  bundle.home, len(bundle.people), bundle.samples, gone)
+
+    def _refuse(self, reason: str, site: Site) -> None:
+        if reason not in self._refused:  # each refusal is one line, however often it comes
+            self._refused.add(reason)
+            log.warning("site %s: gallery refused: %s", site.name, reason)
+        self.problem = f"refused a gallery: {reason}"
 
     def _report(self) -> None:
         site = self.site

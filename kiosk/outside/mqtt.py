@@ -24,10 +24,8 @@ import base64
 import dataclasses
 import json
 import logging
-import os
 import re
 import socket
-import stat
 import threading
 import time
 from collections.abc import Iterable
@@ -40,6 +38,7 @@ import paho.mqtt.client as mqtt
 from kiosk.config import Config, MqttConfig
 from kiosk.errors import ConfigError, StoreError
 from kiosk.names import UNKNOWN
+from kiosk.outside.broker import BoundedClient, read_password
 from kiosk.outside.signing import signed
 from kiosk.store import Store, person_key
 from kiosk.store.records import Event
@@ -126,24 +125,13 @@ def discovery_messages(topics: Topics, device: str, people: Iterable[str]) -> di
     return messages
 
 
-def read_password(path: str) -> str:
-    """The broker password from mqtt.password_file, which only its owner may read."""
-    try:
-        mode = os.stat(path).st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"mqtt.password_file: {path} can be read by others (mode {stat.S_IMODE(mode):o}); "
-                              f"run chmod 600 {path}")
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"mqtt.password_file: cannot read {path}: {exc.strerror}") from None
-
-
 def make_client(settings: MqttConfig, topics: Topics, device: str, *, will: bool = True,
                 clean_session: bool = True) -> mqtt.Client:
-    """A paho client set up from the mqtt section, with the offline last will; not yet connected.
+    """A paho client set up from the mqtt section (bounded: broker.py), with the offline last will; not yet connected.
     CLEAN_SESSION false: the broker keeps the client's subscriptions and queues for its next visit."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id or f"kiosk-{device}",
-                         protocol=mqtt.MQTTv311, clean_session=clean_session)
+    client = BoundedClient(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id or f"kiosk-{device}",
+                           protocol=mqtt.MQTTv311, clean_session=clean_session,
+                           max_bytes=int(settings.max_message_mb * 1e6))
     if will:
         client.will_set(topics.status, "offline", qos=1, retain=True)
     if settings.username:

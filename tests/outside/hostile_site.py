@@ -176,3 +176,46 @@ def test_a_member_forgets_many_people_at_once_only_when_the_home_erased_them(tmp
         # Everyone the home erased, counted there: applied.
         assert apply_bundle(store, config, read_site(tmp_path), version(6, [], 4))[1] == ["ada", "grace", "hedy"]
         assert store.people.names() == []
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@needs_mosquitto
+def test_a_message_too_large_is_never_held_and_the_home_puts_its_gallery_back(tmp_path):
+    """20 MB of garbage, retained on the gallery topic, with mqtt.max_message_mb at 1: neither the
+    home nor a member reads it (their peak memory does not grow by its size); the home puts its
+    own gallery back over it, the member says once that it refused one."""
+    broker = Broker(tmp_path)
+    broker.start()
+    home, member = Kiosk(tmp_path, "home", broker.port), Kiosk(tmp_path, "member", broker.port)
+    for kiosk in (home, member):
+        kiosk.config.write_text(kiosk.config.read_text().replace("  max_message_mb: 64", "  max_message_mb: 1"))
+    try:
+        join_all(home, member)
+        with Store(home.data) as store:
+            store.people.add_sample("ada", np.zeros(128, np.float32), SampleSettings(MODEL, "hog", 5, 1), "a" * 64,
+                                    "ada.jpg")
+        hall = empty_hall(tmp_path)
+        home.run(hall)
+        member.run(hall)
+        wait_until(lambda: member.people() == ["ada"], what="the member taking the gallery")
+        time.sleep(2)
+        before = {kiosk.device: peak_rss_mb(kiosk.process.pid) for kiosk in (home, member)}
+        publish(broker.port, TOPIC, b"\x00" * 20_000_000)
+        wait_until(lambda: latest_is_kept(home, broker.port), timeout=60, what="the home putting its gallery back")
+        wait_until(lambda: "over mqtt.max_message_mb" in member.log.read_text(), what="the member's refusal")
+        time.sleep(3)
+        for kiosk in (home, member):
+            grown = peak_rss_mb(kiosk.process.pid) - before[kiosk.device]
+            assert grown < 10, f"{kiosk.device}: peak memory grew {grown:.0f} MB"
+        assert member.people() == ["ada"] and "putting version" in home.log.read_text()
+        assert member.log.read_text().count("over mqtt.max_message_mb") == 1
+    finally:
+        member.stop()
+        home.stop()
+        broker.stop()

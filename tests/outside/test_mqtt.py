@@ -20,7 +20,8 @@ from PIL import Image
 from kiosk.admin.doctor import OK, WARN, check_mqtt
 from kiosk.config import Config, MqttConfig, parse_config
 from kiosk.errors import ConfigError
-from kiosk.outside.mqtt import Publisher, Topics, person_key, read_password
+from kiosk.outside.broker import read_password
+from kiosk.outside.mqtt import Publisher, Topics, person_key
 from kiosk.store import Store
 
 from conftest import REPO, require_data, run_kiosk
