@@ -29,6 +29,7 @@ from kiosk.frame import Frame
 from kiosk.live.capture import Capturer
 from kiosk.live.display import Display
 from kiosk.live.events import EventWriter
+from kiosk.live.gallery_loader import GalleryLoader
 from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
 from kiosk.live.policy import Confirmation, ConfirmationPolicy
 from kiosk.live.recognition import build_recognizer
@@ -83,6 +84,7 @@ class Daemon:
         self.policy = ConfirmationPolicy(config)  # what a confirmed face causes
         self.notifier.starting("loading the face models")
         self.recognizer = build_recognizer(config, self.gallery, self.policy, record_tracks=bool(options.stats_json))
+        self.loader = GalleryLoader(config, config.data_path())
         # Off unless configured: the door first, so its pin is driven closed before anything else.
         self.door = Door(config.door) if config.door.enabled else None
         if config.door_without_liveness:
@@ -310,20 +312,23 @@ class Daemon:
                 self.reload_requested, self.last_forced_reload = True, float("-inf")
             changed = self.store.people.generation() != self.gallery.generation
             forced = self.reload_requested and now - self.last_forced_reload >= SIGHUP_COALESCE_SECONDS
-            if changed or forced:
+            if (changed or forced) and not self.loader.busy:
                 if not changed:
                     self.last_forced_reload = now
                 self.reload_requested = False
-                names_before = set(self.gallery.names)
-                self.gallery = self.store.people.load_gallery(self.config.recognition.encoder)
-                self.recognizer.set_gallery(self.gallery)
-                if self.publisher is not None and set(self.gallery.names) != names_before:
-                    self.publisher.set_people(self.gallery.names)
-                log.info("gallery reloaded: %d people, %d samples", self.gallery.people, len(self.gallery))
-                if self.fleet is not None:
-                    self.fleet.changed()
+                self.loader.request()  # loaded and calibrated beside the frame loop (gallery_loader.py)
         except Exception as exc:  # a busy or briefly locked store is retried next time
             log.warning("gallery reload failed: %s", exc)
+        if (ready := self.loader.take()) is None:
+            return
+        names_before = set(self.gallery.names)
+        self.gallery = ready.gallery
+        self.recognizer.set_gallery(ready)
+        if self.publisher is not None and set(self.gallery.names) != names_before:
+            self.publisher.set_people(self.gallery.names)
+        log.info("gallery reloaded: %d people, %d samples", self.gallery.people, len(self.gallery))
+        if self.fleet is not None:
+            self.fleet.changed()
 
     def update_import_banner(self) -> None:
         progress = read_record(self.progress_path, ImportProgress)
@@ -356,6 +361,7 @@ class Daemon:
             self.publisher.stop()
         if self.fleet is not None:
             self.fleet.stop()
+        self.loader.stop()
         self.source.close()
         self.display.close()
         if self.options.stats_json:

@@ -24,6 +24,7 @@ import numpy as np
 from kiosk.config import Config, DoorConfig, RecognitionConfig
 from kiosk.frame import Frame
 from kiosk.live.evidence import quality
+from kiosk.live.gallery_loader import ReadyGallery, prepare
 from kiosk.live.hang import BusyWorkers
 from kiosk.live.motion import MotionGate
 from kiosk.live.pace import Pace
@@ -34,7 +35,6 @@ from kiosk.names import UNKNOWN
 from kiosk.outside.door import DoorCandidate
 from kiosk.util import RateMeter
 from kiosk.vision.boxes import Box, overlap
-from kiosk.vision.calibration import door_threshold, rule_for
 from kiosk.vision.encoders import require_encoder
 from kiosk.vision.engine import EncoderProcess, EngineSettings, FaceEngine
 from kiosk.vision.images import kept_face
@@ -167,24 +167,15 @@ class Recognizer:
             self._newest_view = self._gate.latest if self._gate is not None else None
             self._wake.notify()
 
-    def _use_gallery(self, gallery: Gallery) -> None:
-        """GALLERY and the rule calibrated for it (vision/calibration.py), which also decides on a
-        track's evidence: the mean of its encodings' scores stays where single photos put them, so
-        it is held to the single photo's threshold for the same target; averaging only takes away
-        what varies between frames. The tracker's at-once confirmation follows the same tolerance;
-        a door gets its stricter threshold from the same curve."""
-        rule, calibration = rule_for(gallery, self.config)
-        if calibration is not None:
-            log.info("%s", calibration.said_with_warning())
-        door = None
-        if self.door is not None:
-            door = door_threshold(gallery, rule, self.door.false_accept_target, calibration)
-            log.info("the door opens at a score of %.3f or less (door.false_accept_target %g), on %d agreeing "
-                     "frames", door, self.door.false_accept_target, self.door.frames)
-        self.gallery, self.rule, self.calibration, self.door_tolerance = gallery, rule, calibration, door
-        self.tracker.tolerance = rule.tolerance
+    def _use_gallery(self, gallery: Gallery | ReadyGallery) -> None:
+        """GALLERY and the rule calibrated for it (gallery_loader.prepare, here when not prepared
+        already in the loader's thread)."""
+        ready = gallery if isinstance(gallery, ReadyGallery) else prepare(gallery, self.config, self.door)
+        self.gallery, self.rule, self.calibration = ready.gallery, ready.rule, ready.calibration
+        self.door_tolerance = ready.door_tolerance
+        self.tracker.tolerance = ready.rule.tolerance
 
-    def set_gallery(self, gallery: Gallery) -> None:
+    def set_gallery(self, gallery: Gallery | ReadyGallery) -> None:
         """Swap in a reloaded gallery and the rule calibrated for it; unconfirmed and later
         re-checks use them."""
         self._use_gallery(gallery)
