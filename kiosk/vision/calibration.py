@@ -15,6 +15,9 @@ enrolled person to land near somebody. The estimate uses the gallery itself:
   visitors on (`KeptFaces` says what they did and which groups pulled the threshold down);
 - member attempts: each sample against its own person with itself left out.
 
+Beyond MAX_ATTEMPTS samples (a site of a few hundred people) the attempts are that many samples
+spread evenly over the gallery, so the estimate costs time linear in the people, not their square.
+
 Counting how many attempts fall within a threshold cannot see rates below one in a few hundred,
 and the gallery's own photos (checked at import, several jitters) land near others less often
 than a stranger's passing face. So each attempt's score to each person is taken as the middle
@@ -45,7 +48,8 @@ PRIOR_SIGMA = 0.035  # photo-to-photo spread of one person's score, before the g
 PRIOR_WEIGHT = 20  # deviations the prior counts as
 NEAREST = 8  # people per attempt that can matter (the rest are far beyond any threshold)
 USEFUL_RECALL = 0.8
-CHUNK = 512  # samples scored at once: bounds memory for galleries of thousands
+CHUNK_VALUES = 4_000_000  # distances held at once (32 MB): bounds memory for galleries of any size
+MAX_ATTEMPTS = 2000  # samples tried as strangers and members; more are sampled evenly (attempt_rows)
 ROUGH_BELOW = 100  # photos: fewer, and the expectation says it is rough
 MIN_VISITORS = 3  # distinct kept visitors before kept faces count at all
 GROUP_TOLERANCE = 0.5  # recognition.group_tolerance's default, for callers without settings
@@ -161,29 +165,35 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.sign(x) * erf)
 
 
-def leave_one_out(gallery: Gallery, neighbors: int) -> tuple[np.ndarray, np.ndarray]:
-    """(own score per sample, its person's other samples only; inf when it has none) and
-    (the NEAREST smallest scores to other people per sample), for the rule's mean of NEIGHBORS."""
+def attempt_rows(gallery: Gallery) -> np.ndarray:
+    """The samples tried as strangers and as members: all of them up to MAX_ATTEMPTS, else
+    MAX_ATTEMPTS spread evenly over the gallery (the same each time), so that the cost grows
+    linearly with the people beyond a few hundred instead of with their square."""
+    if len(gallery) <= MAX_ATTEMPTS:
+        return np.arange(len(gallery))
+    return np.unique(np.linspace(0, len(gallery) - 1, MAX_ATTEMPTS).round().astype(np.intp))
+
+
+def leave_one_out(gallery: Gallery, neighbors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the samples `attempt_rows` chooses: (their rows), (each one's own score, its person's
+    other samples only; inf when it has none) and (the NEAREST smallest scores to other people),
+    for the rule's mean of NEIGHBORS. Memory stays within CHUNK_VALUES distances at a time."""
     owners = np.repeat(np.arange(gallery.people), gallery.counts)
+    chosen = attempt_rows(gallery)
+    chunk = max(1, CHUNK_VALUES // max(1, len(gallery)))
     own, nearest = [], []
-    for start in range(0, len(gallery), CHUNK):
-        rows = np.arange(start, min(start + CHUNK, len(gallery)))
-        remaining = gallery.sample_distances(gallery.encodings[rows]).astype(np.float64)
+    for start in range(0, len(chosen), chunk):
+        rows = chosen[start:start + chunk]
+        remaining = gallery.sample_distances(gallery.encodings[rows])
         remaining[np.arange(len(rows)), rows] = np.inf  # itself left out
-        scores = np.full((len(rows), gallery.people), np.inf)
-        for person in range(gallery.people):
-            block = remaining[:, gallery.starts[person]:gallery.starts[person] + gallery.counts[person]]
-            k = min(neighbors, block.shape[1])
-            smallest = np.sort(block, axis=1)[:, :k] if k else np.empty((len(rows), 0))
-            finite = np.isfinite(smallest)
-            taken = finite.sum(axis=1)
-            total = np.where(finite, smallest, 0.0).sum(axis=1)
-            scores[taken > 0, person] = total[taken > 0] / taken[taken > 0]
+        scores = gallery.scores_from(remaining, neighbors)
         mine = owners[rows]
         own.append(scores[np.arange(len(rows)), mine].copy())
         scores[np.arange(len(rows)), mine] = np.inf
-        nearest.append(np.sort(scores, axis=1)[:, :NEAREST])
-    return np.concatenate(own), np.vstack(nearest) if nearest else np.empty((0, NEAREST))
+        nearest.append(np.partition(scores, min(NEAREST, scores.shape[1] - 1), axis=1)[:, :NEAREST]
+                       if scores.shape[1] > NEAREST else scores)
+    nearest_all = np.sort(np.vstack(nearest), axis=1) if nearest else np.empty((0, NEAREST))
+    return chosen, np.concatenate(own) if own else np.empty(0), nearest_all
 
 
 def photo_spread(own: np.ndarray, owners: np.ndarray) -> float:
@@ -214,9 +224,8 @@ def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.nd
     if gallery.people < 2:
         return Calibration(gallery.people, target, ceiling, ceiling, PRIOR_SIGMA, 0, 0,
                            warning="fewer than 2 people enrolled: nothing to estimate the stranger rate from")
-    owners = np.repeat(np.arange(gallery.people), gallery.counts)
-    own, nearest = leave_one_out(gallery, rule.neighbors)
-    sigma = photo_spread(own, owners)
+    chosen, own, nearest = leave_one_out(gallery, rule.neighbors)
+    sigma = photo_spread(own, np.repeat(np.arange(gallery.people), gallery.counts)[chosen])
     members = own[np.isfinite(own)]
     weights = np.ones(len(nearest))
     curve = estimate(nearest, weights, members, sigma, ceiling)

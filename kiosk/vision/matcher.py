@@ -140,7 +140,11 @@ class Gallery:
         at once (`np.minimum.reduceat`); `neighbors` passes give the k nearest without sorting.
         Ties are counted as often as they occur.
         """
-        remaining = self.sample_distances(faces)
+        return self.scores_from(self.sample_distances(faces), neighbors)
+
+    def scores_from(self, remaining: np.ndarray, neighbors: int) -> np.ndarray:
+        """(rows x people) person scores from REMAINING, a (rows x samples) distance matrix that
+        this changes (inf marks a sample left out; a person with none left scores inf)."""
         counts = np.asarray(self.counts)
         wanted = np.minimum(counts, neighbors)[None, :]
         total = np.zeros((len(remaining), len(self.names)))
@@ -155,7 +159,8 @@ class Gallery:
             if (taken >= wanted).all():
                 break
             remaining[hit] = np.inf
-        return total / taken
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(taken > 0, total / np.maximum(taken, 1), np.inf)
 
     def match(self, faces: np.ndarray, rule: MatchRule | float) -> list[Match]:
         """The decision for each face (see the module docstring); a bare float is a tolerance."""
