@@ -36,9 +36,12 @@ from kiosk.vocabulary import SampleStatus
 from kiosk.web import pages
 from kiosk.web.pictures import KINDS, png_file, stored_file, thumbnail
 from kiosk.web.serving import PageServer
+from kiosk.web.uploads import UPLOAD_PREFIX, read_upload, sweep
 
 HELD = (SampleStatus.SUSPECT, SampleStatus.PENDING)
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # one upload of photos
+IDLE_SECONDS = 20  # a connection that sends nothing for this long is closed
+CONNECTIONS = 40  # open at once, at most
 EVENTS_SHOWN = 200
 CARD_FACES = 4  # photos on a person's card
 
@@ -168,11 +171,11 @@ class WebApp(PageServer):
         self.act("/person", change, name=name)
 
     def upload(self) -> None:
-        form = self.form()
-        typed, new = form.get("name", "").strip(), form.get("new") == "1"
-        if bottle.request.content_length > MAX_UPLOAD_BYTES:
-            self.back("/people", error=f"upload too large (at most {MAX_UPLOAD_BYTES >> 20} MB at once)")
-        files = bottle.request.files.getall("photos")
+        try:
+            fields, files = read_upload(MAX_UPLOAD_BYTES)
+        except Refused as exc:
+            self.back("/people", error=str(exc))
+        typed, new = fields.get("name", "").strip(), fields.get("new") == "1"
 
         def change(store: Store) -> str:
             name, _ = person_or_new(store, typed, new=new)
@@ -180,12 +183,14 @@ class WebApp(PageServer):
                 raise Refused("no photo chosen to upload")
             from kiosk.enrollment.enroll import import_folder, live_rule  # late on purpose: uploads only
 
-            with tempfile.TemporaryDirectory(prefix="kiosk-upload-", dir=store.data_dir) as scratch:
+            # Removed when the request ends, however it ends; a killed server's are swept at start.
+            with tempfile.TemporaryDirectory(prefix=UPLOAD_PREFIX, dir=store.data_dir) as scratch:
                 folder = Path(scratch) / name
-                for index, upload in enumerate(files, 1):
-                    suffix = Path(upload.raw_filename or "").suffix.lower()
+                for index, (filename, data) in enumerate(files, 1):
+                    suffix = Path(filename).suffix.lower()
                     suffix = suffix if suffix in PHOTO_SUFFIXES else ".jpg"
-                    write_private_file(folder / f"upload-{index}{suffix}", upload.file.read(MAX_UPLOAD_BYTES))
+                    write_private_file(folder / f"upload-{index}{suffix}", data.read(MAX_UPLOAD_BYTES))
+                    data.close()
                 report = import_folder(store, scratch, self.config.enrollment,
                                        encoder=self.config.recognition.encoder, layout="the uploaded photos",
                                        same_face=live_rule(store, self.config))
@@ -319,8 +324,12 @@ def serve(config: Config, port: int, token: str, on_listening: Callable[[int], N
     import waitress  # late on purpose: only `kiosk web` serves
 
     app = WebApp(config, port, token)
+    sweep(config.data_path())
+    # Bounded: a request body no larger than an upload may be, idle connections closed after
+    # IDLE_SECONDS, at most CONNECTIONS open (the page is reached through an SSH tunnel).
     server = waitress.create_server(app.app, host="127.0.0.1", port=port, threads=4, ident="kiosk",
-                                    clear_untrusted_proxy_headers=True)
+                                    clear_untrusted_proxy_headers=True, max_request_body_size=MAX_UPLOAD_BYTES,
+                                    channel_timeout=IDLE_SECONDS, connection_limit=CONNECTIONS)
     app.port = int(server.effective_port)
     on_listening(app.port)
     server.run()

@@ -5,6 +5,7 @@ redirect to the page it came from, saying what happened or why not). app.py's pa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +18,8 @@ from kiosk.store import Store
 from kiosk.store.site import refuse_on_member
 from kiosk.web import pages
 from kiosk.web.access import COOKIE, Asked, refusal, same_token
+
+log = logging.getLogger("kiosk.web")
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
@@ -34,8 +37,7 @@ class PageServer:
         self.config, self.port, self.token = config, port, token
         self.app = bottle.Bottle()
         self.app.hook("after_request")(self._headers)
-        for status in (400, 403, 404, 405):
-            self.app.error(status)(self._plain_error)
+        self.app.default_error_handler = self._plain_error  # every error, a 500 included
 
     # --- what every request passes ------------------------------------------------------------
 
@@ -63,7 +65,14 @@ class PageServer:
 
     @staticmethod
     def _plain_error(error: bottle.HTTPError) -> str:
+        """Any error as one plain line with the security headers; an unexpected one (500) without
+        its details, which go to the log."""
+        PageServer._headers()
         bottle.response.content_type = "text/plain; charset=utf-8"
+        if error.status_code >= 500:
+            if error.exception is not None:
+                log.error("%s %s: %s", bottle.request.method, bottle.request.path, error.exception)
+            return f"{error.status_line}: the page could not be made (see the log)\n"
         return f"{error.status_line}: {error.body}\n"
 
     def store(self) -> Store:
