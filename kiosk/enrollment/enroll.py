@@ -220,10 +220,13 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
             if result.embedding is None:
                 report.skipped.append(Skipped(photo.file, result.reason))
                 failed[digest] = result.reason
+            elif not store.people.add_sample(
+                    stored[photo.person], result.embedding,
+                    dataclasses.replace(settings, detector=result.detector or settings.detector), digest, photo.file,
+                    photo.data if config.keep_photos else None, status=SampleStatus.PENDING):
+                # Another import of the same photo stored it since this one looked: the same as a duplicate.
+                duplicate(photo, store.people.owner_of_photo(digest) or stored[photo.person])
             else:
-                used = dataclasses.replace(settings, detector=result.detector or settings.detector)
-                store.people.add_sample(stored[photo.person], result.embedding, used, digest, photo.file,
-                                        photo.data if config.keep_photos else None, status=SampleStatus.PENDING)
                 report.added += 1
                 report.fallback_detector += result.detector not in ("", config.detector)
                 if result.note:

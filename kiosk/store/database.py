@@ -94,15 +94,19 @@ class Database:
         self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        """Bring the schema to SCHEMA_VERSION. Each step re-reads the version inside its write
+        transaction, so two processes opening a new or older store at once (two imports) migrate
+        it once: the second waits for the first and finds the step done."""
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise StoreError(f"{self.path}: this SQLite file is not a kiosk store")
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: store schema {version} is newer than this program ({SCHEMA_VERSION})")
-        if version == 0:
-            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables:
-                raise StoreError(f"{self.path}: this SQLite file is not a kiosk store")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction() as db:
+                if db.execute("PRAGMA user_version").fetchone()[0] >= target:
+                    continue  # another process took this step meanwhile
                 for statement in split_sql(MIGRATIONS[target - 1]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {target}")

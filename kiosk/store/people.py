@@ -161,12 +161,17 @@ class People(Part):
         return row[0] if row else None
 
     def add_sample(self, person: str, embedding: np.ndarray, settings: SampleSettings,
-                   photo_sha256: str, source: str, photo: bytes | None = None, status: str = "ok") -> None:
-        """Add one sample (creating the person if new) in one transaction; keep the photo if given."""
+                   photo_sha256: str, source: str, photo: bytes | None = None, status: str = "ok") -> bool:
+        """Add one sample (creating the person if new) in one transaction; keep the photo if given.
+        False, with nothing added, when the photo is a sample already: another import of the same
+        photo took it since this one looked (the check and the insert share one write transaction)."""
         if photo is not None:
             self.keep_photo(photo_sha256, photo)
         with self.transaction() as db:
+            if db.execute("SELECT 1 FROM samples WHERE photo_sha256 = ?", (photo_sha256,)).fetchone():
+                return False
             insert_sample(db, person, embedding, settings, photo_sha256, source, status)
+        return True
 
     def add_samples(self, samples: list[tuple[str, np.ndarray, SampleSettings, str, str]], status: str = "ok") -> int:
         """Add many (person, embedding, settings, photo_sha256, source) in one transaction.

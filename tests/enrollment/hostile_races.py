@@ -1,0 +1,47 @@
+"""The same photos imported twice at once (enrollment/enroll.py, store/people.py): one
+consistent store, no traceback, each photo a sample once, whoever got there first."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kiosk.store import SampleSettings, Store
+
+from conftest import REPO, require_data
+
+MODEL = "dlib_face_recognition_resnet_model_v1"
+
+
+def test_a_photo_stored_meanwhile_is_not_added_twice(tmp_path):
+    settings = SampleSettings(MODEL, "hog", 5, 1)
+    with Store(tmp_path) as store:
+        assert store.people.add_sample("ada", np.zeros(128, np.float32), settings, "a" * 64, "ada.jpg")
+        assert not store.people.add_sample("grace", np.ones(128, np.float32), settings, "a" * 64, "same.jpg")
+        assert store.people.counts() == (1, 1) and store.people.owner_of_photo("a" * 64) == "ada"
+
+
+@pytest.mark.slow
+def test_two_imports_of_the_same_folder_at_once_end_in_one_store(tmp_path):
+    people = require_data("people")
+    data = tmp_path / "data"
+    command = [sys.executable, "-m", "kiosk.cli", "--data-dir", str(data), "enroll", "--json", str(people)]
+    first, second = (subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for _ in range(2))
+    outcomes = [process.communicate(timeout=600) + (process.returncode,) for process in (first, second)]
+    for out, err, code in outcomes:
+        assert code == 0 and "Traceback" not in err and "IntegrityError" not in err, err
+    added = sum(json.loads(out)["added"] for out, _, _ in outcomes)
+    with Store(data) as store:
+        enrolled, samples = store.people.counts()
+    photos = [p for p in folder_files(people)]
+    assert enrolled == len([d for d in people.iterdir() if d.is_dir()])
+    assert added == samples <= len(photos)
+
+
+def folder_files(root):
+    return [p for p in root.rglob("*") if p.is_file()]
