@@ -50,8 +50,8 @@ class BoundedClient(mqtt.Client):
         if packet["have_remaining"] and packet["remaining_length"] > self.max_bytes and not packet["packet"]:
             size = packet["remaining_length"]
             # Forget the packet and drop the connection: paho reconnects as after any loss.
-            packet.update(command=0, have_remaining=0, remaining_count=[], remaining_mult=1, remaining_length=0,
-                          packet=bytearray(b""), to_process=0, pos=0)
+            self._in_packet = {"command": 0, "have_remaining": 0, "remaining_count": [], "remaining_mult": 1,
+                               "remaining_length": 0, "packet": bytearray(b""), "to_process": 0, "pos": 0}
             if self.on_oversize is not None:
                 self.on_oversize(size)
             raise MessageTooLarge(f"a message of {size} bytes, over mqtt.max_message_mb")

@@ -20,6 +20,7 @@ import math
 import struct
 import time
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import numpy as np
 from nacl.exceptions import BadSignatureError
@@ -80,7 +81,7 @@ def seal(bundle: Bundle, secret: bytes) -> bytes:
     return MAGIC + signature + body
 
 
-def whole_number(value: object) -> bool:
+def whole_number(value: object) -> TypeGuard[int]:
     """A JSON integer (not true/false, not 2.0)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -176,4 +177,4 @@ def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> 
     for name, count in people:
         gallery[name] = values[start:start + count].astype(np.float32)
         start += count
-    return Bundle(found_site, version, home, made_at, encoder, gallery, ids, erased)
+    return Bundle(found_site, version, str(home), float(made_at), str(encoder), gallery, ids, erased)

@@ -126,7 +126,7 @@ def discovery_messages(topics: Topics, device: str, people: Iterable[str]) -> di
 
 
 def make_client(settings: MqttConfig, topics: Topics, device: str, *, will: bool = True,
-                clean_session: bool = True) -> mqtt.Client:
+                clean_session: bool = True) -> BoundedClient:
     """A paho client set up from the mqtt section (bounded: broker.py), with the offline last will; not yet connected.
     CLEAN_SESSION false: the broker keeps the client's subscriptions and queues for its next visit."""
     client = BoundedClient(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id or f"kiosk-{device}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import TypeGuard
 
 from kiosk.errors import KioskError
 from kiosk.outside.bundle import MAX_VERSION
@@ -18,7 +19,7 @@ from kiosk.util import printable
 DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a kiosk's name as device_name makes it
 
 
-def finite(value: object) -> bool:
+def finite(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -30,7 +31,7 @@ def check_signature(body: dict, kiosk: str, keys: dict[str, str], what: str) -> 
         raise KioskError(f"{what}: not signed by {kiosk}'s key")
 
 
-def read_report(topic: str, payload: bytes, keys: dict[str, str]) -> dict:
+def read_report(topic: str, payload: bytes | bytearray, keys: dict[str, str]) -> dict:
     """An `applied/<kiosk>` report as plain checked data; KioskError with one line when it is not
     one (not JSON, not an object, fields of the wrong kind, naming another kiosk than its topic, or
     not signed by that kiosk's key among the admitted KEYS)."""
@@ -51,7 +52,7 @@ def read_report(topic: str, payload: bytes, keys: dict[str, str]) -> dict:
     return {"kiosk": device, "role": role, "version": version, "applied_at": applied_at}
 
 
-def read_event(topic: str, payload: bytes, site: str, keys: dict[str, str]) -> dict | None:
+def read_event(topic: str, payload: bytes | bytearray, site: str, keys: dict[str, str]) -> dict | None:
     """An event message of SITE as plain checked data for the site's log, None when it is another
     site's; KioskError with one line when it is not an event signed by the kiosk it names (one of
     the admitted KEYS), so one bad message costs nothing else."""

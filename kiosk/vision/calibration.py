@@ -224,8 +224,8 @@ def calibrate(gallery: Gallery, rule: MatchRule, target: float, strangers: np.nd
     if gallery.people < 2:
         return Calibration(gallery.people, target, ceiling, ceiling, PRIOR_SIGMA, 0, 0,
                            warning="fewer than 2 people enrolled: nothing to estimate the stranger rate from")
-    chosen, own, nearest = leave_one_out(gallery, rule.neighbors)
-    sigma = photo_spread(own, np.repeat(np.arange(gallery.people), gallery.counts)[chosen])
+    tried, own, nearest = leave_one_out(gallery, rule.neighbors)
+    sigma = photo_spread(own, np.repeat(np.arange(gallery.people), gallery.counts)[tried])
     members = own[np.isfinite(own)]
     weights = np.ones(len(nearest))
     curve = estimate(nearest, weights, members, sigma, ceiling)

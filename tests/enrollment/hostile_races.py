@@ -33,12 +33,12 @@ def test_two_imports_of_the_same_folder_at_once_end_in_one_store(tmp_path):
     first, second = (subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                      for _ in range(2))
     outcomes = [process.communicate(timeout=600) + (process.returncode,) for process in (first, second)]
-    for out, err, code in outcomes:
+    for _, err, code in outcomes:
         assert code == 0 and "Traceback" not in err and "IntegrityError" not in err, err
     added = sum(json.loads(out)["added"] for out, _, _ in outcomes)
     with Store(data) as store:
         enrolled, samples = store.people.counts()
-    photos = [p for p in folder_files(people)]
+    photos = folder_files(people)
     assert enrolled == len([d for d in people.iterdir() if d.is_dir()])
     assert added == samples <= len(photos)
 
