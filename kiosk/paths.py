@@ -32,6 +32,7 @@ KEPT_NAMES = {
     PHOTOS_DIR: re.compile(r"[0-9a-f]{64}"),
     UNKNOWNS_DIR: re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.jpg"),
     EVENT_FACES_DIR: re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.jpg"),
+    BACKUPS_DIR: re.compile(r"before-restore-\d{8}-\d{6}(-\d{1,3})?\.tar"),  # the store before a restore replaced it
 }
 
 

@@ -86,6 +86,9 @@ def cmd_restore(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+KEEP_BEFORE_RESTORE = 3  # copies of the store kept before restores; `people remove` deletes them all
+
+
 def keep_before_restore(args: argparse.Namespace, config: Config, path: Path, kept: list[Path]) -> bool:
     """Show what a restore would replace, ask (or take --yes), and back the current store up under
     DATA_DIR/backups/ (its path added to KEPT); False when the answer is no."""
@@ -106,8 +109,13 @@ def keep_before_restore(args: argparse.Namespace, config: Config, path: Path, ke
             return False
         folder = data_dir / BACKUPS_DIR
         folder.mkdir(mode=0o700, exist_ok=True)
-        target = folder / f"before-restore-{time.strftime('%Y%m%d-%H%M%S')}.tar"
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        target = next(path for n in range(1000) if not (path := folder / (
+            f"before-restore-{stamp}{f'-{n}' if n else ''}.tar")).exists())
         backup(store, target)
+        for old in sorted(folder.glob("before-restore-*.tar"))[:-KEEP_BEFORE_RESTORE]:
+            old.unlink(missing_ok=True)
+            print(f"deleted {old}, the oldest copy kept before a restore (at most {KEEP_BEFORE_RESTORE} are kept)")
     kept.append(target)
     return True
 

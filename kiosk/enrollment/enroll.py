@@ -130,7 +130,7 @@ def sample_settings(config: EnrollmentConfig, encoder: str) -> SampleSettings:
 def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfig, *, encoder: str,
                   workers: int | None = None, on_progress: ProgressCallback | None = None,
                   show_bar: bool | None = None, layout: str = "FOLDER/<name>/<photos>",
-                  same_face: MatchRule | None = None) -> ImportReport:
+                  same_face: MatchRule | None = None, create: bool = True) -> ImportReport:
     """Enroll ROOT/<person>/**/<photo> into the store with ENCODER (recognition.encoder); skipped
     files are reported, never fatal.
 
@@ -140,6 +140,9 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
     is enrolled under its own name and reported as a look-alike, with the `kiosk people merge`
     line for the admin who knows they are one. When nothing can be imported, the report's hint
     names the LAYOUT that was expected.
+
+    CREATE false (photos uploaded for an enrolled person): a person removed meanwhile is not made
+    again by the import; NotFound says so and nothing more is added.
 
     Raises FileNotFoundError/NotADirectoryError when ROOT itself is missing.
     """
@@ -223,7 +226,7 @@ def import_folder(store: Store, root: str | os.PathLike, config: EnrollmentConfi
             elif not store.people.add_sample(
                     stored[photo.person], result.embedding,
                     dataclasses.replace(settings, detector=result.detector or settings.detector), digest, photo.file,
-                    photo.data if config.keep_photos else None, status=SampleStatus.PENDING):
+                    photo.data if config.keep_photos else None, status=SampleStatus.PENDING, create=create):
                 # Another import of the same photo stored it since this one looked: the same as a duplicate.
                 duplicate(photo, store.people.owner_of_photo(digest) or stored[photo.person])
             else:

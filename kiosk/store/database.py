@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kiosk.errors import StoreError
-from kiosk.paths import DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR, UnsafePath, kept_file
+from kiosk.paths import BACKUPS_DIR, DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR, UnsafePath, kept_file
 from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
 
 log = logging.getLogger("kiosk.store")
@@ -148,7 +148,7 @@ class Database:
         for path in paths:
             folder, _, name = path.partition("/")
             # Only a kept photo or face, by its plain name: a crafted store cannot aim elsewhere.
-            if folder in (PHOTOS_DIR, EVENT_FACES_DIR):
+            if folder in (PHOTOS_DIR, EVENT_FACES_DIR, BACKUPS_DIR):
                 self.delete_kept_files(folder, [name])
             else:
                 log.warning("not deleted: %r is not a file the kiosk keeps", path[:80])

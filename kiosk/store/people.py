@@ -20,7 +20,7 @@ import numpy as np
 
 from kiosk.errors import NotFound, Refused
 from kiosk.names import close_names, name_key
-from kiosk.paths import EVENT_FACES_DIR, PHOTOS_DIR
+from kiosk.paths import BACKUPS_DIR, EVENT_FACES_DIR, PHOTOS_DIR, is_kept_name
 from kiosk.store.database import Part
 from kiosk.store.records import (
     CheckedSample,
@@ -161,17 +161,25 @@ class People(Part):
         return row[0] if row else None
 
     def add_sample(self, person: str, embedding: np.ndarray, settings: SampleSettings,
-                   photo_sha256: str, source: str, photo: bytes | None = None, status: str = "ok") -> bool:
+                   photo_sha256: str, source: str, photo: bytes | None = None, status: str = "ok",
+                   create: bool = True) -> bool:
         """Add one sample (creating the person if new) in one transaction; keep the photo if given.
         False, with nothing added, when the photo is a sample already: another import of the same
-        photo took it since this one looked (the check and the insert share one write transaction)."""
+        photo took it since this one looked (the check and the insert share one write transaction).
+        CREATE false: NotFound, with nothing added, when PERSON is not enrolled (removed meanwhile)."""
         if photo is not None:
             self.keep_photo(photo_sha256, photo)
         with self.transaction() as db:
             if db.execute("SELECT 1 FROM samples WHERE photo_sha256 = ?", (photo_sha256,)).fetchone():
                 return False
-            insert_sample(db, person, embedding, settings, photo_sha256, source, status)
-        return True
+            if not create and find_person(db, person) is None:
+                gone = NotFound(f"{person}: removed while the photos were being imported; nothing more was added")
+            else:
+                insert_sample(db, person, embedding, settings, photo_sha256, source, status)
+                return True
+        if photo is not None:  # no sample refers to the photo just kept
+            self.database.delete_kept_files(PHOTOS_DIR, [photo_sha256])
+        raise gone
 
     def add_samples(self, samples: list[tuple[str, np.ndarray, SampleSettings, str, str]], status: str = "ok") -> int:
         """Add many (person, embedding, settings, photo_sha256, source) in one transaction.
@@ -199,7 +207,9 @@ class People(Part):
         return {digest for (digest,) in self.db.execute("SELECT photo_sha256 FROM samples")}
 
     def remove(self, name: str, *, events: bool = False) -> int | None:
-        """Forget a person: samples, kept photos and (optionally) events; None if unknown.
+        """Forget a person: samples, kept photos, (optionally) events, and the copies of the store
+        kept before restores (backups/before-restore-*.tar), which hold everybody as they were;
+        None if unknown.
 
         secure_delete overwrites the freed pages and the WAL checkpoint moves them into the main
         file and truncates the WAL, so the removed encodings are not left readable on disk.
@@ -222,6 +232,9 @@ class People(Part):
             # The files go after the commit; noted in the same transaction, so a kill in between
             # leaves a list the next opening of the store finishes, never forgotten photos.
             doomed = [f"{PHOTOS_DIR}/{d}" for d in digests] + [f"{EVENT_FACES_DIR}/{c}" for c in crops]
+            copies = self.database.data_dir / BACKUPS_DIR
+            doomed += [f"{BACKUPS_DIR}/{p.name}" for p in (sorted(copies.iterdir()) if copies.is_dir() else [])
+                       if is_kept_name(BACKUPS_DIR, p.name)]
             db.executemany("INSERT OR IGNORE INTO doomed_files (path) VALUES (?)", [(p,) for p in doomed])
         self.database.delete_doomed_files()
         self.database.checkpoint()

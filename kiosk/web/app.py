@@ -193,7 +193,7 @@ class WebApp(PageServer):
                     data.close()
                 report = import_folder(store, scratch, self.config.enrollment,
                                        encoder=self.config.recognition.encoder, layout="the uploaded photos",
-                                       same_face=live_rule(store, self.config))
+                                       same_face=live_rule(store, self.config), create=new)
             return report.upload_line(name)
         self.act("/person", change, failed="/people" if new else "", name=typed)
 

@@ -68,3 +68,18 @@ def test_restore_refuses_sparse_members_and_deep_manifests_before_writing(enroll
     result = run_kiosk("restore", str(deep), data_dir=enrolled_copy)
     assert result.returncode == 2 and "kiosk-backup.json is not JSON" in result.stderr
     assert "Traceback" not in result.stderr and not list(enrolled_copy.glob(".restore-*"))
+
+
+def test_copies_kept_before_restores_are_bounded_and_go_with_a_removed_person(enrolled_copy, tmp_path):
+    """Each restore keeps the store it replaced under backups/; at most 3 are kept, and removing
+    a person deletes them all, since they hold that person as they were."""
+    backup_file = tmp_path / "now.tar"
+    assert run_kiosk("backup", str(backup_file), data_dir=enrolled_copy).returncode == 0
+    for _ in range(5):
+        restored = run_kiosk("restore", "--yes", str(backup_file), data_dir=enrolled_copy)
+        assert restored.returncode == 0, restored.stderr
+    copies = sorted((enrolled_copy / "backups").glob("before-restore-*.tar"))
+    assert len(copies) == 3
+    removed = run_kiosk("people", "remove", "obama", "--yes", data_dir=enrolled_copy)
+    assert removed.returncode == 0 and "deleted the 3 copies of the store kept before restores" in removed.stdout
+    assert not list((enrolled_copy / "backups").glob("*.tar"))

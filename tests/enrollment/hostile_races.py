@@ -45,3 +45,26 @@ def test_two_imports_of_the_same_folder_at_once_end_in_one_store(tmp_path):
 
 def folder_files(root):
     return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_photos_uploaded_for_somebody_removed_meanwhile_do_not_bring_them_back(enrolled_copy, tmp_path):
+    """The page resolved "obama", then `kiosk people remove obama` ran before the photos were
+    stored: the upload (import with create=False) stops with one line, obama stays removed, and
+    no photo of the upload is left on disk."""
+    from kiosk.config import Config
+    from kiosk.enrollment.enroll import import_folder
+    from kiosk.errors import NotFound
+
+    upload = tmp_path / "upload" / "obama"
+    upload.mkdir(parents=True)
+    for photo in sorted((require_data("people") / "obama").iterdir())[:1]:
+        (upload / photo.name).write_bytes(photo.read_bytes())
+    config = Config(data_dir=str(enrolled_copy))
+    with Store(enrolled_copy) as store:
+        store.people.remove("obama", events=False)
+        kept_before = set((enrolled_copy / "photos").iterdir())
+        with pytest.raises(NotFound, match="obama: removed while the photos were being imported"):
+            import_folder(store, tmp_path / "upload", config.enrollment, encoder=config.recognition.encoder,
+                          show_bar=False, create=False)
+        assert "obama" not in store.people.names()
+    assert set((enrolled_copy / "photos").iterdir()) == kept_before
