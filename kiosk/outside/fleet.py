@@ -110,7 +110,10 @@ def apply_bundle(store: Store, config: Config, site: Site,
     settings = SampleSettings(bundle.encoder, "site", 5, 1)
 
     def may_forget(gone: list[str], present: int) -> None:
-        """Many people at once (everyone, or half and at least two) only when the home erased as many."""
+        """Many people at once (everyone, or half and at least two) only when the home erased as
+        many; the first version after joining replaces whoever was here (fleet join asked)."""
+        if site.version == 0:
+            return
         erased = None if bundle.erased is None or site.erased is None else bundle.erased - site.erased
         many = len(gone) == present or (len(gone) >= 2 and 2 * len(gone) >= present)
         if many and (erased is None or len(gone) > erased):

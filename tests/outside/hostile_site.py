@@ -164,7 +164,10 @@ def test_a_member_forgets_many_people_at_once_only_when_the_home_erased_them(tmp
         return seal(Bundle("office", number, "home", time.time(), MODEL, {n: everyone[n] for n in names},
                            {n: ids[n] for n in names}, erased), secret)
     with Store(tmp_path) as store:
-        apply_bundle(store, config, read_site(tmp_path), version(1, list(everyone), 0))
+        for name in ("kept", "before"):  # enrolled here before joining: the first version replaces them
+            store.people.add_sample(name, np.ones(128, np.float32), SampleSettings(MODEL, "hog", 5, 1), name[0] * 64,
+                                    f"{name}.jpg")
+        assert apply_bundle(store, config, read_site(tmp_path), version(1, list(everyone), 0))[1] == ["before", "kept"]
         # The home's gallery emptied by an encoder switch (or a bug): nobody erased there.
         for number, names in ((2, []), (3, ["ada"]), (4, ["ada", "grace"])):
             with pytest.raises(Refused, match=f"would forget {4 - len(names)} of 4 people at once, and the home "
