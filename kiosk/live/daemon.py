@@ -29,7 +29,7 @@ from kiosk.frame import Frame
 from kiosk.live.capture import Capturer
 from kiosk.live.display import Display
 from kiosk.live.events import EventWriter
-from kiosk.live.gallery_loader import GalleryLoader
+from kiosk.live.gallery_loader import GalleryLoader, ReadyGallery
 from kiosk.live.notify import Notifier, WatchdogGate, watchdog_interval
 from kiosk.live.policy import Confirmation, ConfirmationPolicy
 from kiosk.live.recognition import build_recognizer
@@ -304,6 +304,8 @@ class Daemon:
     def reload_gallery_if_changed(self, now: float) -> None:
         """Reload on any change to the store, on SIGHUP (a burst of them is one reload within
         SIGHUP_COALESCE_SECONDS), and when kiosk.db was replaced or deleted under the daemon."""
+        if (ready := self.loader.take()) is not None:  # first, so a ready gallery is not asked for again
+            self.use_gallery(ready)
         self.reload_requested |= ReloadSignal.take()
         try:
             if self.store.replaced():
@@ -319,8 +321,9 @@ class Daemon:
                 self.loader.request()  # loaded and calibrated beside the frame loop (gallery_loader.py)
         except Exception as exc:  # a busy or briefly locked store is retried next time
             log.warning("gallery reload failed: %s", exc)
-        if (ready := self.loader.take()) is None:
-            return
+
+    def use_gallery(self, ready: ReadyGallery) -> None:
+        """Swap in a gallery the loader made ready (between two frames: no more than assigning it)."""
         names_before = set(self.gallery.names)
         self.gallery = ready.gallery
         self.recognizer.set_gallery(ready)

@@ -65,7 +65,8 @@ class GalleryLoader:
 
     @property
     def busy(self) -> bool:
-        return self._busy or self._wanted.is_set()
+        """Loading, asked to, or holding a gallery not yet taken: asking again would load twice."""
+        return self._busy or self._wanted.is_set() or self._ready is not None
 
     def take(self) -> ReadyGallery | None:
         """The gallery made ready since the last call, if any."""
