@@ -30,6 +30,7 @@ class WorkerPool:
         self._context = multiprocessing.get_context(start_method)
         self._warm_up = warm_up  # a job run at every start, so models load before the first real one
         self.starts = 0
+        self._closed = False
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -47,6 +48,8 @@ class WorkerPool:
         try:
             return self._pool.submit(function, *args).result()
         except BrokenProcessPool:
+            if self._closed:  # ended by close(wait=False): no new pool while the program stops
+                raise
             return self._start().submit(function, *args).result()
 
     def map(self, function: Callable[[Any], _Result], jobs: Iterable[tuple[_Key, Any]],
@@ -85,4 +88,10 @@ class WorkerPool:
                 yield key, lost(key)
 
     def close(self, wait: bool = True) -> None:
+        """Shut the pool down; WAIT false also ends its processes at once, abandoning a task in hand,
+        or the interpreter's exit would still wait for it (past a service's stop timeout)."""
+        self._closed = True
+        processes = [] if wait else list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        for process in processes:
+            process.terminate()

@@ -47,3 +47,38 @@ def test_call_survives_a_dead_worker_by_starting_a_new_one():
     finally:
         pool.close()
     assert first != second and pool.starts == 3
+
+
+def _sleep(seconds: float) -> float:
+    import time
+    time.sleep(seconds)
+    return seconds
+
+
+def test_closing_without_waiting_ends_a_task_in_hand_and_starts_no_new_worker():
+    """A service stopping (SIGTERM) closes the live encoder's pool without waiting: the task in
+    hand is abandoned at once instead of holding the interpreter's exit past the stop timeout,
+    and the call waiting for it fails instead of starting a new worker."""
+    import threading
+
+    pool = WorkerPool(1, _note_start, lambda _: (os.getpid(),), start_method="spawn")
+    outcome: list[object] = []
+    caller = threading.Thread(target=lambda: outcome.append(_call_or_error(pool)))
+    caller.start()
+    while not pool_busy(pool):
+        caller.join(0.05)
+    pool.close(wait=False)
+    caller.join(20)  # far less than the 300 s task: it was abandoned, not waited for
+    assert not caller.is_alive() and isinstance(outcome[0], BrokenProcessPool) and pool.starts == 1
+
+
+def _call_or_error(pool: WorkerPool) -> object:
+    try:
+        return pool.call(_sleep, 300)
+    except BrokenProcessPool as exc:
+        return exc
+
+
+def pool_busy(pool: WorkerPool) -> bool:
+    """A task handed to a worker process that is running."""
+    return bool(getattr(pool._pool, "_pending_work_items", None)) and bool(getattr(pool._pool, "_processes", None))
