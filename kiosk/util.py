@@ -4,6 +4,7 @@ text made safe for a terminal or a spreadsheet."""
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import resource
 import signal
@@ -15,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, TextIO, TypeGuard
 
 # Characters a terminal acts on or hides: C0 and C1 controls, DEL, format characters (bidi
 # overrides, zero-width), line and paragraph separators. printable's KEEP spares layout ones.
@@ -33,6 +34,16 @@ def _escape(ch: str) -> str:
         code -= 0x10000
         return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
     return f"\\u{code:04x}"
+
+
+def whole_number(value: object) -> TypeGuard[int]:
+    """A JSON integer (not true/false, not 2.0): for numbers read from a message or a file."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def finite(value: object) -> TypeGuard[int | float]:
+    """A JSON number that is one (not true/false, not infinite, not NaN)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def printable(text: str, keep: str = "") -> str:

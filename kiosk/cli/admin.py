@@ -113,7 +113,7 @@ def keep_before_restore(args: argparse.Namespace, config: Config, path: Path, ke
         target = next(path for n in range(1000) if not (path := folder / (
             f"before-restore-{stamp}{f'-{n}' if n else ''}.tar")).exists())
         backup(store, target)
-        for old in sorted(folder.glob("before-restore-*.tar"))[:-KEEP_BEFORE_RESTORE]:
+        for old in store.copies_before_restore()[:-KEEP_BEFORE_RESTORE]:
             old.unlink(missing_ok=True)
             print(f"deleted {old}, the oldest copy kept before a restore (at most {KEEP_BEFORE_RESTORE} are kept)")
     kept.append(target)

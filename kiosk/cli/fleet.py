@@ -159,9 +159,7 @@ def cmd_fleet_status(args: argparse.Namespace, config: Config) -> int:
             kiosks.append(read_report(message.topic, message.payload, site.kiosks))
         except KioskError as exc:
             print(f"kiosk: a report left out: {exc}", file=sys.stderr)
-    # The newest version is the home's own: a report claiming a later one is not believed.
-    newest = site.version if site.is_home else \
-        next((k["version"] for k in kiosks if k["kiosk"] == site.home and k["role"] == HOME), site.version)
+    newest = site.version  # the home's own: a report claiming a later one is not believed
     rows = [{**k, "current": k["version"] == newest} for k in kiosks]
     rows.sort(key=lambda row: (row["role"] != HOME, row["kiosk"]))
     if args.json:

@@ -13,7 +13,7 @@ from kiosk.config import Config
 from kiosk.enrollment.consistency import MIN_PHOTOS, check_people
 from kiosk.enrollment.labels import label_unknown
 from kiosk.names import display_name
-from kiosk.paths import BACKUPS_DIR, UNKNOWNS_DIR
+from kiosk.paths import UNKNOWNS_DIR
 from kiosk.store.faces import delete_unknown_faces
 from kiosk.util import format_time, printable
 from kiosk.vocabulary import SampleStatus
@@ -149,7 +149,7 @@ def cmd_people_remove(args: argparse.Namespace, config: Config) -> int:
                        f"removing {name} needs --yes when not run on a terminal", yes=args.yes):
             print("nothing removed")
             return 0
-        copies = len(list((config.data_path() / BACKUPS_DIR).glob("before-restore-*.tar")))
+        copies = len(store.copies_before_restore())
         removed = store.people.remove(name, events=args.events)
     print(f"removed {name}: {removed} sample(s)" + (" and their events" if args.events else "") +
           (f"; deleted the {copies} copies of the store kept before restores, which held them" if copies else ""))

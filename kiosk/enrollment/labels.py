@@ -24,7 +24,7 @@ from kiosk.errors import NotFound, Refused
 from kiosk.names import UNKNOWN
 from kiosk.store import EventFace, SampleSettings, Store, embedding_blob, sha256_hex
 from kiosk.vision.encoders import model_of
-from kiosk.vocabulary import SampleStatus
+from kiosk.vocabulary import MATCHED_STATUSES, SampleStatus
 
 
 def live_sample(store: Store, config: Config, crop_path: Path, embedding: np.ndarray) -> tuple[SampleSettings, str]:
@@ -78,18 +78,13 @@ SAME_FACE = 1e-3
 
 
 def own_sample_distance(store: Store, config: Config, name: str, face: EventFace) -> float:
-    """The distance from FACE to NAME's nearest sample in the gallery (inf when none, or when FACE
-    was encoded by another model than the configured encoder's)."""
-    encoder = config.recognition.encoder
-    if model_of(encoder) != face.encoder:
+    """The distance from FACE to NAME's nearest sample recognition matches (inf when none, or when
+    FACE was encoded by another model than the configured encoder's)."""
+    if model_of(config.recognition.encoder) != face.encoder:
         return float("inf")
-    gallery = store.people.load_gallery(encoder)
-    embedding = face.embedding
-    if name not in gallery.names or embedding.shape[-1] != gallery.dimensions:
-        return float("inf")
-    person = gallery.names.index(name)
-    rows = gallery.encodings[gallery.starts[person]:gallery.starts[person] + gallery.counts[person]]
-    return float(np.linalg.norm(rows - embedding, axis=1).min()) if len(rows) else float("inf")
+    rows = [s.embedding for s in store.people.samples_to_check(name, face.encoder)
+            if s.status in MATCHED_STATUSES and s.embedding.shape == face.embedding.shape]
+    return float(np.linalg.norm(np.asarray(rows) - face.embedding, axis=1).min()) if rows else float("inf")
 
 
 def correct_event(store: Store, config: Config, event_id: int, name: str | None, not_name: str | None) -> str:

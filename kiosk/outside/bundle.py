@@ -16,11 +16,9 @@ receiver's to judge (older ones are refused there).
 from __future__ import annotations
 
 import json
-import math
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import TypeGuard
 
 import numpy as np
 from nacl.exceptions import BadSignatureError
@@ -28,7 +26,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from kiosk.errors import Refused
 from kiosk.names import name_key, validate_person_name
-from kiosk.util import printable
+from kiosk.util import finite, printable, whole_number
 
 MAGIC = b"KIOSKGAL"
 FORMAT = 2
@@ -79,11 +77,6 @@ def seal(bundle: Bundle, secret: bytes) -> bytes:
     body = struct.pack(">I", len(header)) + header + b"".join(r.tobytes() for r in rows)
     signature = SigningKey(secret).sign(body).signature
     return MAGIC + signature + body
-
-
-def whole_number(value: object) -> TypeGuard[int]:
-    """A JSON integer (not true/false, not 2.0)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def checked_people(entries: object) -> tuple[list[tuple[str, int]], dict[str, int]]:
@@ -152,7 +145,7 @@ def open_bundle(message: bytes, site: str, public_key: str, dimensions: int) -> 
                       f"{' and '.join(map(str, READS))}")
     if not whole_number(version) or not 1 <= version <= MAX_VERSION:
         raise Refused(f"its version {str(version)[:40]!r} is not a whole number from 1 to {MAX_VERSION}")
-    if not isinstance(made_at, (int, float)) or isinstance(made_at, bool) or not math.isfinite(made_at):
+    if not finite(made_at):
         raise Refused(f"its time made {str(made_at)[:40]!r} is not a time")
     if made_at > time.time() + FUTURE_SECONDS:
         raise Refused(f"it says it was made {round((made_at - time.time()) / 86400)} days from now")

@@ -7,20 +7,14 @@ kiosk it names, as admitted on the home (signing.py)."""
 from __future__ import annotations
 
 import json
-import math
 import re
-from typing import TypeGuard
 
 from kiosk.errors import KioskError
 from kiosk.outside.bundle import MAX_VERSION
 from kiosk.outside.signing import signed_by
-from kiosk.util import printable
+from kiosk.util import finite, printable, whole_number
 
 DEVICE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a kiosk's name as device_name makes it
-
-
-def finite(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_signature(body: dict, kiosk: str, keys: dict[str, str], what: str) -> None:
@@ -45,8 +39,8 @@ def read_report(topic: str, payload: bytes | bytearray, keys: dict[str, str]) ->
     kiosk, role, version, applied_at = body.get("kiosk"), body.get("role"), body.get("version"), body.get("applied_at")
     if kiosk != device or not DEVICE.fullmatch(device):
         raise KioskError(f"applied/{printable(device)}: names the kiosk {printable(str(kiosk)[:64])!r}")
-    if role not in ("home", "member") or not isinstance(version, int) or isinstance(version, bool) \
-            or not 0 <= version <= MAX_VERSION or not (applied_at is None or finite(applied_at)):
+    if role not in ("home", "member") or not whole_number(version) or not 0 <= version <= MAX_VERSION \
+            or not (applied_at is None or finite(applied_at)):
         raise KioskError(f"applied/{device}: its role, version or time is not a report's")
     check_signature(body, device, keys, f"applied/{device}")
     return {"kiosk": device, "role": role, "version": version, "applied_at": applied_at}
@@ -67,7 +61,7 @@ def read_event(topic: str, payload: bytes | bytearray, site: str, keys: dict[str
     event_id, at, name, kind = body.get("id"), body.get("at"), body.get("name"), body.get("kind", "seen")
     if kiosk != device or not DEVICE.fullmatch(kiosk):
         raise KioskError(f"{printable(topic[:120])}: names the kiosk {printable(kiosk[:64])!r}")
-    if not (isinstance(event_id, int) and not isinstance(event_id, bool) and 0 < event_id <= MAX_VERSION):
+    if not (whole_number(event_id) and 0 < event_id <= MAX_VERSION):
         raise KioskError(f"{topic}: its id is not a positive whole number")
     if not finite(at) or not isinstance(name, str) or not isinstance(kind, str) or len(name) > 200 or \
             len(kind) > 40 or printable(name) != name or printable(kind) != kind:
@@ -76,4 +70,4 @@ def read_event(topic: str, payload: bytes | bytearray, site: str, keys: dict[str
     distance, version = body.get("distance"), body.get("gallery_version")
     return {"kiosk": kiosk, "id": event_id, "at": float(at), "kind": kind, "name": name,
             "distance": float(distance) if finite(distance) else None,
-            "gallery_version": version if isinstance(version, int) and not isinstance(version, bool) else None}
+            "gallery_version": version if whole_number(version) else None}

@@ -19,7 +19,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kiosk.errors import StoreError
-from kiosk.paths import BACKUPS_DIR, DB_NAME, EVENT_FACES_DIR, PHOTOS_DIR, UNKNOWNS_DIR, UnsafePath, kept_file
+from kiosk.paths import (
+    BACKUPS_DIR,
+    DB_NAME,
+    EVENT_FACES_DIR,
+    PHOTOS_DIR,
+    UNKNOWNS_DIR,
+    UnsafePath,
+    is_kept_name,
+    kept_file,
+)
 from kiosk.store.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
 
 log = logging.getLogger("kiosk.store")
@@ -141,6 +150,11 @@ class Database:
             except UnsafePath as exc:
                 log.warning("not deleted: %s", exc)
         return deleted
+
+    def copies_before_restore(self) -> list[Path]:
+        """The copies of the store `kiosk restore` kept (backups/before-restore-*.tar), oldest first."""
+        folder = self.data_dir / BACKUPS_DIR
+        return sorted(p for p in folder.iterdir() if is_kept_name(BACKUPS_DIR, p.name)) if folder.is_dir() else []
 
     def delete_doomed_files(self) -> int:
         """Delete the files of people already removed (left by a removal that was cut short)."""

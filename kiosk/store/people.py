@@ -20,7 +20,7 @@ import numpy as np
 
 from kiosk.errors import NotFound, Refused
 from kiosk.names import close_names, name_key
-from kiosk.paths import BACKUPS_DIR, EVENT_FACES_DIR, PHOTOS_DIR, is_kept_name
+from kiosk.paths import BACKUPS_DIR, EVENT_FACES_DIR, PHOTOS_DIR
 from kiosk.store.database import Part
 from kiosk.store.records import (
     CheckedSample,
@@ -232,9 +232,7 @@ class People(Part):
             # The files go after the commit; noted in the same transaction, so a kill in between
             # leaves a list the next opening of the store finishes, never forgotten photos.
             doomed = [f"{PHOTOS_DIR}/{d}" for d in digests] + [f"{EVENT_FACES_DIR}/{c}" for c in crops]
-            copies = self.database.data_dir / BACKUPS_DIR
-            doomed += [f"{BACKUPS_DIR}/{p.name}" for p in (sorted(copies.iterdir()) if copies.is_dir() else [])
-                       if is_kept_name(BACKUPS_DIR, p.name)]
+            doomed += [f"{BACKUPS_DIR}/{p.name}" for p in self.database.copies_before_restore()]
             db.executemany("INSERT OR IGNORE INTO doomed_files (path) VALUES (?)", [(p,) for p in doomed])
         self.database.delete_doomed_files()
         self.database.checkpoint()
